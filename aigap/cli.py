@@ -1,0 +1,308 @@
+"""The ``aigap`` command line.  Errors are one line on stderr and a non-zero exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from data.errors import AigapError, InputError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Screen and backtest the China-vs-US AI valuation gap.",
+)
+data_app = typer.Typer(no_args_is_help=True, help="The data store: status, prices, update.")
+backtest_app = typer.Typer(no_args_is_help=True, help="Backtests: long-discount and pairs.")
+pairs_app = typer.Typer(no_args_is_help=True, help="Pair statistics.")
+app.add_typer(data_app, name="data")
+app.add_typer(backtest_app, name="backtest")
+app.add_typer(pairs_app, name="pairs")
+
+DataDir = Annotated[
+    str | None,
+    typer.Option(
+        "--data-dir",
+        help="Data store folder (default: $AIGAP_DATA_DIR, else the embedded snapshot).",
+    ),
+]
+UniverseOpt = Annotated[str | None, typer.Option("--universe", help="Universe TOML file.")]
+
+
+def _console() -> Console:
+    return Console(width=int(os.environ.get("COLUMNS", "200")), highlight=False, soft_wrap=False)
+
+
+def _emit(text: str, out: str | None) -> None:
+    if out:
+        from screens.export import write_text
+
+        write_text(text, out)
+        print(f"wrote {out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+
+
+def _choice(value: str, allowed: tuple[str, ...], opt: str) -> str:
+    if value not in allowed:
+        raise InputError(f"{opt} must be one of {', '.join(allowed)} (got {value!r})")
+    return value
+
+
+def _ctx(data_dir: str | None, universe: str | None = None):
+    from data.store import resolve_store
+    from data.universe import load_universe
+
+    return resolve_store(data_dir), load_universe(universe)
+
+
+# ----------------------------------------------------------------------------- data
+@data_app.command("status")
+def data_status(
+    fmt: Annotated[str, typer.Option("--format")] = "table",
+    data_dir: DataDir = None,
+    universe: UniverseOpt = None,
+) -> None:
+    """Per ticker: source(s), first date, last date, rows, currency."""
+    _choice(fmt, ("table", "json"), "--format")
+    store, uni = _ctx(data_dir, universe)
+    ccy = {t: x.currency for t, x in uni.listings.items()}
+    st = store.status(ccy, uni.tickers)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(st.to_dict("records"), indent=1) + "\n")
+        return
+    t = Table(title=f"aigap data store: {store.root}")
+    for c in st.columns:
+        t.add_column(c, justify="right" if c == "rows" else "left")
+    for r in st.itertuples(index=False):
+        t.add_row(*["" if v is None else str(v) for v in r])
+    _console().print(t)
+
+
+@data_app.command("prices")
+def data_prices(
+    tickers: Annotated[list[str], typer.Argument(help="Yahoo tickers, e.g. BABA 0700.HK CNY=X")],
+    start: Annotated[str | None, typer.Option("--start")] = None,
+    end: Annotated[str | None, typer.Option("--end")] = None,
+    fmt: Annotated[str, typer.Option("--format")] = "csv",
+    out: Annotated[str | None, typer.Option("--out")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Adjusted closes as stored (listing currency), one column per ticker."""
+    import pandas as pd
+
+    _choice(fmt, ("csv", "json"), "--format")
+    store, uni = _ctx(data_dir)
+    for label, d in (("--start", start), ("--end", end)):
+        if d is not None:
+            try:
+                pd.Timestamp(d)
+            except ValueError:
+                raise InputError(f"{label}: cannot read date {d!r} (use YYYY-MM-DD)") from None
+    px = store.close(tickers, start, end)
+    if fmt == "csv":
+        text = px.to_csv(
+            index_label="date", float_format="%.6f", lineterminator="\n", date_format="%Y-%m-%d"
+        )
+    else:
+        from data.store import FX_SYMBOLS
+
+        fx = {v: k for k, v in FX_SYMBOLS.items()}
+        recs = [
+            {
+                "date": d.date().isoformat(),
+                **{t: (None if pd.isna(v) else round(float(v), 6)) for t, v in row.items()},
+            }
+            for d, row in px.iterrows()
+        ]
+        currency = {
+            t: (
+                uni.listings[t].currency
+                if t in uni.listings
+                else f"{fx[t]} per USD"
+                if t in fx
+                else None
+            )
+            for t in px.columns
+        }
+        text = json.dumps({"currency": currency, "prices": recs}, indent=1) + "\n"
+    _emit(text, out)
+
+
+@data_app.command("update")
+def data_update(
+    tickers: Annotated[list[str] | None, typer.Argument()] = None,
+    start: Annotated[str, typer.Option("--start")] = "2015-01-01",
+    data_dir: DataDir = None,
+    universe: UniverseOpt = None,
+) -> None:
+    """Refresh prices, FX and valuations from Yahoo Finance into a user store."""
+    from data.update import update_store
+
+    from data.store import writable_store_dir
+    from data.universe import load_universe
+
+    uni = load_universe(universe)
+    root = writable_store_dir(data_dir)
+    report = update_store(root, uni, tickers or None, start=start, progress=True)
+    print(report.summary(), file=sys.stderr)
+    if report.failed:
+        raise typer.Exit(code=3 if report.succeeded else 1)
+
+
+# ----------------------------------------------------------------------------- screen
+def _split(values: list[str] | None) -> tuple[str, ...]:
+    out: list[str] = []
+    for v in values or []:
+        out += [s.strip() for s in v.split(",") if s.strip()]
+    return tuple(out)
+
+
+def _default_as_of(store, uni):
+    close = store.close(uni.us, strict=False)
+    return close.index.max()
+
+
+@app.command("screen")
+def screen(
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="YYYY-MM-DD (default: the last US trading day in the store)"),
+    ] = None,
+    universe: UniverseOpt = None,
+    segments: Annotated[
+        list[str] | None, typer.Option("--segments", help="e.g. cloud,software")
+    ] = None,
+    top: Annotated[int | None, typer.Option("--top")] = None,
+    fmt: Annotated[str, typer.Option("--format")] = "table",
+    out: Annotated[str | None, typer.Option("--out")] = None,
+    export: Annotated[str | None, typer.Option("--export", help="watchlist file")] = None,
+    watchlist_format: Annotated[str, typer.Option("--watchlist-format")] = "csv",
+    archive: Annotated[
+        str | None,
+        typer.Option("--archive", help="folder: also save this screen as screen-<as_of>.json"),
+    ] = None,
+    diff: Annotated[
+        str | None,
+        typer.Option("--diff", help="previous screen JSON (or its as-of date with --archive)"),
+    ] = None,
+    min_market_cap: Annotated[float, typer.Option("--min-market-cap", help="USD")] = 0.0,
+    min_metrics: Annotated[int, typer.Option("--min-metrics")] = 1,
+    stale_days: Annotated[int, typer.Option("--stale-days")] = 456,
+    exclude_stale: Annotated[bool, typer.Option("--exclude-stale")] = False,
+    max_price_age: Annotated[int, typer.Option("--max-price-age", help="days")] = 7,
+    data_dir: DataDir = None,
+) -> None:
+    """Rank Chinese AI names by valuation discount to US peers within their segment."""
+    from data.pointintime import PanelConfig
+    from screens.export import (
+        WATCHLIST_FORMATS,
+        archive_path,
+        diff_screens,
+        load_screen_json,
+        screen_csv,
+        screen_document,
+        screen_json,
+        write_text,
+        write_watchlist,
+    )
+    from screens.screen import ScreenFilters, run_screen
+
+    _choice(fmt, ("table", "csv", "json"), "--format")
+    _choice(watchlist_format, WATCHLIST_FORMATS, "--watchlist-format")
+    if min_metrics < 1:
+        raise InputError("--min-metrics must be at least 1")
+    store, uni = _ctx(data_dir, universe)
+    previous = None
+    if diff:
+        p = Path(diff)
+        if not p.exists() and archive:
+            p = Path(archive) / f"screen-{diff}.json"
+        previous = load_screen_json(p)
+    flt = ScreenFilters(
+        segments=_split(segments),
+        top=top,
+        min_market_cap=min_market_cap,
+        min_metrics=min_metrics,
+        stale_days=stale_days,
+        exclude_stale=exclude_stale,
+    )
+    res = run_screen(
+        store,
+        uni,
+        as_of or _default_as_of(store, uni),
+        filters=flt,
+        panel_config=PanelConfig(max_price_age_days=max_price_age),
+    )
+    if fmt == "json":
+        _emit(screen_json(res), out)
+    elif fmt == "csv":
+        _emit(screen_csv(res), out)
+    else:
+        from aigap.render import screen_table
+
+        if out:
+            _emit(screen_csv(res), out)
+        else:
+            screen_table(_console(), res)
+    if export:
+        n = write_watchlist(res, uni, export, watchlist_format)
+        print(f"wrote {n} names to {export} ({watchlist_format})", file=sys.stderr)
+    if archive:
+        path = archive_path(archive, res.as_of)
+        write_text(screen_json(res), path)
+        print(f"archived {path}", file=sys.stderr)
+    if previous is not None:
+        d = diff_screens(previous, screen_document(res))
+        from aigap.render import diff_table
+
+        diff_table(_console(), d, previous["as_of"], res.as_of.date().isoformat())
+
+
+# ----------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> int:
+    try:
+        rv = app(args=argv, prog_name="aigap", standalone_mode=False)
+        if isinstance(rv, int):
+            return rv
+    except AigapError as e:
+        print(f"aigap: error: {e}", file=sys.stderr)
+        return 1
+    except typer.Exit as e:
+        return int(e.exit_code or 0)
+    except typer.Abort:
+        print("aigap: aborted", file=sys.stderr)
+        return 130
+    except typer.TyperException as e:  # usage errors
+        msg = e.format_message().strip()
+        if not msg or "\n" in msg:  # no arguments: the help text (already shown)
+            if msg:
+                print(msg, file=sys.stderr)
+        else:
+            print(f"aigap: error: {msg} (see aigap --help)", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("aigap: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as e:  # a traceback is a bug: say so in one line, keep the details optional
+        if os.environ.get("AIGAP_DEBUG"):
+            raise
+        print(
+            f"aigap: internal error: {type(e).__name__}: {e} (set AIGAP_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return 70
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Terminal rendering (rich tables) of screens and backtest results."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from screens.multiples import METRIC_LABELS, METRICS
+from screens.screen import ScreenResult
+
+__all__ = ["diff_table", "frame_table", "screen_table"]
+
+
+def _f(x, fmt: str = "{:.2f}") -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)) or pd.isna(x):
+        return ""
+    return fmt.format(x)
+
+
+def screen_table(console: Console, res: ScreenResult) -> None:
+    t = Table(
+        title=f"aigap screen as of {res.as_of.date()}: multiple / US peer median; "
+        "composite = weighted log discount (+ = cheaper), n = metrics"
+    )
+    for c in ["#", "ticker", "name", "segment", "source"]:
+        t.add_column(c)
+    for m in METRICS:
+        t.add_column(METRIC_LABELS[m], justify="right")
+    for c in ["composite (n)", "z seg", "tilt", "score", "flags"]:
+        t.add_column(c, justify="right" if c != "flags" else "left")
+    ranked = res.rows[res.rows["rank"].notna()]
+    for r in ranked.to_dict("records"):
+        src = r["valuation_source"] if isinstance(r["valuation_source"], str) else ""
+        cells = [_f(r["rank"], "{:.0f}"), r["ticker"], str(r["name"])[:24], r["segment"], src]
+        for m in METRICS:
+            v, p = r[m], r[f"{m}_peer"]
+            cells.append(f"{_f(v, '{:.1f}')}/{_f(p, '{:.1f}') or '-'}" if _f(v) else "")
+        cells += [
+            f"{_f(r['composite'], '{:+.2f}')} ({r['n_metrics']})",
+            _f(r["z_segment"], "{:+.2f}"),
+            _f(r["tilt"]),
+            _f(r["score"], "{:+.2f}"),
+            r["flags"],
+        ]
+        t.add_row(*cells)
+    console.print(t)
+    rest = res.rows[res.rows["rank"].isna()]
+    if len(rest):
+        u = Table(
+            title="Not ranked (no multiple computable from the data as of this date, or "
+            "filtered out)"
+        )
+        for c in ["ticker", "name", "segment", "flags"]:
+            u.add_column(c)
+        for r in rest.to_dict("records"):
+            u.add_row(r["ticker"], str(r["name"])[:30], r["segment"], r["flags"])
+        console.print(u)
+    seg = res.segments
+    g = Table(title="Segment gap: China vs US median multiple (gap = China / US - 1)")
+    g.add_column("segment")
+    for m in METRICS:
+        g.add_column(METRIC_LABELS[m], justify="right")
+    for s, grp in seg.groupby("segment", sort=False):
+        cells = [s]
+        for m in METRICS:
+            r = grp[grp["metric"] == m].iloc[0]
+            cells.append(
+                f"{_f(r['china_median'], '{:.1f}')} vs {_f(r['us_median'], '{:.1f}')}"
+                f" ({_f(r['gap_pct'] * 100, '{:+.0f}')}%)"
+                if _f(r["gap_pct"])
+                else ""
+            )
+        g.add_row(*cells)
+    console.print(g)
+
+
+def diff_table(console: Console, d: pd.DataFrame, prev: str, cur: str) -> None:
+    t = Table(title=f"Changes since the screen of {prev} (now {cur})")
+    for c in d.columns:
+        t.add_column(c)
+    for r in d.itertuples(index=False):
+        t.add_row(*["" if pd.isna(v) else str(v) for v in r])
+    console.print(t)
+
+
+def frame_table(console: Console, df: pd.DataFrame, title: str, fmt: str = "{:.4f}") -> None:
+    t = Table(title=title)
+    t.add_column(df.index.name or "")
+    for c in df.columns:
+        t.add_column(str(c), justify="right")
+    for idx, row in df.iterrows():
+        t.add_row(str(idx), *[_f(v, fmt) if isinstance(v, (int, float)) else str(v) for v in row])
+    console.print(t)

@@ -1,0 +1,218 @@
+"""The local data store: a folder of parquet tables plus ``manifest.json``.
+
+The embedded snapshot (``data/snapshot``) is one such folder, read-only.  A user store (from
+``--data-dir`` or ``AIGAP_DATA_DIR``) has the same layout and is written atomically by
+``aigap data update``.
+
+Canonical frames
+----------------
+``prices``: long, one row per (date, ticker): ``open high low close volume``; adjusted close in the
+listing currency; FX series under their Yahoo symbols (``CNY=X``, ``HKD=X``: local per USD).
+``fundamentals``: long, one row per (ticker, fiscal_year), money in millions of ``currency``,
+per-share figures per listed unit, ``public_date`` = the date the figures became public.
+``valuations``: long, one row per (date, ticker, source) valuation snapshot, money in USD.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from data.errors import DataError, UnknownTickerError
+
+__all__ = ["EMBEDDED", "FX_SYMBOLS", "TABLES", "Store", "atomic_write_parquet", "resolve_store"]
+
+EMBEDDED = Path(__file__).resolve().parent / "snapshot"
+TABLES = (
+    "prices",
+    "fundamentals",
+    "corporate_actions",
+    "shares_outstanding",
+    "sec_facts",
+    "valuations",
+)
+FX_SYMBOLS = {"CNY": "CNY=X", "HKD": "HKD=X"}
+ENV_VAR = "AIGAP_DATA_DIR"
+
+
+def atomic_write_parquet(df: pd.DataFrame, path: Path) -> None:
+    """Write to a temporary file in the same folder, then rename: never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        df.to_parquet(tmp, index=False, compression="zstd")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(text: str, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class Store:
+    """Read access to one store folder (tables are loaded once, on first use)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        if not (self.root / "prices.parquet").is_file():
+            raise DataError(f"no data store at {self.root} (prices.parquet missing)")
+        self._cache: dict[str, Any] = {}
+
+    @property
+    def embedded(self) -> bool:
+        return self.root.resolve() == EMBEDDED.resolve()
+
+    def table(self, name: str) -> pd.DataFrame:
+        if name not in self._cache:
+            path = self.root / f"{name}.parquet"
+            if not path.is_file():
+                raise DataError(f"data store {self.root} has no {name} table")
+            try:
+                self._cache[name] = pd.read_parquet(path)
+            except Exception as e:  # pyarrow raises several unrelated types
+                raise DataError(f"cannot read {path}: {e}") from None
+        return self._cache[name]
+
+    def manifest(self) -> dict:
+        if "manifest" not in self._cache:
+            path = self.root / "manifest.json"
+            self._cache["manifest"] = json.loads(path.read_text()) if path.is_file() else {}
+        return self._cache["manifest"]
+
+    # ------------------------------------------------------------------ prices
+    def tickers(self) -> list[str]:
+        return sorted(self.table("prices")["ticker"].unique().tolist())
+
+    def close(
+        self,
+        tickers: Iterable[str] | None = None,
+        start: str | pd.Timestamp | None = None,
+        end: str | pd.Timestamp | None = None,
+        *,
+        strict: bool = True,
+    ) -> pd.DataFrame:
+        """Wide ``date x ticker`` adjusted closes as stored (listing currency).
+
+        ``strict``: unknown tickers raise :class:`UnknownTickerError`; otherwise they are left out.
+        """
+        p = self._wide_close()
+        if tickers is not None:
+            tickers = list(dict.fromkeys(tickers))
+            missing = [t for t in tickers if t not in p.columns]
+            if missing and strict:
+                raise UnknownTickerError(missing, f"the data store {self.root}")
+            p = p[[t for t in tickers if t in p.columns]]
+        if start is not None:
+            p = p.loc[pd.Timestamp(start) :]
+        if end is not None:
+            p = p.loc[: pd.Timestamp(end)]
+        return p.dropna(how="all")
+
+    def _wide_close(self) -> pd.DataFrame:
+        if "wide_close" not in self._cache:
+            px = self.table("prices")
+            w = px.pivot(index="date", columns="ticker", values="close").sort_index()
+            w.columns.name = None
+            self._cache["wide_close"] = w
+        return self._cache["wide_close"]
+
+    def fx(self, currency: str) -> pd.Series:
+        """Units of ``currency`` per USD, by date (1.0 for USD)."""
+        if currency == "USD":
+            return pd.Series(1.0, index=self._wide_close().index, name="USD=X")
+        sym = FX_SYMBOLS.get(currency)
+        if sym is None or sym not in self._wide_close().columns:
+            raise DataError(f"no FX series for {currency} in the data store {self.root}")
+        return self._wide_close()[sym].dropna()
+
+    # ------------------------------------------------------------------ status
+    def status(
+        self, currencies: dict[str, str] | None = None, universe_tickers: Iterable[str] = ()
+    ) -> pd.DataFrame:
+        """One row per ticker: source(s), first date, last date, rows, currency.
+
+        ``universe_tickers`` without any stored price are listed with zero rows (a gap shown,
+        not hidden)."""
+        px = self.table("prices")
+        g = px.groupby("ticker")["date"].agg(["min", "max", "count"])
+        sources = {
+            s["ticker"]: "+".join(seg["source"] for seg in s.get("segments", []))
+            for s in self.manifest().get("series", [])
+        }
+        currencies = currencies or {}
+        fx_ccy = {v: k for k, v in FX_SYMBOLS.items()}
+        rows = []
+        for t in dict.fromkeys([*universe_tickers, *g.index]):
+            ccy = currencies.get(t) or fx_ccy.get(t, "")
+            if t in g.index:
+                r = g.loc[t]
+                rows.append(
+                    {
+                        "ticker": t,
+                        "source": sources.get(t, "unknown"),
+                        "first_date": r["min"].date().isoformat(),
+                        "last_date": r["max"].date().isoformat(),
+                        "rows": int(r["count"]),
+                        "currency": ccy,
+                    }
+                )
+            else:
+                rows.append(
+                    {
+                        "ticker": t,
+                        "source": "none",
+                        "first_date": None,
+                        "last_date": None,
+                        "rows": 0,
+                        "currency": ccy,
+                    }
+                )
+        return pd.DataFrame(rows)
+
+
+def resolve_store(data_dir: str | Path | None = None) -> Store:
+    """``--data-dir``, else ``$AIGAP_DATA_DIR``, else the embedded snapshot."""
+    if data_dir:
+        return Store(data_dir)
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Store(env)
+    return Store(EMBEDDED)
+
+
+def writable_store_dir(data_dir: str | Path | None) -> Path:
+    """Where ``aigap data update`` may write: never the embedded snapshot.  A new, empty folder is
+    seeded with a copy of the embedded snapshot so that an update only adds to it."""
+    target = data_dir or os.environ.get(ENV_VAR)
+    if not target:
+        raise DataError(
+            "aigap data update writes to a user store: pass --data-dir DIR or set "
+            f"{ENV_VAR} (the embedded snapshot is read-only)"
+        )
+    root = Path(target)
+    if not (root / "prices.parquet").is_file():
+        if root.exists() and any(root.iterdir()):
+            raise DataError(f"{root} is not empty and holds no aigap store; refusing to write")
+        root.mkdir(parents=True, exist_ok=True)
+        for f in EMBEDDED.iterdir():
+            if f.suffix in (".parquet", ".json"):
+                shutil.copyfile(f, root / f.name)
+    return root

@@ -1,0 +1,146 @@
+"""The universe: Chinese AI names, their US peers, benchmarks and default pairs.
+
+Read from a human-edited TOML file (the packaged default is ``data/universe.toml``).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from data.errors import UniverseError
+
+__all__ = ["DEFAULT_UNIVERSE", "SEGMENTS", "Listing", "Universe", "load_universe"]
+
+DEFAULT_UNIVERSE = Path(__file__).resolve().parent / "universe.toml"
+SEGMENTS = ("cloud", "software", "internet", "chips", "hardware")
+_VENUE_TV = {
+    "NYSE": "NYSE",
+    "NASDAQ": "NASDAQ",
+    "NYSEARCA": "AMEX",
+    "HKEX": "HKEX",
+    "SSE": "SSE",
+    "SZSE": "SZSE",
+}
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One listed line.  ``role`` is ``china``, ``us`` or ``benchmark``."""
+
+    ticker: str
+    name: str
+    role: str
+    venue: str
+    currency: str
+    reporting_currency: str = "USD"
+    country: str = ""
+    segment: str = ""
+    peers: tuple[str, ...] = ()
+    cross_listing: str | None = None
+    ads_ratio: float | None = None
+
+    @property
+    def tradingview(self) -> str:
+        """TradingView import symbol, e.g. ``NYSE:BABA``, ``HKEX:700``, ``SSE:688256``."""
+        symbol = self.ticker.split(".")[0]
+        if self.venue == "HKEX":
+            symbol = symbol.lstrip("0") or "0"
+        return f"{_VENUE_TV.get(self.venue, self.venue)}:{symbol}"
+
+
+@dataclass(frozen=True)
+class Universe:
+    listings: dict[str, Listing]
+    pairs: tuple[tuple[str, str], ...]
+    tilt: dict[str, float]
+    segments: dict[str, str]
+    path: Path = field(default=DEFAULT_UNIVERSE)
+
+    def _role(self, role: str) -> list[str]:
+        return [t for t, x in self.listings.items() if x.role == role]
+
+    @property
+    def china(self) -> list[str]:
+        return self._role("china")
+
+    @property
+    def us(self) -> list[str]:
+        return self._role("us")
+
+    @property
+    def benchmarks(self) -> list[str]:
+        return self._role("benchmark")
+
+    @property
+    def tickers(self) -> list[str]:
+        return list(self.listings)
+
+    def __getitem__(self, ticker: str) -> Listing:
+        try:
+            return self.listings[ticker]
+        except KeyError:
+            raise UniverseError(f"{ticker} is not in the universe ({self.path})") from None
+
+    def peers_of(self, ticker: str) -> tuple[str, ...]:
+        """The US peer group of a Chinese name: its own list, else the US names of its segment."""
+        x = self[ticker]
+        if x.peers:
+            return x.peers
+        return tuple(t for t in self.us if self.listings[t].segment == x.segment)
+
+
+def load_universe(path: str | Path | None = None) -> Universe:
+    """Parse and validate a universe file; every problem is a one-line :class:`UniverseError`."""
+    p = Path(path) if path is not None else DEFAULT_UNIVERSE
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UniverseError(f"universe file not found: {p}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UniverseError(f"cannot read universe file {p}: {e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise UniverseError(f"universe file {p} is not valid TOML: {e}") from None
+    listings: dict[str, Listing] = {}
+    for section, role in (("china", "china"), ("us", "us"), ("benchmarks", "benchmark")):
+        table = raw.get(section, {})
+        if not isinstance(table, dict):
+            raise UniverseError(f"{p}: [{section}] must be a table of tickers")
+        for ticker, d in table.items():
+            if ticker in listings:
+                raise UniverseError(f"{p}: {ticker} is listed twice")
+            try:
+                listings[ticker] = Listing(
+                    ticker=ticker,
+                    name=str(d.get("name", ticker)),
+                    role=role,
+                    venue=str(d["venue"]),
+                    currency=str(d.get("currency", "USD")),
+                    reporting_currency=str(d.get("reporting_currency", d.get("currency", "USD"))),
+                    country=str(d.get("country", "")),
+                    segment=str(d.get("segment", "")),
+                    peers=tuple(d.get("peers", ())),
+                    cross_listing=d.get("cross_listing"),
+                    ads_ratio=float(d["ads_ratio"]) if "ads_ratio" in d else None,
+                )
+            except (KeyError, TypeError, ValueError, AttributeError) as e:
+                raise UniverseError(f"{p}: entry {ticker} is malformed ({e!r})") from None
+    segments = dict(raw.get("segments", {s: s for s in SEGMENTS}))
+    for x in listings.values():
+        if x.role != "benchmark" and x.segment not in segments:
+            raise UniverseError(f"{p}: {x.ticker} has unknown segment {x.segment!r}")
+        for peer in x.peers:
+            if peer not in listings:
+                raise UniverseError(f"{p}: peer {peer} of {x.ticker} is not in the universe")
+        if x.cross_listing and x.cross_listing not in listings:
+            raise UniverseError(f"{p}: cross-listing {x.cross_listing} of {x.ticker} is unknown")
+    pairs = []
+    for pair in raw.get("pairs", []):
+        if len(pair) != 2 or any(t not in listings for t in pair):
+            raise UniverseError(f"{p}: pair {pair} must name two tickers of the universe")
+        pairs.append((str(pair[0]), str(pair[1])))
+    tilt = {s: float(raw.get("tilt", {}).get(s, 1.0)) for s in segments}
+    if any(w <= 0 for w in tilt.values()):
+        raise UniverseError(f"{p}: tilt weights must be positive")
+    return Universe(listings=listings, pairs=tuple(pairs), tilt=tilt, segments=segments, path=p)

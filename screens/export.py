@@ -1,0 +1,257 @@
+"""Screen outputs: JSON document, CSV, watchlists (csv, json, txt, TradingView, xlsx), the
+screens archive and the week-over-week diff.  Every writer is deterministic (same result, same
+bytes) and atomic (a temporary file renamed into place)."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from data.errors import InputError
+from data.store import atomic_write_text
+from data.universe import Universe
+from screens.multiples import METRICS
+from screens.screen import ScreenResult
+
+__all__ = [
+    "WATCHLIST_FORMATS",
+    "archive_path",
+    "diff_screens",
+    "load_screen_json",
+    "screen_csv",
+    "screen_document",
+    "screen_json",
+    "write_bytes",
+    "write_watchlist",
+]
+
+WATCHLIST_FORMATS = ("csv", "json", "txt", "tradingview", "xlsx")
+_FIXED_ZIP_TIME = (2020, 1, 1, 0, 0, 0)
+
+
+def _num(x: Any, nd: int = 6) -> Any:
+    if x is None:
+        return None
+    if isinstance(x, bool):
+        return x
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return x
+    if not math.isfinite(f):
+        return None
+    return round(f, nd)
+
+
+def _date(x: Any) -> str | None:
+    return None if x is None or pd.isna(x) else pd.Timestamp(x).date().isoformat()
+
+
+def screen_document(res: ScreenResult) -> dict:
+    rows = []
+    for r in res.rows.to_dict("records"):
+        metrics = {
+            m: {
+                "value": _num(r[m]),
+                "peer_median": _num(r[f"{m}_peer"]),
+                "peers_n": int(r[f"{m}_peers_n"]),
+                "log_gap": _num(r[f"{m}_gap"]),
+                "discount_pct": _num(r[f"{m}_disc_pct"]),
+            }
+            for m in METRICS
+        }
+        rows.append(
+            {
+                "rank": None if pd.isna(r["rank"]) else int(r["rank"]),
+                "ticker": r["ticker"],
+                "name": r["name"],
+                "segment": r["segment"],
+                "valuation_source": r["valuation_source"]
+                if isinstance(r["valuation_source"], str)
+                else None,
+                "market_cap_usd": _num(r["market_cap"], 0),
+                "price_usd": _num(r["price_usd"], 4),
+                "price_date": _date(r["price_date"]),
+                "fundamentals_period_end": _date(r["fundamentals_period_end"]),
+                "metrics": metrics,
+                "composite_discount": _num(r["composite"]),
+                "n_metrics": int(r["n_metrics"]),
+                "metrics_used": r["metrics_used"].split(",") if r["metrics_used"] else [],
+                "z_segment": _num(r["z_segment"]),
+                "tilt": _num(r["tilt"]),
+                "score": _num(r["score"]),
+                "flags": [f for f in r["flags"].split("; ") if f],
+            }
+        )
+    segments = [
+        {k: (_num(v) if k not in ("segment", "metric") else v) for k, v in s.items()}
+        for s in res.segments.to_dict("records")
+    ]
+    f = res.filters
+    return {
+        "as_of": res.as_of.date().isoformat(),
+        "universe": Path(res.universe_path).name,
+        "filters": {
+            "segments": list(f.segments),
+            "top": f.top,
+            "min_market_cap": f.min_market_cap,
+            "min_metrics": f.min_metrics,
+            "stale_days": f.stale_days,
+            "exclude_stale": f.exclude_stale,
+        },
+        "rows": rows,
+        "segments": segments,
+    }
+
+
+def screen_json(res: ScreenResult) -> str:
+    return json.dumps(screen_document(res), indent=1, sort_keys=True, allow_nan=False) + "\n"
+
+
+def _flat(res: ScreenResult) -> pd.DataFrame:
+    cols = [
+        "rank",
+        "ticker",
+        "name",
+        "segment",
+        "valuation_source",
+        "market_cap",
+        "price_usd",
+        "price_date",
+    ]
+    for m in METRICS:
+        cols += [m, f"{m}_peer", f"{m}_gap", f"{m}_disc_pct"]
+    cols += ["composite", "n_metrics", "metrics_used", "z_segment", "tilt", "score", "flags"]
+    df = res.rows[cols].copy()
+    df["rank"] = df["rank"].astype("Int64")
+    df["price_date"] = pd.to_datetime(df["price_date"]).dt.date.astype(str).replace("NaT", "")
+    df.insert(0, "as_of", res.as_of.date().isoformat())
+    return df
+
+
+def screen_csv(res: ScreenResult) -> str:
+    return _flat(res).to_csv(index=False, float_format="%.6g", lineterminator="\n")
+
+
+def write_bytes(data: bytes, path: str | Path) -> None:
+    import os
+    import tempfile
+
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{p} is a folder; give a file name")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _xlsx(res: ScreenResult) -> bytes:
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
+        _flat(res).to_excel(xw, sheet_name="screen", index=False)
+        res.segments.to_excel(xw, sheet_name="segments", index=False)
+        fixed = pd.Timestamp("2020-01-01").to_pydatetime()
+        xw.book.properties.created = fixed
+        xw.book.properties.modified = fixed
+    # openpyxl stamps zip entries with the current time: rewrite them with a fixed one
+    src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in sorted(src.infolist(), key=lambda i: i.filename):
+            zi = zipfile.ZipInfo(info.filename, date_time=_FIXED_ZIP_TIME)
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(zi, src.read(info.filename))
+    return out.getvalue()
+
+
+def write_watchlist(res: ScreenResult, universe: Universe, path: str | Path, fmt: str) -> int:
+    """Write the ranked names (in rank order) as a watchlist; returns how many names."""
+    if fmt not in WATCHLIST_FORMATS:
+        raise InputError(
+            f"unknown watchlist format {fmt!r}; choose from {', '.join(WATCHLIST_FORMATS)}"
+        )
+    ranked = res.rows[res.rows["rank"].notna()]
+    tickers = ranked["ticker"].tolist()
+    if fmt == "txt":
+        data = "".join(f"{t}\n" for t in tickers).encode()
+    elif fmt == "tradingview":
+        data = "".join(f"{universe[t].tradingview}\n" for t in tickers).encode()
+    elif fmt == "csv":
+        flat = _flat(res)
+        data = (
+            flat[flat["rank"].notna()]
+            .to_csv(index=False, float_format="%.6g", lineterminator="\n")
+            .encode()
+        )
+    elif fmt == "json":
+        doc = screen_document(res)
+        doc["rows"] = [r for r in doc["rows"] if r["rank"] is not None]
+        data = (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
+    else:
+        data = _xlsx(res)
+    write_bytes(data, path)
+    return len(tickers)
+
+
+def archive_path(folder: str | Path, as_of: pd.Timestamp) -> Path:
+    return Path(folder) / f"screen-{as_of.date().isoformat()}.json"
+
+
+def load_screen_json(path: str | Path) -> dict:
+    p = Path(path)
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"previous screen not found: {p}") from None
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"cannot read previous screen {p}: {e}") from None
+    if not isinstance(doc, dict) or "rows" not in doc or "as_of" not in doc:
+        raise InputError(f"{p} is not an aigap screen (JSON with as_of and rows)")
+    return doc
+
+
+def diff_screens(previous: dict, current: dict) -> pd.DataFrame:
+    """Names that entered, left, or moved in rank between two screen documents."""
+    old = {r["ticker"]: r["rank"] for r in previous["rows"] if r.get("rank") is not None}
+    new = {r["ticker"]: r["rank"] for r in current["rows"] if r.get("rank") is not None}
+    rows = []
+    for t in sorted(set(old) | set(new), key=lambda t: (new.get(t) or 10**6, old.get(t) or 0)):
+        o, n = old.get(t), new.get(t)
+        if o is None:
+            change = "entered"
+        elif n is None:
+            change = "left"
+        elif n == o:
+            change = "unchanged"
+        else:
+            change = "up" if n < o else "down"
+        rows.append(
+            {
+                "ticker": t,
+                "previous_rank": o,
+                "rank": n,
+                "change": change,
+                "moved": None if o is None or n is None else o - n,
+            }
+        )
+    df = pd.DataFrame(rows, columns=["ticker", "previous_rank", "rank", "change", "moved"])
+    return df.astype({"previous_rank": "Int64", "rank": "Int64", "moved": "Int64"})
+
+
+def write_text(text: str, path: str | Path) -> None:
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{p} is a folder; give a file name")
+    atomic_write_text(text, p)

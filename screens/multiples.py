@@ -1,0 +1,54 @@
+"""Valuation multiples from point-in-time inputs (:func:`data.pointintime.valuation_panel`).
+
+Every numerator and denominator is in USD at the same date.  A multiple is defined only where its
+denominator is positive: a negative P/E is not "cheap", it is undefined.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["METRICS", "METRIC_LABELS", "compute_multiples"]
+
+#: metric -> human label
+METRIC_LABELS = {
+    "ev_sales": "EV/Sales",
+    "ps": "P/S",
+    "pe_trailing": "P/E (trailing)",
+    "pe_forward": "P/E (forward)",
+    "ev_ebitda": "EV/EBITDA",
+    "ps_growth": "P/S / revenue growth %",
+}
+METRICS = tuple(METRIC_LABELS)
+
+
+def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
+    num, den = num.astype(float), den.astype(float)
+    ok = (den > 0) & (num > 0) & np.isfinite(num) & np.isfinite(den)
+    return (num / den).where(ok)
+
+
+def compute_multiples(panel: pd.DataFrame) -> pd.DataFrame:
+    """Add one column per metric in :data:`METRICS` to a copy of ``panel``.
+
+    * ``ps`` = market cap / sales; ``ev_sales`` = (market cap + debt - cash) / sales.
+    * ``pe_trailing`` = price / trailing EPS where an EPS is known, else market cap / net income.
+    * ``pe_forward`` = price / next-year EPS (snapshots only).
+    * ``ev_ebitda`` = EV / EBITDA (live yfinance data only; the embedded data has no EBITDA).
+    * ``ps_growth`` = P/S divided by last fiscal year's revenue growth in percent (growth > 0).
+    """
+    out = panel.copy()
+    out["ps"] = _ratio(out["market_cap"], out["sales"])
+    out["ev_sales"] = _ratio(out["ev"], out["sales"])
+    by_eps = _ratio(out["price_usd"], out["eps_ttm"])
+    by_ni = _ratio(out["market_cap"], out["net_income"])
+    has_eps = out["eps_ttm"].notna() & out["price_usd"].notna()
+    out["pe_trailing"] = by_eps.where(has_eps, by_ni)
+    out["pe_forward"] = _ratio(out["price_usd"], out["eps_fwd"])
+    out["ev_ebitda"] = _ratio(out["ev"], out["ebitda"])
+    out["ps_growth"] = _ratio(out["ps"], out["revenue_growth_pct"])
+    earnings = out["eps_ttm"].where(has_eps, out["net_income"])
+    neg = (earnings <= 0).fillna(False)
+    out["negative_earnings"] = neg
+    return out

@@ -1,0 +1,153 @@
+"""The weekly screen: Chinese AI names ranked by discount to their US peers, as of a date."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from data.errors import InputError, NoDataError
+from data.pointintime import PanelConfig, valuation_panel
+from data.store import Store
+from data.universe import Universe
+from screens.multiples import METRICS, compute_multiples
+from screens.scoring import ScoreConfig, discount_scores, segment_medians
+
+__all__ = ["ScreenFilters", "ScreenResult", "run_screen", "score_panel"]
+
+NO_VALUATION = "no valuation data"
+
+
+@dataclass(frozen=True)
+class ScreenFilters:
+    """What a PM filters on.  ``min_market_cap`` in USD; ``stale_days``: flag (and with
+    ``exclude_stale`` drop) names whose oldest fundamentals in use are older than this."""
+
+    segments: tuple[str, ...] = ()
+    top: int | None = None
+    min_market_cap: float = 0.0
+    min_metrics: int = 1
+    stale_days: int = 456
+    exclude_stale: bool = False
+
+
+@dataclass
+class ScreenResult:
+    as_of: pd.Timestamp
+    rows: pd.DataFrame  #: one row per Chinese name, ranked names first
+    segments: pd.DataFrame  #: the segment gap view
+    universe_path: str = ""
+    filters: ScreenFilters = field(default_factory=ScreenFilters)
+
+
+def score_panel(
+    store: Store,
+    universe: Universe,
+    dates,
+    *,
+    panel_config: PanelConfig | None = None,
+    score_config: ScoreConfig | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Point-in-time multiples of every name and discount scores of the Chinese names on each of
+    ``dates``.  The screen calls it with one date; the long-discount backtest with every
+    rebalance date."""
+    panel = valuation_panel(store, universe, dates, config=panel_config)
+    mult = compute_multiples(panel)
+    return mult, discount_scores(mult, universe, score_config)
+
+
+def run_screen(
+    store: Store,
+    universe: Universe,
+    as_of: str | pd.Timestamp,
+    *,
+    filters: ScreenFilters | None = None,
+    panel_config: PanelConfig | None = None,
+    score_config: ScoreConfig | None = None,
+) -> ScreenResult:
+    flt = filters or ScreenFilters()
+    unknown = [s for s in flt.segments if s not in universe.segments]
+    if unknown:
+        raise InputError(
+            f"unknown segment(s) {', '.join(unknown)}; choose from {', '.join(universe.segments)}"
+        )
+    if flt.top is not None and flt.top < 1:
+        raise InputError("--top must be at least 1")
+    try:
+        as_of_ts = pd.Timestamp(as_of).normalize()
+    except (ValueError, TypeError):
+        raise InputError(f"cannot read the as-of date {as_of!r} (use YYYY-MM-DD)") from None
+    _check_as_of(store, universe, as_of_ts)
+    mult, scores = score_panel(
+        store, universe, [as_of_ts], panel_config=panel_config, score_config=score_config
+    )
+    m = mult.xs(as_of_ts, level="date")
+    s = scores.xs(as_of_ts, level="date").copy()
+    s["name"] = [universe[t].name for t in s.index]
+    for col in (
+        "market_cap",
+        "price_usd",
+        "price_date",
+        "valuation_source",
+        "snapshot_date",
+        "fundamentals_period_end",
+        "negative_earnings",
+    ):
+        s[col] = m[col].reindex(s.index)
+    flags = []
+    for t in s.index:
+        fl = [f for f in str(m.at[t, "flags"]).split("; ") if f]
+        if pd.isna(s.at[t, "composite"]):
+            fl.insert(0, NO_VALUATION)
+        if bool(s.at[t, "negative_earnings"]):
+            fl.append("negative earnings (no P/E)")
+        x = universe[t]
+        if x.cross_listing:
+            fl.append(f"cross-listed with {x.cross_listing}")
+        flags.append("; ".join(fl))
+    s["flags"] = flags
+    fend = pd.to_datetime(s["fundamentals_period_end"])
+    s["stale"] = (as_of_ts - fend).dt.days > flt.stale_days
+    keep = pd.Series(True, index=s.index)
+    if flt.segments:
+        keep &= s["segment"].isin(flt.segments)
+    scored = s["composite"].notna() & (s["n_metrics"] >= flt.min_metrics)
+    scored &= ~(s["market_cap"] < flt.min_market_cap)
+    if flt.exclude_stale:
+        scored &= ~s["stale"]
+    ranked = s[keep & scored].sort_values(["score", "composite"], ascending=False, kind="mergesort")
+    if flt.top is not None:
+        ranked = ranked.head(flt.top)
+    ranked = ranked.assign(rank=np.arange(1, len(ranked) + 1))
+    rest = s[keep & ~scored].sort_values(["segment"], kind="mergesort").assign(rank=np.nan)
+    rows = pd.concat([ranked, rest]).reset_index(names="ticker")
+    segs = segment_medians(mult, universe, as_of_ts)
+    return ScreenResult(
+        as_of=as_of_ts, rows=rows, segments=segs, universe_path=str(universe.path), filters=flt
+    )
+
+
+def _check_as_of(store: Store, universe: Universe, as_of: pd.Timestamp) -> None:
+    """An as-of date before any price of a Chinese name, or before any valuation input became
+    public, has nothing to rank: a clear error rather than an empty screen."""
+    close = store.close(universe.china, strict=False)
+    first_price = close.index.min() if not close.empty else None
+    f = store.table("fundamentals")["public_date"].min()
+    v = store.table("valuations")["date"].min()
+    first_val = min(x for x in (f, v) if pd.notna(x)) if (pd.notna(f) or pd.notna(v)) else None
+    if first_price is None or first_val is None:
+        raise NoDataError("the data store holds no prices or valuations of Chinese names")
+    first = max(first_price, first_val)
+    if as_of < first:
+        raise NoDataError(
+            f"as-of date {as_of.date()} is before any valuation data "
+            f"(the earliest as-of date with data is {first.date()})"
+        )
+
+
+def metric_columns() -> list[str]:
+    cols = []
+    for m in METRICS:
+        cols += [m, f"{m}_peer", f"{m}_peers_n", f"{m}_gap", f"{m}_disc_pct"]
+    return cols
