@@ -144,14 +144,20 @@ def data_update(
     universe: UniverseOpt = None,
 ) -> None:
     """Refresh prices, FX and valuations from Yahoo Finance into a user store."""
-    from data.update import update_store
-
     from data.store import writable_store_dir
     from data.universe import load_universe
+    from data.update import update_store
 
     uni = load_universe(universe)
-    root = writable_store_dir(data_dir)
-    report = update_store(root, uni, tickers or None, start=start, progress=True)
+    root, seeded = writable_store_dir(data_dir)
+    try:
+        report = update_store(root, uni, tickers or None, start=start, progress=True)
+    except AigapError:
+        if seeded:  # nothing was received: do not leave a copy behind that looks updated
+            import shutil
+
+            shutil.rmtree(root, ignore_errors=True)
+        raise
     print(report.summary(), file=sys.stderr)
     if report.failed:
         raise typer.Exit(code=3 if report.succeeded else 1)

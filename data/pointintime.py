@@ -55,6 +55,11 @@ class PanelConfig:
         self.fx_carry_flag_days = fx_carry_flag_days
 
 
+def _dt(values) -> pd.Series:
+    """Datetimes at one resolution (pandas 3 keeps s/ms/us/ns apart; merge_asof needs one)."""
+    return pd.to_datetime(values).astype("datetime64[us]")
+
+
 def _asof_wide(wide: pd.DataFrame, dates: pd.DatetimeIndex) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Last value on or before each date, and the date of that value."""
     idx = wide.index.union(dates)
@@ -72,7 +77,10 @@ def restated_fundamentals(store: Store, universe: Universe) -> pd.DataFrame:
     """Annual fundamentals with ``shares_adj`` and ``eps_adj`` on today's share basis, revenue
     growth, and rows derived for HK lines of ADR companies (ADS ratio from the universe)."""
     f = store.table("fundamentals").copy()
-    ca = store.table("corporate_actions")
+    for c in ("period_end", "public_date"):
+        f[c] = _dt(f[c])
+    f["ticker"] = f["ticker"].astype("str")
+    ca = store.table("corporate_actions").assign(date=lambda d: _dt(d["date"]))
     f["factor"] = 1.0
     for r in ca.itertuples():
         m = (f["ticker"] == r.ticker) & (f["public_date"] < r.date)
@@ -128,7 +136,7 @@ def valuation_panel(
 ) -> pd.DataFrame:
     """Point-in-time valuation inputs for ``tickers`` (default: Chinese names and US peers)."""
     cfg = config or PanelConfig()
-    dates = pd.DatetimeIndex(pd.to_datetime(list(dates))).normalize().unique().sort_values()
+    dates = pd.DatetimeIndex(_dt(list(dates))).normalize().unique().sort_values()
     tickers = tickers or [*universe.china, *universe.us]
     close = store.close(tickers, strict=False)
     if close.empty or dates.min() < close.index.min():
@@ -177,6 +185,8 @@ def valuation_panel(
     # annual fundamentals, field by field (latest public figure of each)
     f = restated_fundamentals(store, universe)
     g = out.index.to_frame(index=False)
+    g["ticker"] = g["ticker"].astype("str")
+    g["date"] = _dt(g["date"])
     rev = _asof_field(g, f, ["revenue", "revenue_growth_pct", "currency"], "revenue")
     ni = _asof_field(g, f, ["net_income", "currency"], "net_income")
     eps = _asof_field(g, f, ["eps_adj", "currency"], "eps_adj")
@@ -184,7 +194,9 @@ def valuation_panel(
     so = store.table("shares_outstanding")
     if len(so):
         so = so.copy()
-        ca = store.table("corporate_actions")
+        so["date"] = _dt(so["date"])
+        so["ticker"] = so["ticker"].astype("str")
+        ca = store.table("corporate_actions").assign(date=lambda d: _dt(d["date"]))
         so["shares_adj"] = so["shares_millions"]
         for r in ca.itertuples():
             so.loc[(so["ticker"] == r.ticker) & (so["date"] < r.date), "shares_adj"] *= r.factor
@@ -208,7 +220,7 @@ def valuation_panel(
     limit = pd.Timedelta(days=cfg.max_fundamentals_age_days)
 
     def fresh(frame: pd.DataFrame, key: str) -> pd.Series:
-        pe = pd.to_datetime(frame[f"{key}_period_end"].reindex(out.index))
+        pe = _dt(frame[f"{key}_period_end"].reindex(out.index))
         return (date_level - pd.DatetimeIndex(pe)) <= limit
 
     r_ok, n_ok, e_ok, s_ok = (
@@ -228,6 +240,8 @@ def valuation_panel(
 
     # valuation snapshots (already USD), the latest within the tolerance
     v = store.table("valuations").copy()
+    v["date"] = _dt(v["date"])
+    v["ticker"] = v["ticker"].astype("str")
     v["_pref"] = (v["source"] == "nasdaq").astype(int)
     v = v.sort_values(["date", "_pref"]).drop_duplicates(["date", "ticker"], keep="last")
     v = v.rename(

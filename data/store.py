@@ -198,9 +198,10 @@ def resolve_store(data_dir: str | Path | None = None) -> Store:
     return Store(EMBEDDED)
 
 
-def writable_store_dir(data_dir: str | Path | None) -> Path:
+def writable_store_dir(data_dir: str | Path | None) -> tuple[Path, bool]:
     """Where ``aigap data update`` may write: never the embedded snapshot.  A new, empty folder is
-    seeded with a copy of the embedded snapshot so that an update only adds to it."""
+    seeded with a copy of the embedded snapshot so that an update only adds to it; the flag says
+    whether it was seeded now (so a failed first update can remove it again)."""
     target = data_dir or os.environ.get(ENV_VAR)
     if not target:
         raise DataError(
@@ -208,11 +209,14 @@ def writable_store_dir(data_dir: str | Path | None) -> Path:
             f"{ENV_VAR} (the embedded snapshot is read-only)"
         )
     root = Path(target)
-    if not (root / "prices.parquet").is_file():
-        if root.exists() and any(root.iterdir()):
-            raise DataError(f"{root} is not empty and holds no aigap store; refusing to write")
-        root.mkdir(parents=True, exist_ok=True)
-        for f in EMBEDDED.iterdir():
-            if f.suffix in (".parquet", ".json"):
-                shutil.copyfile(f, root / f.name)
-    return root
+    if root.resolve() == EMBEDDED.resolve():
+        raise DataError("the embedded snapshot is read-only; pass another --data-dir")
+    if (root / "prices.parquet").is_file():
+        return root, False
+    if root.exists() and any(root.iterdir()):
+        raise DataError(f"{root} is not empty and holds no aigap store; refusing to write")
+    root.mkdir(parents=True, exist_ok=True)
+    for f in sorted(EMBEDDED.iterdir()):
+        if f.suffix in (".parquet", ".json"):
+            shutil.copyfile(f, root / f.name)
+    return root, True

@@ -114,7 +114,7 @@ def screen_json(res: ScreenResult) -> str:
     return json.dumps(screen_document(res), indent=1, sort_keys=True, allow_nan=False) + "\n"
 
 
-def _flat(res: ScreenResult) -> pd.DataFrame:
+def _flat(res: ScreenResult, ranked_only: bool = False) -> pd.DataFrame:
     cols = [
         "rank",
         "ticker",
@@ -132,7 +132,7 @@ def _flat(res: ScreenResult) -> pd.DataFrame:
     df["rank"] = df["rank"].astype("Int64")
     df["price_date"] = pd.to_datetime(df["price_date"]).dt.date.astype(str).replace("NaT", "")
     df.insert(0, "as_of", res.as_of.date().isoformat())
-    return df
+    return df[df["rank"].notna()] if ranked_only else df
 
 
 def screen_csv(res: ScreenResult) -> str:
@@ -160,7 +160,7 @@ def write_bytes(data: bytes, path: str | Path) -> None:
 def _xlsx(res: ScreenResult) -> bytes:
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as xw:
-        _flat(res).to_excel(xw, sheet_name="screen", index=False)
+        _flat(res, ranked_only=True).to_excel(xw, sheet_name="screen", index=False)
         res.segments.to_excel(xw, sheet_name="segments", index=False)
         fixed = pd.Timestamp("2020-01-01").to_pydatetime()
         xw.book.properties.created = fixed

@@ -1,0 +1,144 @@
+"""``aigap data update``: refresh a user store from the live provider, safely.
+
+Nothing is written unless something was received.  Each table is replaced atomically; a ticker
+whose download failed keeps its stored rows; a fresh price series is merged with the stored one by
+returns (the fresh download is the backbone, older stored history extends it backwards), so the
+adjusted levels stay consistent.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from data.errors import OfflineError, ProviderError
+from data.stitch import Source, stitch
+from data.store import FX_SYMBOLS, Store, atomic_write_parquet, atomic_write_text
+from data.universe import Universe
+
+__all__ = ["UpdateReport", "update_store"]
+
+
+@dataclass
+class UpdateReport:
+    succeeded: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    valuations: int = 0
+
+    def summary(self) -> str:
+        s = f"updated {len(self.succeeded)} price series, {self.valuations} valuation snapshots"
+        if self.failed:
+            worst = "; ".join(f"{t}: {r}" for t, r in list(self.failed.items())[:5])
+            more = f" (+{len(self.failed) - 5} more)" if len(self.failed) > 5 else ""
+            s += f"; {len(self.failed)} failed: {worst}{more}"
+        return s
+
+
+def _merge(old: pd.DataFrame | None, new: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    srcs = [Source("yfinance", new, new["close"].pct_change())]
+    if old is not None and len(old):
+        o = old.set_index("date")[["open", "high", "low", "close", "volume"]]
+        srcs.append(Source("stored", o, o["close"].pct_change()))
+    return stitch(srcs)
+
+
+def update_store(
+    root: str | Path,
+    universe: Universe,
+    tickers: list[str] | None = None,
+    *,
+    start: str = "2015-01-01",
+    progress: bool = False,
+    provider=None,
+) -> UpdateReport:
+    root = Path(root)
+    store = Store(root)
+    if provider is None:
+        from data.yfinance_provider import YFinanceProvider
+
+        provider = YFinanceProvider()
+    wanted = list(dict.fromkeys(tickers or [*universe.tickers, *FX_SYMBOLS.values()]))
+    report = UpdateReport()
+
+    bar = None
+    if progress:
+        from rich.progress import Progress
+
+        bar = Progress(transient=True)
+        bar.start()
+        task = bar.add_task("prices", total=len(wanted))
+    try:
+        batch = provider.download_prices(
+            wanted, start, on_chunk=(lambda n: bar.advance(task, n)) if bar else None
+        )
+    finally:
+        if bar:
+            bar.stop()
+    report.failed.update(batch.failures)
+
+    prices = store.table("prices")
+    manifest = dict(store.manifest())
+    series_meta = {s["ticker"]: s for s in manifest.get("series", [])}
+    merged = []
+    for t, frame in batch.frames.items():
+        old = prices[prices["ticker"] == t]
+        series, info = _merge(old if len(old) else None, frame)
+        s = series.reset_index()
+        s.insert(1, "ticker", t)
+        merged.append(s)
+        report.succeeded.append(t)
+        series_meta[t] = {
+            "ticker": t,
+            "first_date": str(s["date"].iloc[0].date()),
+            "last_date": str(s["date"].iloc[-1].date()),
+            "rows": len(s),
+            "method": "yfinance download stitched by returns onto stored history",
+            **info,
+        }
+
+    # valuation snapshots for the names the screen values
+    val_rows = []
+    fx_now = {}
+    if merged:
+        latest = pd.concat(merged)
+        for ccy, sym in FX_SYMBOLS.items():
+            v = latest[latest["ticker"] == sym]["close"]
+            fx_now[ccy] = float(v.iloc[-1]) if len(v) else float(store.fx(ccy).iloc[-1])
+    valued = [t for t in wanted if t in universe.listings and universe[t].role in ("china", "us")]
+    today = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()
+    for t in valued if merged else []:
+        try:
+            from data.yfinance_provider import info_to_valuation
+
+            val_rows.append(info_to_valuation(t, provider.info(t), fx_now, today))
+        except (ProviderError, Exception) as e:  # keep going: one bad name is not a failed run
+            report.failed.setdefault(t, f"valuation: {type(e).__name__}: {e}")
+
+    if not merged and not val_rows:
+        raise OfflineError(
+            "no data received from Yahoo Finance (offline or every request "
+            "failed); the store was left untouched"
+        )
+
+    keep = prices[~prices["ticker"].isin([m["ticker"].iloc[0] for m in merged])]
+    new_prices = pd.concat([keep, *merged], ignore_index=True)
+    new_prices = new_prices.sort_values(["ticker", "date"]).reset_index(drop=True)
+    new_prices = new_prices[["date", "ticker", "open", "high", "low", "close", "volume"]]
+    atomic_write_parquet(new_prices, root / "prices.parquet")
+    if val_rows:
+        vals = store.table("valuations")
+        add = pd.DataFrame(val_rows)
+        vals = pd.concat([vals, add], ignore_index=True).drop_duplicates(
+            ["date", "ticker", "source"], keep="last"
+        )
+        atomic_write_parquet(
+            vals.sort_values(["ticker", "date", "source"]).reset_index(drop=True),
+            root / "valuations.parquet",
+        )
+        report.valuations = len(val_rows)
+    manifest["series"] = [series_meta[k] for k in sorted(series_meta)]
+    atomic_write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", root / "manifest.json")
+    return report

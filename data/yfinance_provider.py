@@ -1,0 +1,247 @@
+"""The live provider: Yahoo Finance through yfinance (the only module that imports yfinance).
+
+* batch price downloads (``yf.download``: ``(Price, Ticker)`` column MultiIndex, adjusted);
+* ``Ticker.info`` turned into a dated valuation row in USD (``currency`` is the quote's currency,
+  ``financialCurrency`` the statements', which differ for ADRs: BABA quotes in USD, reports CNY);
+* ``Ticker.get_valuation_measures`` (period-end multiples) and annual income statements.
+
+Rate limits and network errors are retried with exponential backoff; a ticker that still fails is
+reported in ``failures`` instead of aborting the batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from data.errors import ProviderError
+
+__all__ = ["PriceBatch", "YFinanceProvider", "info_to_valuation", "parse_download"]
+
+_FIELDS = {"Open": "open", "High": "high", "Low": "low", "Close": "close", "Volume": "volume"}
+
+
+@dataclass
+class PriceBatch:
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+
+
+def _is_transient(e: BaseException) -> bool:
+    name = type(e).__name__
+    return (
+        "RateLimit" in name
+        or isinstance(e, (ConnectionError, TimeoutError, OSError))
+        or "Timeout" in name
+        or "Connection" in name
+        or "RequestException" in name
+        or "CurlError" in name
+    )
+
+
+def parse_download(df: pd.DataFrame | None, tickers: list[str]) -> PriceBatch:
+    """Split a ``yf.download`` result into one ``open high low close volume`` frame per ticker.
+
+    Accepts the ``(Price, Ticker)`` MultiIndex of yfinance >= 0.2.51 (and flat columns for one
+    ticker); a tz-aware index keeps its exchange-local dates."""
+    out = PriceBatch()
+    if df is None or df.empty:
+        for t in tickers:
+            out.failures[t] = "no rows returned"
+        return out
+    idx = pd.DatetimeIndex(df.index)
+    if idx.tz is not None:
+        idx = idx.tz_localize(None)
+    idx = idx.normalize()
+    df = df.set_axis(idx, axis=0)
+    for t in tickers:
+        if isinstance(df.columns, pd.MultiIndex):
+            lvl = "Ticker" if "Ticker" in (df.columns.names or []) else 1
+            if t not in df.columns.get_level_values(lvl):
+                out.failures[t] = "not in the download"
+                continue
+            sub = df.xs(t, axis=1, level=lvl)
+        else:
+            sub = df
+        sub = sub.rename(columns=_FIELDS)[
+            [c for c in _FIELDS.values() if c in sub.rename(columns=_FIELDS).columns]
+        ]
+        sub = sub.astype(float).dropna(subset=["close"])
+        sub = sub[sub["close"] > 0]
+        if sub.empty:
+            out.failures[t] = "no rows returned"
+            continue
+        sub.index.name = "date"
+        out.frames[t] = sub[~sub.index.duplicated(keep="last")].sort_index()
+    return out
+
+
+def info_to_valuation(
+    ticker: str, info: dict[str, Any], fx_per_usd: dict[str, float], date: pd.Timestamp
+) -> dict[str, Any]:
+    """One valuation row in USD from ``Ticker.info``.  Quote items (price, market cap) are in
+    ``currency``; statement items (revenue, income, debt, cash, EPS, EBITDA) in
+    ``financialCurrency``.  Raises :class:`ProviderError` when a currency has no FX rate."""
+    qc = str(info.get("currency") or "USD").upper()
+    fc = str(info.get("financialCurrency") or qc).upper()
+
+    def usd(value: Any, ccy: str) -> float:
+        if value is None:
+            return math.nan
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            return math.nan
+        if ccy == "USD":
+            return v
+        rate = fx_per_usd.get(ccy)
+        if not rate:
+            raise ProviderError(f"{ticker}: no USD/{ccy} rate to convert Ticker.info values")
+        return v / rate
+
+    price = info.get("currentPrice", info.get("regularMarketPrice"))
+    return {
+        "date": pd.Timestamp(date).normalize(),
+        "ticker": ticker,
+        "source": "yfinance_live",
+        "price": usd(price, qc),
+        "market_cap": usd(info.get("marketCap"), qc),
+        "sales": usd(info.get("totalRevenue"), fc),
+        "sales_basis": "ttm",
+        "net_income": usd(info.get("netIncomeToCommon"), fc),
+        "debt": usd(info.get("totalDebt"), fc),
+        "cash": usd(info.get("totalCash"), fc),
+        "eps_ttm": usd(info.get("trailingEps"), fc),
+        "eps_fwd": usd(info.get("forwardEps"), fc),
+        "ebitda": usd(info.get("ebitda"), fc),
+        "currency": "USD",
+    }
+
+
+class YFinanceProvider:
+    """Live data.  ``yf_module`` and ``sleep`` are injectable so tests never touch the network."""
+
+    def __init__(
+        self,
+        *,
+        yf_module: Any = None,
+        retries: int = 3,
+        backoff: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+        chunk: int = 20,
+    ) -> None:
+        if yf_module is None:
+            import yfinance as yf_module  # the one place yfinance is imported
+
+            # failures are collected and reported by us, in one line each: silence its logger
+            logging.getLogger("yfinance").setLevel(logging.CRITICAL)
+        self.yf = yf_module
+        self.retries, self.backoff, self.sleep, self.chunk = retries, backoff, sleep, chunk
+
+    def _retry(self, fn: Callable[[], Any]) -> Any:
+        for attempt in range(self.retries + 1):
+            try:
+                with warnings.catch_warnings():  # yfinance's own pandas deprecation noise
+                    warnings.simplefilter("ignore")
+                    return fn()
+            except Exception as e:
+                if attempt >= self.retries or not _is_transient(e):
+                    raise
+                self.sleep(self.backoff * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def download_prices(
+        self,
+        tickers: Iterable[str],
+        start: str,
+        end: str | None = None,
+        on_chunk: Callable[[int], None] | None = None,
+    ) -> PriceBatch:
+        tickers = list(dict.fromkeys(tickers))
+        batch = PriceBatch()
+        for i in range(0, len(tickers), self.chunk):
+            part = tickers[i : i + self.chunk]
+            try:
+                df = self._retry(
+                    lambda part=part: self.yf.download(
+                        part,
+                        start=start,
+                        end=end,
+                        auto_adjust=True,
+                        actions=False,
+                        progress=False,
+                        group_by="column",
+                        multi_level_index=True,
+                        threads=True,
+                    )
+                )
+                got = parse_download(df, part)
+            except Exception as e:
+                got = PriceBatch(failures={t: f"{type(e).__name__}: {e}" for t in part})
+            batch.frames.update(got.frames)
+            batch.failures.update(got.failures)
+            if on_chunk:
+                on_chunk(len(part))
+        return batch
+
+    def info(self, ticker: str) -> dict[str, Any]:
+        info = self._retry(lambda: self.yf.Ticker(ticker).info)
+        if not info:
+            raise ProviderError(f"{ticker}: empty Ticker.info")
+        return dict(info)
+
+    def valuation_measures(self, ticker: str) -> pd.DataFrame:
+        """Long ``(ticker, period, metric, value)`` from ``get_valuation_measures`` (quarterly,
+        period-end values, not as first reported: lag them before any backtest use)."""
+        vm = self._retry(
+            lambda: self.yf.Ticker(ticker).get_valuation_measures(freq="quarterly", periods=None)
+        )
+        if vm is None or len(vm) == 0:
+            return pd.DataFrame(columns=["ticker", "period", "metric", "value"])
+        long = vm.rename_axis("metric").reset_index().melt(id_vars="metric", var_name="period")
+        long = long[long["period"] != "Current"]
+        long["period"] = pd.to_datetime(long["period"], format="mixed")
+        long["value"] = pd.to_numeric(long["value"], errors="coerce")
+        return long.dropna(subset=["value"]).assign(ticker=ticker)[
+            ["ticker", "period", "metric", "value"]
+        ]
+
+    def annual_statements(self, ticker: str, currency: str, lag_days: int) -> pd.DataFrame:
+        """Annual income statement rows in the fundamentals layout; public date = fiscal year
+        end + ``lag_days`` (Yahoo does not give filing dates)."""
+        inc = self._retry(lambda: self.yf.Ticker(ticker).income_stmt)
+        if inc is None or len(inc) == 0:
+            return pd.DataFrame()
+        rows = []
+        for col in inc.columns:
+            end = pd.Timestamp(col).normalize()
+
+            def get(key: str, col: Any = col) -> float:
+                return float(inc.at[key, col]) if key in inc.index else math.nan
+
+            rows.append(
+                {
+                    "ticker": ticker,
+                    "fiscal_year": end.year,
+                    "period_end": end,
+                    "reported_date": pd.NaT,
+                    "currency": currency,
+                    "revenue": get("Total Revenue") / 1e6,
+                    "net_income": get("Net Income Common Stockholders") / 1e6,
+                    "diluted_eps": get("Diluted EPS"),
+                    "eps_unit": "listed unit",
+                    "diluted_shares": get("Diluted Average Shares") / 1e6,
+                    "source": "yfinance income_stmt",
+                    "public_date": end + pd.Timedelta(days=lag_days),
+                    "public_date_basis": f"lag_{lag_days}d",
+                    "shares_derived": False,
+                }
+            )
+        return pd.DataFrame(rows)

@@ -1,0 +1,192 @@
+"""SYNTHETIC data for unit tests only: a tiny universe and store writer.  Nothing here is real
+market data; the toolkit's real data is the embedded snapshot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from data.store import Store
+
+SYNTHETIC_UNIVERSE = """
+# SYNTHETIC universe for unit tests only
+version = 1
+pairs = [["CNA", "USA"]]
+[segments]
+cloud = "Cloud"
+software = "Software"
+[tilt]
+cloud = 1.25
+software = 1.0
+[china.CNA]
+name = "Synthetic China ADR"
+venue = "NYSE"
+currency = "USD"
+reporting_currency = "CNY"
+segment = "cloud"
+ads_ratio = 8
+cross_listing = "9001.HK"
+[china."9001.HK"]
+name = "Synthetic China HK line"
+venue = "HKEX"
+currency = "HKD"
+reporting_currency = "CNY"
+segment = "cloud"
+cross_listing = "CNA"
+[china.CNB]
+name = "Synthetic loss-maker"
+venue = "NASDAQ"
+currency = "USD"
+reporting_currency = "USD"
+segment = "cloud"
+[china.CNS]
+name = "Synthetic software"
+venue = "NASDAQ"
+currency = "USD"
+reporting_currency = "USD"
+segment = "software"
+[us.USA]
+name = "Synthetic US 1"
+venue = "NASDAQ"
+currency = "USD"
+segment = "cloud"
+[us.USB]
+name = "Synthetic US 2"
+venue = "NASDAQ"
+currency = "USD"
+segment = "cloud"
+[us.USC]
+name = "Synthetic US 3"
+venue = "NYSE"
+currency = "USD"
+segment = "cloud"
+[us.USS]
+name = "Synthetic US software"
+venue = "NYSE"
+currency = "USD"
+segment = "software"
+[us.UST]
+name = "Synthetic US software 2"
+venue = "NYSE"
+currency = "USD"
+segment = "software"
+[benchmarks.BMK]
+name = "Synthetic benchmark"
+venue = "NYSEARCA"
+currency = "USD"
+"""
+
+FUND_COLS = [
+    "ticker",
+    "fiscal_year",
+    "period_end",
+    "reported_date",
+    "currency",
+    "revenue",
+    "net_income",
+    "diluted_eps",
+    "eps_unit",
+    "diluted_shares",
+    "source",
+    "public_date",
+    "public_date_basis",
+    "shares_derived",
+]
+VAL_COLS = [
+    "date",
+    "ticker",
+    "source",
+    "price",
+    "market_cap",
+    "sales",
+    "sales_basis",
+    "net_income",
+    "debt",
+    "cash",
+    "eps_ttm",
+    "eps_fwd",
+    "ebitda",
+    "currency",
+]
+
+
+def fund_row(
+    ticker,
+    fy,
+    public,
+    *,
+    currency="USD",
+    revenue=np.nan,
+    net_income=np.nan,
+    eps=np.nan,
+    shares=np.nan,
+):
+    end = pd.Timestamp(f"{fy}-12-31")
+    return {
+        "ticker": ticker,
+        "fiscal_year": fy,
+        "period_end": end,
+        "reported_date": pd.NaT,
+        "currency": currency,
+        "revenue": revenue,
+        "net_income": net_income,
+        "diluted_eps": eps,
+        "eps_unit": "share",
+        "diluted_shares": shares,
+        "source": "synthetic",
+        "public_date": pd.Timestamp(public),
+        "public_date_basis": "synthetic",
+        "shares_derived": False,
+    }
+
+
+def write_store(
+    root: Path,
+    prices: dict[str, pd.Series],
+    fundamentals: list[dict] | None = None,
+    valuations: list[dict] | None = None,
+    actions: list[dict] | None = None,
+) -> Store:
+    """Write a SYNTHETIC store (same layout as the embedded snapshot) and open it."""
+    root.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for t, s in prices.items():
+        s = s.dropna()
+        rows.append(
+            pd.DataFrame(
+                {
+                    "date": s.index,
+                    "ticker": t,
+                    "open": np.nan,
+                    "high": np.nan,
+                    "low": np.nan,
+                    "close": s.to_numpy(dtype=float),
+                    "volume": np.nan,
+                }
+            )
+        )
+    pd.concat(rows, ignore_index=True).to_parquet(root / "prices.parquet", index=False)
+    pd.DataFrame(fundamentals or [], columns=FUND_COLS).to_parquet(
+        root / "fundamentals.parquet", index=False
+    )
+    pd.DataFrame(valuations or [], columns=VAL_COLS).to_parquet(
+        root / "valuations.parquet", index=False
+    )
+    pd.DataFrame(actions or [], columns=["ticker", "date", "factor", "kind", "note"]).to_parquet(
+        root / "corporate_actions.parquet", index=False
+    )
+    pd.DataFrame(columns=["ticker", "date", "shares_millions", "source"]).to_parquet(
+        root / "shares_outstanding.parquet", index=False
+    )
+    pd.DataFrame(columns=["ticker"]).to_parquet(root / "sec_facts.parquet", index=False)
+    (root / "manifest.json").write_text(
+        json.dumps({"description": "SYNTHETIC test store", "series": []})
+    )
+    return Store(root)
+
+
+def bdays(start="2024-01-01", end="2024-12-31") -> pd.DatetimeIndex:
+    return pd.bdate_range(start, end, name="date")

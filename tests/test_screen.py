@@ -1,0 +1,191 @@
+"""The screen's arithmetic against hand-computed values on a SYNTHETIC store (see conftest)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from synthetic import fund_row, write_store
+
+from data.errors import InputError, NoDataError
+from screens.screen import ScreenFilters, run_screen
+
+AS_OF = "2024-06-28"
+
+
+def row(res, t):
+    r = res.rows.set_index("ticker")
+    return r.loc[t]
+
+
+def test_multiples_and_discounts_match_hand_computation(synthetic_store, synthetic_universe):
+    res = run_screen(synthetic_store, synthetic_universe, AS_OF)
+    cna = row(res, "CNA")
+    # CNA: 100m ADS x USD 10 = USD 1,000m; revenue CNY 700m / 7.0 = USD 100m
+    assert cna["ps"] == pytest.approx(10.0)
+    assert cna["pe_trailing"] == pytest.approx(100.0)  # 10 / (0.7 / 7.0)
+    assert cna["ps_peer"] == pytest.approx(2.0)  # median(2, 10, 2)
+    assert cna["pe_trailing_peer"] == pytest.approx(30.0)  # median(20, 50, 30)
+    assert cna["ps_gap"] == pytest.approx(math.log(5.0))
+    assert cna["ps_disc_pct"] == pytest.approx(1 - 10.0 / 2.0)
+    expected = (-math.log(5.0) * 0.15 - math.log(100 / 30) * 0.15) / 0.30
+    assert cna["composite"] == pytest.approx(expected)
+    assert cna["n_metrics"] == 2
+    assert cna["ps_growth"] == pytest.approx(10.0 / 100.0)  # revenue doubled: growth 100%
+    assert np.isnan(cna["ps_growth_peer"])  # no US peer has two years of revenue
+    cns = row(res, "CNS")
+    assert cns["ps_peer"] == pytest.approx(3.0)  # median(4, 2)
+    assert cns["composite"] == pytest.approx((math.log(3 / 2) + math.log(50 / 20)) / 2)
+    assert cns["score"] == pytest.approx(cns["composite"])  # software tilt 1.0
+
+
+def test_hk_line_of_adr_uses_ads_ratio_and_fx(synthetic_store, synthetic_universe):
+    res = run_screen(synthetic_store, synthetic_universe, AS_OF)
+    hk = row(res, "9001.HK")
+    # 800m shares (100m ADS x 8) x HKD 9.75 / 7.8 = USD 1,000m: the same company value as the ADR
+    assert hk["market_cap"] == pytest.approx(1000e6)
+    assert hk["ps"] == pytest.approx(10.0)
+    assert hk["pe_trailing"] == pytest.approx(100.0)
+
+
+def test_negative_earnings_have_no_pe_and_tilt_orders_rank(synthetic_store, synthetic_universe):
+    res = run_screen(synthetic_store, synthetic_universe, AS_OF)
+    cnb = row(res, "CNB")
+    assert np.isnan(cnb["pe_trailing"])
+    assert "negative earnings" in cnb["flags"]
+    assert cnb["composite"] == pytest.approx(math.log(2.0))  # P/S 1 vs peer median 2
+    assert cnb["score"] == pytest.approx(math.log(2.0) + math.log(1.25))
+    ranked = res.rows[res.rows["rank"].notna()]["ticker"].tolist()
+    assert ranked == ["CNB", "CNS", "CNA", "9001.HK"]
+    assert list(res.rows["rank"].dropna()) == [1, 2, 3, 4]
+
+
+def test_as_of_cutoff_ignores_later_data(tmp_path, synthetic_store, synthetic_universe):
+    base = run_screen(synthetic_store, synthetic_universe, AS_OF).rows
+    px = synthetic_store.table("prices")
+    series = {t: g.set_index("date")["close"] for t, g in px.groupby("ticker")}
+    later = series["CNA"].index > pd.Timestamp(AS_OF)
+    series["CNA"] = series["CNA"].where(~later, 1.0)  # crash after the as-of date
+    series["USB"] = series["USB"].where(~later, 999.0)
+    fund = synthetic_store.table("fundamentals").to_dict("records")
+    fund.append(
+        fund_row(
+            "CNA",
+            2024,
+            "2024-07-01",
+            currency="CNY",
+            revenue=1e6,
+            net_income=1e5,
+            eps=1e3,
+            shares=1.0,
+        )
+    )
+    vals = [
+        {
+            "date": pd.Timestamp("2024-06-29"),
+            "ticker": "USA",
+            "source": "nasdaq",
+            "price": 1.0,
+            "market_cap": 1.0,
+            "sales": 1e9,
+            "sales_basis": "ttm",
+            "net_income": 1e9,
+            "debt": 0.0,
+            "cash": 0.0,
+            "eps_ttm": 1.0,
+            "eps_fwd": 1.0,
+            "ebitda": np.nan,
+            "currency": "USD",
+        }
+    ]
+    changed = write_store(tmp_path / "future", series, fund, vals)
+    after = run_screen(changed, synthetic_universe, AS_OF).rows
+    pd.testing.assert_frame_equal(base, after)
+    # and the change is visible once the as-of date passes it
+    moved = run_screen(changed, synthetic_universe, "2024-07-02").rows.set_index("ticker")
+    assert moved.loc["CNA", "ps"] != pytest.approx(10.0)
+
+
+def test_snapshot_is_preferred_within_its_age_and_ev_uses_net_debt(
+    tmp_path, synthetic_store, synthetic_universe
+):
+    px = synthetic_store.table("prices")
+    series = {t: g.set_index("date")["close"] for t, g in px.groupby("ticker")}
+    snap = {
+        "date": pd.Timestamp("2024-06-20"),
+        "ticker": "CNA",
+        "source": "nasdaq",
+        "price": 10.0,
+        "market_cap": 1000e6,
+        "sales": 200e6,
+        "sales_basis": "latest_fy",
+        "net_income": 20e6,
+        "debt": 300e6,
+        "cash": 100e6,
+        "eps_ttm": 0.25,
+        "eps_fwd": 0.5,
+        "ebitda": np.nan,
+        "currency": "USD",
+    }
+    store = write_store(
+        tmp_path / "snap", series, synthetic_store.table("fundamentals").to_dict("records"), [snap]
+    )
+    r = row(run_screen(store, synthetic_universe, AS_OF), "CNA")
+    assert r["valuation_source"] == "nasdaq"
+    assert r["ev_sales"] == pytest.approx((1000 + 300 - 100) / 200)
+    assert r["pe_trailing"] == pytest.approx(10.0 / 0.25)
+    assert r["pe_forward"] == pytest.approx(20.0)
+    old = row(run_screen(store, synthetic_universe, "2024-07-15"), "CNA")  # 25 days: too old
+    assert old["valuation_source"] == "annual"
+
+
+def test_filters_and_errors(synthetic_store, synthetic_universe):
+    res = run_screen(
+        synthetic_store,
+        synthetic_universe,
+        AS_OF,
+        filters=ScreenFilters(segments=("cloud",), top=2),
+    )
+    ranked = res.rows[res.rows["rank"].notna()]
+    assert ranked["ticker"].tolist() == ["CNB", "CNA"]
+    assert set(res.rows["segment"]) == {"cloud"}
+    big = run_screen(
+        synthetic_store,
+        synthetic_universe,
+        AS_OF,
+        filters=ScreenFilters(min_market_cap=500e6, min_metrics=2),
+    )
+    assert big.rows[big.rows["rank"].notna()]["ticker"].tolist() == ["CNA", "9001.HK"]
+    with pytest.raises(NoDataError, match="before any valuation data"):
+        run_screen(synthetic_store, synthetic_universe, "2023-01-01")
+    with pytest.raises(InputError, match="unknown segment"):
+        run_screen(
+            synthetic_store, synthetic_universe, AS_OF, filters=ScreenFilters(segments=("crypto",))
+        )
+
+
+def test_segment_gap_view(synthetic_store, synthetic_universe):
+    seg = run_screen(synthetic_store, synthetic_universe, AS_OF).segments.set_index(
+        ["segment", "metric"]
+    )
+    cloud = seg.loc[("cloud", "ps")]
+    assert cloud["china_median"] == pytest.approx(10.0)  # median(10, 10, 1)
+    assert cloud["us_median"] == pytest.approx(2.0)
+    assert cloud["log_gap"] == pytest.approx(math.log(5.0))
+
+
+def test_embedded_screens_differ_between_dates(embedded, universe):
+    a = run_screen(embedded, universe, "2026-07-01").rows.set_index("ticker")
+    b = run_screen(embedded, universe, "2025-12-31").rows.set_index("ticker")
+    assert set(a.index) == set(universe.china) == set(b.index)
+    assert a["rank"].notna().sum() >= 8 and b["rank"].notna().sum() >= 8
+    # the snapshots differ between the dates: Nasdaq in July 2026, yfinance info in Dec 2025
+    assert a.loc["BABA", "valuation_source"] == "nasdaq"
+    assert b.loc["BABA", "valuation_source"] == "yfinance_info"
+    assert a.loc["BABA", "ps"] != pytest.approx(b.loc["BABA", "ps"])
+    # names without any computable multiple are listed, flagged, never invented
+    nov = a[a["rank"].isna()]
+    assert nov["flags"].str.contains("no valuation data").all()
+    assert nov["composite"].isna().all()

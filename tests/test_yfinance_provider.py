@@ -1,0 +1,205 @@
+"""The live provider, offline: FAKE yfinance objects shaped like yfinance 1.7's return values
+(``(Price, Ticker)`` MultiIndex columns, tz-aware index, ``financialCurrency`` != ``currency``)."""
+
+from __future__ import annotations
+
+import shutil
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data.errors import OfflineError, ProviderError
+from data.store import EMBEDDED, Store
+from data.update import update_store
+from data.yfinance_provider import YFinanceProvider, info_to_valuation, parse_download
+
+
+def yf_frame(tickers, dates, tz=None, missing=()):
+    """A SYNTHETIC frame with yf.download's layout (auto_adjust=True, group_by='column')."""
+    idx = pd.DatetimeIndex(dates, name="Date")
+    if tz:
+        idx = idx.tz_localize(tz)
+    cols = pd.MultiIndex.from_product(
+        [["Close", "High", "Low", "Open", "Volume"], tickers], names=["Price", "Ticker"]
+    )
+    rng = np.random.default_rng(0)
+    data = rng.uniform(50, 60, size=(len(idx), len(cols)))
+    df = pd.DataFrame(data, index=idx, columns=cols)
+    for t in missing:
+        df.loc[:, (slice(None), t)] = np.nan
+    return df
+
+
+class YFRateLimitError(Exception):
+    """Same name as yfinance.exceptions.YFRateLimitError."""
+
+
+class FakeTicker:
+    INFO: ClassVar[dict] = {
+        "BABA": {
+            "currency": "USD",
+            "financialCurrency": "CNY",
+            "currentPrice": 100.0,
+            "marketCap": 240e9,
+            "totalRevenue": 1_000e9,
+            "netIncomeToCommon": 140e9,
+            "totalDebt": 250e9,
+            "totalCash": 500e9,
+            "trailingEps": 60.0,
+            "forwardEps": 70.0,
+            "ebitda": 200e9,
+        },
+        "0700.HK": {
+            "currency": "HKD",
+            "financialCurrency": "CNY",
+            "currentPrice": 600.0,
+            "marketCap": 5_500e9,
+            "totalRevenue": 700e9,
+            "netIncomeToCommon": 220e9,
+        },
+    }
+
+    def __init__(self, ticker):
+        self.ticker = ticker
+
+    @property
+    def info(self):
+        return self.INFO.get(self.ticker, {})
+
+    def get_valuation_measures(self, freq="quarterly", periods=None):
+        return pd.DataFrame(
+            {"Current": [10.0, 20.0], "3/31/2026": [9.0, 18.0], "12/31/2025": [8.0, None]},
+            index=["Price/Sales", "Trailing P/E"],
+        )
+
+    @property
+    def income_stmt(self):
+        return pd.DataFrame(
+            {pd.Timestamp("2025-12-31"): [1e9, 1e8, 2.5, 4e7]},
+            index=[
+                "Total Revenue",
+                "Net Income Common Stockholders",
+                "Diluted EPS",
+                "Diluted Average Shares",
+            ],
+        )
+
+
+class FakeYF:
+    def __init__(self, frame=None, errors=()):
+        self.frame, self.errors, self.calls = frame, list(errors), 0
+        self.Ticker = FakeTicker
+
+    def download(self, tickers, **kw):
+        self.calls += 1
+        assert kw["auto_adjust"] is True and kw["multi_level_index"] is True
+        if self.errors:
+            raise self.errors.pop(0)
+        return self.frame.loc[:, (slice(None), list(tickers))]
+
+
+def test_parse_download_multiindex_tz_and_missing():
+    df = yf_frame(
+        ["BABA", "MSFT", "GONE"],
+        pd.bdate_range("2026-07-01", periods=5),
+        tz="America/New_York",
+        missing=["GONE"],
+    )
+    b = parse_download(df, ["BABA", "MSFT", "GONE", "NOTASKED"])
+    assert set(b.frames) == {"BABA", "MSFT"}
+    assert b.failures == {"GONE": "no rows returned", "NOTASKED": "not in the download"}
+    f = b.frames["BABA"]
+    assert list(f.columns) == ["open", "high", "low", "close", "volume"]
+    assert f.index.tz is None and f.index[0] == pd.Timestamp("2026-07-01")
+    assert f["close"].iloc[0] == df[("Close", "BABA")].iloc[0]
+
+
+def test_retry_with_backoff_on_rate_limit():
+    sleeps = []
+    fake = FakeYF(
+        yf_frame(["BABA"], pd.bdate_range("2026-07-01", periods=3)),
+        errors=[YFRateLimitError("Too Many Requests"), ConnectionError("reset")],
+    )
+    p = YFinanceProvider(yf_module=fake, sleep=sleeps.append, backoff=1.0)
+    b = p.download_prices(["BABA"], "2026-01-01")
+    assert "BABA" in b.frames and fake.calls == 3 and sleeps == [1.0, 2.0]
+
+
+def test_failures_are_reported_per_chunk_not_raised():
+    fake = FakeYF(
+        yf_frame(["A", "B", "C"], pd.bdate_range("2026-07-01", periods=3)),
+        errors=[ValueError("bad symbol")],
+    )
+    b = YFinanceProvider(yf_module=fake, chunk=2, sleep=lambda s: None).download_prices(
+        ["A", "B", "C"], "2026-01-01"
+    )
+    assert set(b.failures) == {"A", "B"} and "ValueError" in b.failures["A"]
+    assert set(b.frames) == {"C"}
+
+
+def test_info_converts_statement_items_with_financial_currency():
+    info = FakeTicker.INFO["BABA"]
+    row = info_to_valuation("BABA", info, {"CNY": 7.0, "HKD": 7.8}, pd.Timestamp("2026-07-01"))
+    assert row["market_cap"] == 240e9  # quote currency USD: unchanged
+    assert row["sales"] == pytest.approx(1_000e9 / 7.0)  # statements in CNY
+    assert row["eps_fwd"] == pytest.approx(10.0)
+    hk = info_to_valuation(
+        "0700.HK", FakeTicker.INFO["0700.HK"], {"CNY": 7.0, "HKD": 7.8}, pd.Timestamp("2026-07-01")
+    )
+    assert hk["market_cap"] == pytest.approx(5_500e9 / 7.8)
+    with pytest.raises(ProviderError, match="no USD/CNY rate"):
+        info_to_valuation("BABA", info, {}, pd.Timestamp("2026-07-01"))
+
+
+def test_valuation_measures_and_statements():
+    p = YFinanceProvider(yf_module=FakeYF())
+    vm = p.valuation_measures("BABA")
+    assert set(vm["metric"]) == {"Price/Sales", "Trailing P/E"}
+    assert len(vm) == 3 and (vm["period"] <= pd.Timestamp("2026-03-31")).all()
+    st = p.annual_statements("BABA", "CNY", 120)
+    assert st.loc[0, "revenue"] == 1000.0 and st.loc[0, "diluted_shares"] == 40.0
+    assert st.loc[0, "public_date"] == pd.Timestamp("2026-04-30")
+
+
+@pytest.fixture
+def user_store(tmp_path):
+    root = tmp_path / "store"
+    shutil.copytree(EMBEDDED, root)
+    return root
+
+
+def test_offline_update_leaves_store_untouched(user_store, universe):
+    before = {f.name: f.read_bytes() for f in user_store.iterdir()}
+    fake = FakeYF(
+        yf_frame(["X"], pd.bdate_range("2026-07-01", periods=2)),
+        errors=[OSError("Could not resolve host")] * 50,
+    )
+    p = YFinanceProvider(yf_module=fake, retries=1, sleep=lambda s: None)
+    with pytest.raises(OfflineError, match="left untouched"):
+        update_store(user_store, universe, ["BABA", "MSFT"], provider=p)
+    assert {f.name: f.read_bytes() for f in user_store.iterdir()} == before
+
+
+def test_partial_update_merges_by_returns_and_keeps_failed_series(user_store, universe):
+    old = Store(user_store)
+    old_baba = old.close(["BABA"])["BABA"]
+    old_msft = old.close(["MSFT"])["MSFT"]
+    dates = pd.bdate_range("2026-07-01", "2026-07-31")
+    frame = yf_frame(["BABA", "MSFT"], dates, missing=["MSFT"])
+    p = YFinanceProvider(yf_module=FakeYF(frame), sleep=lambda s: None)
+    rep = update_store(user_store, universe, ["BABA", "MSFT"], provider=p)
+    assert rep.succeeded == ["BABA"] and "MSFT" in rep.failed
+    new = Store(user_store)
+    baba = new.close(["BABA"])["BABA"]
+    # the fresh download is the backbone: its last close is kept as the level
+    assert baba.iloc[-1] == pytest.approx(frame[("Close", "BABA")].iloc[-1])
+    # history before the download keeps its returns (re-anchored, not spliced by level)
+    hist = baba.loc[:"2026-06-30"]
+    np.testing.assert_allclose(
+        hist.pct_change().dropna(), old_baba.loc[:"2026-06-30"].pct_change().dropna(), rtol=1e-9
+    )
+    pd.testing.assert_series_equal(new.close(["MSFT"])["MSFT"], old_msft)
+    v = new.table("valuations")
+    assert ((v["source"] == "yfinance_live") & (v["ticker"] == "BABA")).sum() == 1
