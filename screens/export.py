@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -162,9 +163,7 @@ def _xlsx(res: ScreenResult) -> bytes:
     with pd.ExcelWriter(buf, engine="openpyxl") as xw:
         _flat(res, ranked_only=True).to_excel(xw, sheet_name="screen", index=False)
         res.segments.to_excel(xw, sheet_name="segments", index=False)
-        fixed = pd.Timestamp("2020-01-01").to_pydatetime()
-        xw.book.properties.created = fixed
-        xw.book.properties.modified = fixed
+        xw.book.properties.created = pd.Timestamp("2020-01-01").to_pydatetime()
     # openpyxl stamps zip entries with the current time: rewrite them with a fixed one
     src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
     out = io.BytesIO()
@@ -172,7 +171,11 @@ def _xlsx(res: ScreenResult) -> bytes:
         for info in sorted(src.infolist(), key=lambda i: i.filename):
             zi = zipfile.ZipInfo(info.filename, date_time=_FIXED_ZIP_TIME)
             zi.compress_type = zipfile.ZIP_DEFLATED
-            z.writestr(zi, src.read(info.filename))
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl stamps "modified" on save
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2020-01-01T00:00:00Z",
+                              data)
+            z.writestr(zi, data)
     return out.getvalue()
 
 
