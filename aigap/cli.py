@@ -272,6 +272,74 @@ def screen(
         diff_table(_console(), d, previous["as_of"], res.as_of.date().isoformat())
 
 
+# ----------------------------------------------------------------------------- backtests
+def _list(value: str, cast, opt: str) -> list:
+    try:
+        out = [cast(v.strip()) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"{opt}: cannot read {value!r} (comma-separated list)") from None
+    if not out:
+        raise InputError(f"{opt}: empty list")
+    return out
+
+
+@backtest_app.command("discount")
+def backtest_discount(
+    start: Annotated[str, typer.Option("--start")] = "2019-01-01",
+    end: Annotated[str, typer.Option("--end")] = "2026-07-14",
+    top: Annotated[str, typer.Option("--top", help="N, or a list for a sweep: 3,5,8")] = "5",
+    rebalance: Annotated[
+        str, typer.Option("--rebalance", help="W, M, Q or pandas aliases; list for a sweep")
+    ] = "M",
+    weighting: Annotated[
+        str, typer.Option("--weighting", help="equal|score|inverse_vol; list for a sweep")
+    ] = "equal",
+    signal: Annotated[
+        str, typer.Option("--signal", help="valuation|price|auto; list for a sweep")
+    ] = "auto",
+    cap: Annotated[float, typer.Option("--cap", help="max weight per name")] = 0.25,
+    quantile: Annotated[
+        float | None, typer.Option("--quantile", help="select the top quantile instead of top N")
+    ] = None,
+    per_segment: Annotated[bool, typer.Option("--per-segment")] = False,
+    fees: Annotated[float, typer.Option("--fees", help="fraction per trade")] = 0.001,
+    slippage: Annotated[float, typer.Option("--slippage")] = 0.0005,
+    walk_forward: Annotated[bool, typer.Option("--walk-forward")] = False,
+    train_years: Annotated[float, typer.Option("--train-years")] = 2.0,
+    test_months: Annotated[int, typer.Option("--test-months")] = 6,
+    fmt: Annotated[str, typer.Option("--format")] = "table",
+    out: Annotated[str | None, typer.Option("--out", help="folder for CSV/JSON output")] = None,
+    data_dir: DataDir = None,
+    universe: UniverseOpt = None,
+) -> None:
+    """Long-discount backtest: hold the most discounted names, rebalanced on a schedule."""
+    from backtests.discount_cli import run_discount_cli
+
+    _choice(fmt, ("table", "json"), "--format")
+    store, uni = _ctx(data_dir, universe)
+    run_discount_cli(
+        store,
+        uni,
+        start=start,
+        end=end,
+        tops=_list(top, int, "--top"),
+        rebalances=_list(rebalance, str, "--rebalance"),
+        weightings=_list(weighting, str, "--weighting"),
+        signals=_list(signal, str, "--signal"),
+        cap=cap,
+        quantile=quantile,
+        per_segment=per_segment,
+        fees=fees,
+        slippage=slippage,
+        walk_forward=walk_forward,
+        train_years=train_years,
+        test_months=test_months,
+        fmt=fmt,
+        out=out,
+        console=_console(),
+    )
+
+
 # ----------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
     try:

@@ -173,8 +173,9 @@ def _xlsx(res: ScreenResult) -> bytes:
             zi.compress_type = zipfile.ZIP_DEFLATED
             data = src.read(info.filename)
             if info.filename == "docProps/core.xml":  # openpyxl stamps "modified" on save
-                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2020-01-01T00:00:00Z",
-                              data)
+                data = re.sub(
+                    rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2020-01-01T00:00:00Z", data
+                )
             z.writestr(zi, data)
     return out.getvalue()
 

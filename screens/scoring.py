@@ -68,6 +68,16 @@ def robust_z(values: pd.Series) -> pd.Series:
     return (values - med) / mad
 
 
+def _grouped_robust_z(values: pd.Series, keys: list) -> pd.Series:
+    """:func:`robust_z` within each group, vectorised."""
+    g = values.groupby(keys)
+    med = g.transform("median")
+    dev = (values - med).abs()
+    mad = dev.groupby(keys).transform("median") * 1.4826
+    n = g.transform("count")
+    return ((values - med) / mad).where((n >= 3) & (mad > 0))
+
+
 def _peer_medians(
     wide: pd.DataFrame, peers: tuple[str, ...], min_peers: int
 ) -> tuple[pd.Series, pd.Series]:

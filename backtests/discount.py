@@ -1,0 +1,282 @@
+"""Long-discount backtest: signals, weights, one vectorbt simulation, metrics, benchmarks,
+signal diagnostics and walk-forward selection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from backtests.engine import group_frame, simulate_weights, traded_value
+from backtests.metrics import alpha_beta, information_ratio, summary
+from data.errors import InputError, NoDataError
+from data.fx import usd_closes
+from data.store import Store
+from data.universe import Universe
+from strategies.long_discount import (
+    LongDiscountParams,
+    discount_signal,
+    normalise_freq,
+    signal_dates,
+    target_weights,
+)
+
+__all__ = [
+    "DiscountResult",
+    "information_coefficient",
+    "quantile_returns",
+    "run_discount_backtest",
+    "walk_forward",
+]
+
+BENCH_ETFS = ("KWEB", "MCHI")
+WARMUP_DAYS = 420  # history before --start for the trailing windows of the signals
+
+
+@dataclass
+class DiscountResult:
+    params: dict[str, LongDiscountParams]
+    metrics: pd.DataFrame  #: run x metric (strategies and benchmarks)
+    relative: pd.DataFrame  #: (run, benchmark) x alpha/beta/information_ratio
+    value: pd.DataFrame  #: date x run, USD
+    returns: pd.DataFrame  #: date x run
+    weights: dict[str, pd.DataFrame]  #: run -> trade date x ticker target weights
+    rebalances: dict[str, list]
+    diagnostics: dict = field(default_factory=dict)
+
+
+def _calendar(store: Store, start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
+    spy = store.close(["SPY"], strict=False)
+    if spy.empty:
+        raise NoDataError("the store has no SPY series to use as the US trading calendar")
+    cal = spy.index[(spy.index >= start) & (spy.index <= end)]
+    if len(cal) < 60:
+        raise NoDataError(
+            f"fewer than 60 US trading days between {start.date()} and "
+            f"{end.date()} in the store (last: {spy.index.max().date()})"
+        )
+    return cal
+
+
+def _dates(start, end) -> tuple[pd.Timestamp, pd.Timestamp]:
+    try:
+        s, e = pd.Timestamp(start), pd.Timestamp(end)
+    except ValueError as err:
+        raise InputError(f"cannot read the backtest dates ({err})") from None
+    if s >= e:
+        raise InputError(f"--start {s.date()} must be before --end {e.date()}")
+    return s, e
+
+
+def _equal_weights(prices: pd.DataFrame, dates: pd.DatetimeIndex) -> pd.DataFrame:
+    w = pd.DataFrame(np.nan, index=prices.index, columns=prices.columns)
+    pos = prices.index.get_indexer(dates)
+    for i in pos[(pos >= 0) & (pos + 1 < len(prices.index))]:
+        trade = prices.index[i + 1]
+        have = prices.iloc[i].notna() & prices.loc[trade].notna()
+        if have.any():
+            w.loc[trade] = (have / have.sum()).where(have)
+    return w
+
+
+def run_discount_backtest(
+    store: Store,
+    universe: Universe,
+    params: list[LongDiscountParams],
+    *,
+    start="2019-01-01",
+    end="2026-07-14",
+    fees: float = 0.001,
+    slippage: float = 0.0005,
+    horizons=(5, 21, 63),
+    diagnostics: bool = True,
+) -> DiscountResult:
+    if not params:
+        raise InputError("no parameter set to run")
+    if fees < 0 or slippage < 0:
+        raise InputError("fees and slippage must be non-negative")
+    s, e = _dates(start, end)
+    full_cal = _calendar(store, s - pd.Timedelta(days=WARMUP_DAYS), e)
+    cal = full_cal[full_cal >= s]
+    china = [t for t in universe.china]
+    tick = [*china, *universe.us, *[b for b in BENCH_ETFS if b in universe.listings]]
+    px_full = usd_closes(store, universe, tick, full_cal)
+    px = px_full.loc[cal[0] :]
+    runs: dict[str, LongDiscountParams] = {}
+    for p in params:
+        runs.setdefault(p.label, p)
+    sig_dates = {
+        f: signal_dates(cal, f) for f in {normalise_freq(p.rebalance) for p in runs.values()}
+    }
+    all_dates = pd.DatetimeIndex(sorted(set().union(*[set(d) for d in sig_dates.values()])))
+    signals = {
+        k: discount_signal(store, universe, all_dates, px_full[[*china, *universe.us]], k)
+        for k in {p.signal for p in runs.values()}
+    }
+    weights, records = {}, {}
+    china_px = px[[t for t in china if t in px.columns]]
+    for label, p in runs.items():
+        sig = signals[p.signal].reindex(sig_dates[normalise_freq(p.rebalance)])
+        w, rec = target_weights(sig, china_px, p, universe)
+        weights[label], records[label] = w.reindex(columns=px.columns), rec
+    monthly = signal_dates(cal, "ME")
+    bench_w = {
+        "China EW": _equal_weights(china_px, monthly).reindex(columns=px.columns),
+        "US peers EW": _equal_weights(px[universe.us], monthly).reindex(columns=px.columns),
+    }
+    for b in BENCH_ETFS:
+        if b in px.columns and px[b].notna().any():
+            w = pd.DataFrame(np.nan, index=px.index, columns=px.columns)
+            first = px[b].first_valid_index()
+            w.loc[first] = 0.0
+            w.loc[first, b] = 1.0
+            bench_w[b] = w
+    pf = simulate_weights(px, {**weights, **bench_w}, fees=fees, slippage=slippage)
+    value = group_frame(pf, "value")
+    rets = group_frame(pf, "returns")
+    cash = group_frame(pf, "cash")
+    traded = traded_value(pf)
+    years = (cal[-1] - cal[0]).days / 365.25
+    rows = {}
+    for run in value.columns:
+        m = summary(rets[run], value[run])
+        m["turnover"] = float((traded[run] / value[run]).sum() / 2 / years) if years else np.nan
+        m["exposure"] = float((1 - cash[run] / value[run]).mean())
+        m["rebalances"] = float(len(records.get(run, [])))
+        rows[run] = m
+    metrics = pd.DataFrame(rows).T
+    metrics.index.name = "run"
+    rel = []
+    for run in runs:
+        for b in bench_w:
+            a, beta = alpha_beta(rets[run], rets[b])
+            rel.append(
+                {
+                    "run": run,
+                    "benchmark": b,
+                    "alpha": a,
+                    "beta": beta,
+                    "information_ratio": information_ratio(rets[run], rets[b]),
+                }
+            )
+    relative = pd.DataFrame(rel).set_index(["run", "benchmark"])
+    diag = {}
+    if diagnostics:
+        for k, sig in signals.items():  # on every signal date of the run's frequencies
+            diag[k] = {
+                "ic": information_coefficient(sig, china_px, horizons),
+                "quantiles": quantile_returns(sig, china_px, horizons[1]),
+            }
+    return DiscountResult(
+        params=runs,
+        metrics=metrics,
+        relative=relative,
+        value=value,
+        returns=rets,
+        weights=weights,
+        rebalances=records,
+        diagnostics=diag,
+    )
+
+
+def _forward_returns(signal: pd.DataFrame, prices: pd.DataFrame, h: int) -> pd.DataFrame:
+    """Return from the close of the trading day after each signal date to ``h`` bars later (the
+    first return a strategy acting on the signal can earn)."""
+    fwd = prices.shift(-(1 + h)) / prices.shift(-1) - 1.0
+    return fwd.reindex(index=signal.index, columns=signal.columns)
+
+
+def _row_spearman(a: pd.DataFrame, b: pd.DataFrame, min_names: int = 5) -> pd.Series:
+    """Spearman correlation per row over the columns where both are present."""
+    both = a.notna() & b.notna()
+    ra = a.where(both).rank(axis=1)
+    rb = b.where(both).rank(axis=1)
+    ra = ra.sub(ra.mean(axis=1), axis=0)
+    rb = rb.sub(rb.mean(axis=1), axis=0)
+    num = (ra * rb).sum(axis=1)
+    den = np.sqrt((ra**2).sum(axis=1) * (rb**2).sum(axis=1))
+    return (num / den).where((both.sum(axis=1) >= min_names) & (den > 0))
+
+
+def information_coefficient(signal: pd.DataFrame, prices: pd.DataFrame, horizons) -> pd.DataFrame:
+    """Spearman rank correlation of the signal with forward returns, per horizon: mean IC, its
+    standard deviation, t-statistic and the number of dates (dates with >= 5 names)."""
+    rows = []
+    for h in horizons:
+        ic = _row_spearman(signal, _forward_returns(signal, prices, h)).dropna()
+        n = len(ic)
+        t = float(ic.mean() / ic.std() * np.sqrt(n)) if n > 1 and ic.std() > 0 else np.nan
+        rows.append(
+            {
+                "horizon_days": h,
+                "mean_ic": float(ic.mean()) if n else np.nan,
+                "ic_std": float(ic.std()) if n > 1 else np.nan,
+                "t_stat": t,
+                "dates": n,
+            }
+        )
+    return pd.DataFrame(rows).set_index("horizon_days")
+
+
+def quantile_returns(
+    signal: pd.DataFrame, prices: pd.DataFrame, horizon: int, q: int = 3
+) -> pd.DataFrame:
+    """Average forward return of each signal quantile (1 = most expensive, q = cheapest): names
+    are bucketed by their within-date rank; dates with fewer than ``2 q`` names are skipped."""
+    fwd = _forward_returns(signal, prices, horizon)
+    both = signal.notna() & fwd.notna()
+    n = both.sum(axis=1)
+    pct = signal.where(both).rank(axis=1, method="first").sub(1).div(n, axis=0)
+    bucket = np.floor(pct * q) + 1
+    ok = (n >= 2 * q).to_numpy()[:, None] & both.to_numpy()
+    rows = []
+    for k in range(1, q + 1):
+        m = ok & (bucket.to_numpy() == k)
+        per_date = pd.DataFrame(np.where(m, fwd.to_numpy(), np.nan)).mean(axis=1).dropna()
+        rows.append(
+            {
+                "quantile": k,
+                "mean_forward_return": float(per_date.mean()) if len(per_date) else np.nan,
+                "dates": len(per_date),
+            }
+        )
+    return pd.DataFrame(rows).set_index("quantile")
+
+
+def walk_forward(
+    result: DiscountResult,
+    *,
+    train_years: float = 2.0,
+    test_months: int = 6,
+    metric: str = "sharpe",
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Choose the best run by ``metric`` on each training window, hold it for the next test
+    window, roll forward.  Returns the choices and the stitched out-of-sample returns."""
+    rets = result.returns[list(result.params)]
+    idx = rets.index
+    start = idx[0] + pd.DateOffset(months=int(train_years * 12))
+    choices, oos = [], []
+    while start < idx[-1]:
+        stop = start + pd.DateOffset(months=test_months)
+        train = rets.loc[
+            start - pd.DateOffset(months=int(train_years * 12)) : start - pd.Timedelta(days=1)
+        ]
+        test = rets.loc[start : stop - pd.Timedelta(days=1)]
+        if len(test) == 0:
+            break
+        scores = {r: summary(train[r])[metric] for r in train.columns}
+        best = max(scores, key=lambda r: (np.nan_to_num(scores[r], nan=-np.inf), r))
+        choices.append(
+            {
+                "train_start": train.index[0],
+                "test_start": test.index[0],
+                "test_end": test.index[-1],
+                "chosen": best,
+                f"train_{metric}": scores[best],
+                f"test_{metric}": summary(test[best])[metric],
+            }
+        )
+        oos.append(test[best])
+        start = stop
+    return pd.DataFrame(choices), (pd.concat(oos) if oos else pd.Series(dtype=float))

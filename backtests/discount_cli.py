@@ -1,0 +1,189 @@
+"""``aigap backtest discount``: parameter grid -> one run -> table or JSON, CSVs under --out."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+
+import pandas as pd
+from rich.console import Console
+
+from backtests.discount import run_discount_backtest
+from backtests.report import clean, frame_records, to_json, write_out_dir
+from data.store import Store
+from data.universe import Universe
+from strategies.long_discount import LongDiscountParams
+
+__all__ = ["run_discount_cli"]
+
+
+def run_discount_cli(
+    store: Store,
+    universe: Universe,
+    *,
+    start,
+    end,
+    tops,
+    rebalances,
+    weightings,
+    signals,
+    cap,
+    quantile,
+    per_segment,
+    fees,
+    slippage,
+    walk_forward: bool,
+    train_years,
+    test_months,
+    fmt,
+    out,
+    console: Console,
+) -> dict:
+    grid = [
+        LongDiscountParams(
+            top_n=n,
+            rebalance=r,
+            weighting=w,
+            signal=s,
+            cap=cap,
+            quantile=quantile,
+            per_segment=per_segment,
+        )
+        for n, r, w, s in itertools.product(tops, rebalances, weightings, signals)
+    ]
+    res = run_discount_backtest(
+        store, universe, grid, start=start, end=end, fees=fees, slippage=slippage
+    )
+    runs = list(res.params)
+    bench = [r for r in res.metrics.index if r not in res.params]
+    first = runs[0]
+
+    def rebal(run: str) -> list:
+        return [
+            {
+                "signal_date": r["signal_date"],
+                "trade_date": r["trade_date"],
+                "weights": dict(sorted(r["weights"].items())),
+            }
+            for r in res.rebalances[run]
+        ]
+
+    doc = {
+        "start": res.value.index[0],
+        "end": res.value.index[-1],
+        "fees": fees,
+        "slippage": slippage,
+        "currency": "USD",
+        "params": {**res.params[first].__dict__, "label": first},
+        "metrics": frame_records(res.metrics.loc[[first]])[first],
+        "relative": frame_records(res.relative.loc[first]),
+        "benchmarks": frame_records(res.metrics.loc[bench]),
+        "rebalances": rebal(first),
+        "runs": [
+            {
+                "label": r,
+                "params": res.params[r].__dict__,
+                "metrics": frame_records(res.metrics.loc[[r]])[r],
+                "relative": frame_records(res.relative.loc[r]),
+            }
+            for r in runs
+        ],
+        "diagnostics": {
+            k: {"ic": frame_records(v["ic"]), "quantiles": frame_records(v["quantiles"])}
+            for k, v in res.diagnostics.items()
+        },
+        "notes": [
+            "signal at the close of the signal date, orders at the next trading day's close",
+            "valuation signal: the screen's score on point-in-time data; price "
+            "signal: PRICE-RELATIVE to US peers, not a valuation",
+            "risk-free rate 0 in Sharpe, Sortino and alpha",
+        ],
+    }
+    wf = None
+    if walk_forward:
+        choices, oos = walk_forward(res, train_years=train_years, test_months=test_months)
+        from backtests.metrics import summary
+
+        wf = {"windows": clean(choices.to_dict("records")), "oos_metrics": summary(oos)}
+        doc["walk_forward"] = wf
+    if out:
+        frames = {
+            "equity": res.value,
+            "returns": res.returns,
+            "metrics": res.metrics,
+            "relative": res.relative,
+        }
+        for i, r in enumerate(runs):
+            w = res.weights[r].dropna(how="all")
+            frames[f"weights_{i:02d}"] = w.loc[:, (w.fillna(0) != 0).any()]
+        paths = write_out_dir(
+            out, {**doc, "rebalances_by_run": {r: rebal(r) for r in runs}}, frames
+        )
+        print(f"wrote {len(paths)} files to {out}", file=sys.stderr)
+    if fmt == "json":
+        sys.stdout.write(to_json(doc))
+    else:
+        from aigap.render import frame_table
+
+        m = res.metrics[
+            [
+                "total_return",
+                "cagr",
+                "volatility",
+                "sharpe",
+                "sortino",
+                "max_drawdown",
+                "calmar",
+                "turnover",
+                "exposure",
+                "hit_rate",
+            ]
+        ]
+        frame_table(
+            console,
+            m,
+            f"Long-discount backtest {doc['start'].date()} to "
+            f"{doc['end'].date()} (USD, fees {fees:g}, slippage {slippage:g}; "
+            "signal at close, trade next close)",
+            "{:.3f}",
+        )
+        frame_table(
+            console,
+            res.relative.loc[[first]].reset_index(level=0, drop=True),
+            f"{first} against the benchmarks (annualised alpha, beta, IR)",
+            "{:.3f}",
+        )
+        for k, v in res.diagnostics.items():
+            frame_table(console, v["ic"], f"Signal '{k}': rank IC with forward returns", "{:.3f}")
+            frame_table(
+                console,
+                v["quantiles"],
+                f"Signal '{k}': mean 21-day forward return by quantile (3 = cheapest)",
+                "{:.4f}",
+            )
+        last = res.rebalances[first][-1] if res.rebalances[first] else None
+        if last:
+            w = pd.Series(last["weights"]).sort_values(ascending=False).to_frame("weight")
+            w.index.name = "ticker"
+            frame_table(
+                console,
+                w,
+                f"{first}: last rebalance, signal {last['signal_date'].date()}"
+                f", traded {last['trade_date'].date()}",
+                "{:.3f}",
+            )
+        if wf:
+            c = pd.DataFrame(wf["windows"]).set_index("test_start")
+            frame_table(
+                console,
+                c,
+                "Walk-forward: chosen on the training window, held out of sample",
+                "{:.3f}",
+            )
+            frame_table(
+                console,
+                pd.DataFrame([wf["oos_metrics"]], index=["out of sample"]),
+                "Walk-forward stitched out-of-sample returns",
+                "{:.3f}",
+            )
+    return doc

@@ -1,0 +1,88 @@
+"""The simulation engine: the only module that imports vectorbt.
+
+Target weights are executed with ``Portfolio.from_orders(size_type="targetpercent",
+group_by=..., cash_sharing=True, call_seq="auto")`` in USD.  Several parameter sets run in one
+call: their weights are stacked as column blocks and grouped by parameter set, so a sweep is
+one vectorised simulation, not a Python loop of simulations.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["simulate_weights", "vbt"]
+
+
+def _numba_cache() -> None:
+    """Numba compiles vectorbt's kernels on first use; keep them between runs."""
+    if "NUMBA_CACHE_DIR" not in os.environ:
+        base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+        path = base / "aigap" / "numba"
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            os.environ["NUMBA_CACHE_DIR"] = str(path)
+        except OSError:
+            pass  # read-only home: numba falls back to compiling in memory
+
+
+_numba_cache()
+import vectorbt as vbt  # noqa: E402
+
+
+def simulate_weights(
+    close: pd.DataFrame,
+    weights: dict[str, pd.DataFrame],
+    *,
+    fees: float = 0.0,
+    slippage: float = 0.0,
+    init_cash: float = 1_000_000.0,
+):
+    """Simulate each named target-weight frame on ``close`` (USD, wide, same calendar) in one
+    vectorbt call.  Returns the grouped portfolio; its groups are the keys of ``weights``."""
+    if not weights:
+        raise ValueError("nothing to simulate")
+    sim_close = close.ffill()  # held positions are valued at the last close while a market is shut
+    keys = list(weights)
+    big_close = pd.concat({k: sim_close for k in keys}, axis=1, names=["run", "ticker"])
+    big_size = pd.concat(
+        {k: weights[k].reindex(index=close.index, columns=close.columns) for k in keys},
+        axis=1,
+        names=["run", "ticker"],
+    )
+    return vbt.Portfolio.from_orders(
+        close=big_close,
+        size=big_size.to_numpy(dtype=float),
+        size_type="targetpercent",
+        group_by="run",
+        cash_sharing=True,
+        call_seq="auto",
+        fees=fees,
+        slippage=slippage,
+        init_cash=init_cash,
+        freq="1D",
+    )
+
+
+def group_frame(pf, method: str) -> pd.DataFrame:
+    """A grouped time series (``value``, ``returns``, ``cash``) as a date x run frame."""
+    out = getattr(pf, method)()
+    return out if isinstance(out, pd.DataFrame) else out.to_frame()
+
+
+def traded_value(pf) -> pd.DataFrame:
+    """Absolute traded notional per day and run (for turnover)."""
+    rec = pf.orders.records
+    cols = pf.wrapper.columns
+    runs = cols.get_level_values("run")
+    idx = pf.wrapper.index
+    out = pd.DataFrame(0.0, index=idx, columns=pd.Index(pd.unique(runs), name="run"))
+    if len(rec):
+        notional = np.abs(rec["size"] * rec["price"])
+        df = pd.DataFrame({"i": rec["idx"], "run": runs[rec["col"]], "v": notional})
+        agg = df.groupby(["i", "run"])["v"].sum().unstack("run").fillna(0.0)
+        out.iloc[agg.index.to_numpy(), [out.columns.get_loc(c) for c in agg.columns]] = agg
+    return out

@@ -1,0 +1,80 @@
+"""Performance metrics as pure functions of daily returns (or values).  Conventions: 252
+trading days a year, risk-free rate 0 (returns are in USD, excess over cash not modelled),
+degenerate input gives NaN."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["alpha_beta", "information_ratio", "max_drawdown", "summary"]
+
+DAYS = 252
+
+
+def _clean(r: pd.Series) -> pd.Series:
+    return r.replace([np.inf, -np.inf], np.nan).dropna()
+
+
+def max_drawdown(value: pd.Series) -> float:
+    v = value.dropna()
+    if len(v) < 2:
+        return float("nan")
+    return float((v / v.cummax() - 1.0).min())
+
+
+def alpha_beta(r: pd.Series, b: pd.Series) -> tuple[float, float]:
+    """OLS of daily portfolio returns on benchmark returns: annualised alpha, beta."""
+    x = pd.concat([r, b], axis=1).dropna()
+    if len(x) < 20 or x.iloc[:, 1].var() == 0:
+        return float("nan"), float("nan")
+    beta = float(np.cov(x.iloc[:, 0], x.iloc[:, 1], ddof=1)[0, 1] / x.iloc[:, 1].var(ddof=1))
+    alpha = float(x.iloc[:, 0].mean() - beta * x.iloc[:, 1].mean()) * DAYS
+    return alpha, beta
+
+
+def information_ratio(r: pd.Series, b: pd.Series) -> float:
+    a = (r - b).dropna()
+    if len(a) < 20 or a.std() == 0:
+        return float("nan")
+    return float(a.mean() / a.std() * np.sqrt(DAYS))
+
+
+def summary(returns: pd.Series, value: pd.Series | None = None) -> dict[str, float]:
+    """Total return, CAGR, volatility, Sharpe, Sortino, max drawdown, Calmar, daily hit rate."""
+    r = _clean(returns)
+    if len(r) < 2:
+        return {
+            k: float("nan")
+            for k in (
+                "total_return",
+                "cagr",
+                "volatility",
+                "sharpe",
+                "sortino",
+                "max_drawdown",
+                "calmar",
+                "hit_rate",
+            )
+        }
+    v = value.dropna() if value is not None else (1 + r).cumprod()
+    total = float((1 + r).prod() - 1)
+    years = (r.index[-1] - r.index[0]).days / 365.25
+    cagr = float((1 + total) ** (1 / years) - 1) if years > 0 and total > -1 else float("nan")
+    vol = float(r.std() * np.sqrt(DAYS))
+    sharpe = float(r.mean() / r.std() * np.sqrt(DAYS)) if r.std() > 0 else float("nan")
+    down = np.sqrt((np.minimum(r, 0) ** 2).mean())
+    sortino = float(r.mean() / down * np.sqrt(DAYS)) if down > 0 else float("nan")
+    mdd = max_drawdown(v)
+    calmar = cagr / abs(mdd) if mdd < 0 else float("nan")
+    hit = float((r[r != 0] > 0).mean()) if (r != 0).any() else float("nan")
+    return {
+        "total_return": total,
+        "cagr": cagr,
+        "volatility": vol,
+        "sharpe": sharpe,
+        "sortino": sortino,
+        "max_drawdown": mdd,
+        "calmar": calmar,
+        "hit_rate": hit,
+    }

@@ -1,0 +1,63 @@
+"""Serialising backtest results: a JSON document and CSV files under ``--out``."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from data.errors import InputError
+from data.store import atomic_write_text
+
+__all__ = ["clean", "frame_records", "write_out_dir"]
+
+
+def clean(x: Any) -> Any:
+    """JSON-safe, rounded, deterministic."""
+    if isinstance(x, dict):
+        return {str(k): clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [clean(v) for v in x]
+    if isinstance(x, pd.Timestamp):
+        return x.date().isoformat()
+    if isinstance(x, bool) or x is None or isinstance(x, str):
+        return x
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if not math.isfinite(f):
+        return None
+    if float(f).is_integer() and isinstance(x, int):
+        return int(x)
+    return round(f, 8)
+
+
+def frame_records(df: pd.DataFrame) -> dict:
+    return {str(i): clean(r) for i, r in df.to_dict("index").items()}
+
+
+def to_json(doc: dict) -> str:
+    return json.dumps(clean(doc), indent=1, sort_keys=True, allow_nan=False) + "\n"
+
+
+def write_out_dir(out: str | Path, doc: dict, frames: dict[str, pd.DataFrame]) -> list[Path]:
+    """Write ``result.json`` and one CSV per frame into ``out`` (created if missing)."""
+    root = Path(out)
+    if root.exists() and not root.is_dir():
+        raise InputError(f"--out {root} exists and is not a folder")
+    root.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, df in frames.items():
+        p = root / f"{name}.csv"
+        atomic_write_text(
+            df.to_csv(float_format="%.8g", lineterminator="\n", date_format="%Y-%m-%d"), p
+        )
+        written.append(p)
+    p = root / "result.json"
+    atomic_write_text(to_json(doc), p)
+    written.append(p)
+    return written

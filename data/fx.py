@@ -1,0 +1,45 @@
+"""Currency conversion: listing-currency prices to USD with the FX rate as of each date."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from data.store import Store
+from data.universe import Universe
+
+__all__ = ["usd_closes"]
+
+
+def usd_closes(
+    store: Store,
+    universe: Universe,
+    tickers: list[str],
+    index: pd.DatetimeIndex,
+    *,
+    max_stale_days: int = 5,
+) -> pd.DataFrame:
+    """Wide ``date x ticker`` closes in USD on ``index`` (for example the US trading calendar).
+
+    The close used on a date is the ticker's last close on or before it (an HK or A-share close
+    of the same calendar day is known before the New York close); the FX rate is the last on or
+    before the date.  A close older than ``max_stale_days`` is NaN: a series that stops is not
+    carried forward as if it still traded."""
+    close = store.close(tickers, strict=False)
+    idx = close.index.union(index)
+    val = close.reindex(idx).ffill().reindex(index)
+    obs_dates = pd.DataFrame(
+        {c: close.index.where(close[c].notna()) for c in close.columns}, index=close.index
+    )
+    when = obs_dates.reindex(idx).ffill().reindex(index)
+    age = pd.DataFrame({c: index for c in close.columns}, index=index) - when
+    val = val.where(age <= pd.Timedelta(days=max_stale_days))
+    out = {}
+    for t in close.columns:
+        ccy = universe[t].currency if t in universe.listings else "USD"
+        if ccy == "USD":
+            out[t] = val[t]
+            continue
+        fx = store.fx(ccy)
+        rate = fx.reindex(fx.index.union(index)).ffill().reindex(index)
+        out[t] = val[t] / rate
+    return pd.DataFrame(out, index=index).reindex(columns=[t for t in tickers if t in out])

@@ -1,0 +1,282 @@
+"""Long-discount strategy: hold the most discounted Chinese names, rebalanced on a schedule.
+
+The strategy is a stack of small steps, each a function of data known at the signal date:
+
+1. :func:`signal_dates` - the last trading day of each rebalance period;
+2. :func:`discount_signal` - the score of every name on those dates (the screen's scoring code,
+   fed point-in-time; or the labelled price-relative alternative);
+3. :func:`select_names` - top N (or a top quantile), optionally per segment;
+4. :func:`weigh` - equal, rank-weighted or inverse-volatility weights with a per-name cap;
+5. :func:`target_weights` - the weights placed on the **next** trading day (no same-bar fills),
+   with a forced exit at the last close of a series that stops.
+
+Frames: ``prices_usd`` is wide ``date x ticker`` in USD on the backtest calendar; signals are
+wide ``signal date x ticker`` (higher = cheaper); weights are wide ``trade date x ticker``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from data.errors import InputError
+from data.store import Store
+from data.universe import Universe
+from screens.screen import score_panel
+
+__all__ = [
+    "SIGNALS",
+    "WEIGHTINGS",
+    "LongDiscountParams",
+    "discount_signal",
+    "normalise_freq",
+    "price_relative_signal",
+    "select_names",
+    "signal_dates",
+    "target_weights",
+    "weigh",
+]
+
+SIGNALS = ("valuation", "price", "auto")
+WEIGHTINGS = ("equal", "score", "inverse_vol")
+_FREQ_ALIASES = {"W": "W-FRI", "M": "ME", "Q": "QE", "Y": "YE", "A": "YE", "D": "B"}
+
+
+@dataclass(frozen=True)
+class LongDiscountParams:
+    top_n: int = 5
+    rebalance: str = "ME"
+    weighting: str = "equal"
+    signal: str = "auto"
+    cap: float = 0.25
+    quantile: float | None = None
+    per_segment: bool = False
+
+    def __post_init__(self) -> None:
+        if self.top_n < 1:
+            raise InputError("top N must be at least 1")
+        if self.weighting not in WEIGHTINGS:
+            raise InputError(f"weighting must be one of {', '.join(WEIGHTINGS)}")
+        if self.signal not in SIGNALS:
+            raise InputError(f"signal must be one of {', '.join(SIGNALS)}")
+        if not 0 < self.cap <= 1:
+            raise InputError("the per-name cap must be in (0, 1]")
+        if self.quantile is not None and not 0 < self.quantile <= 1:
+            raise InputError("the quantile must be in (0, 1]")
+        normalise_freq(self.rebalance)
+
+    @property
+    def label(self) -> str:
+        sel = f"q{self.quantile:g}" if self.quantile else f"top{self.top_n}"
+        return f"{sel}|{self.rebalance}|{self.weighting}|{self.signal}"
+
+
+def normalise_freq(freq: str) -> str:
+    f = _FREQ_ALIASES.get(freq.upper() if len(freq) == 1 else freq, freq)
+    try:
+        pd.tseries.frequencies.to_offset(f)
+    except ValueError:
+        raise InputError(
+            f"unknown rebalance frequency {freq!r} (use W, M, Q or a pandas "
+            "offset alias such as W-FRI, ME, 2W-FRI)"
+        ) from None
+    return f
+
+
+def signal_dates(calendar: pd.DatetimeIndex, freq: str) -> pd.DatetimeIndex:
+    """The last trading day of each period of ``freq`` on ``calendar`` (the final, possibly
+    incomplete period included: its last day is known on that day)."""
+    f = normalise_freq(freq)
+    s = pd.Series(calendar, index=calendar)
+    return pd.DatetimeIndex(s.groupby(pd.Grouper(freq=f)).max().dropna().to_numpy())
+
+
+def price_relative_signal(
+    prices_usd: pd.DataFrame, universe: Universe, *, window: int = 252, min_periods: int = 126
+) -> pd.DataFrame:
+    """PRICE-RELATIVE signal (not a valuation): minus the z-score of ``ln(name / peer basket)``
+    against its own trailing ``window``-day history; the basket is an equal-weight index of the
+    name's US peers.  Positive = the name has cheapened relative to its peers.  Uses prices up to
+    each date only (a trailing window)."""
+    rets = prices_usd.pct_change(fill_method=None)
+    out = {}
+    for t in universe.china:
+        if t not in prices_usd.columns:
+            continue
+        peers = [p for p in universe.peers_of(t) if p in prices_usd.columns]
+        if not peers:
+            continue
+        basket = np.log1p(rets[peers].mean(axis=1, skipna=True).fillna(0.0)).cumsum()
+        rel = np.log(prices_usd[t]) - basket
+        mu = rel.rolling(window, min_periods=min_periods).mean()
+        sd = rel.rolling(window, min_periods=min_periods).std()
+        out[t] = -(rel - mu) / sd
+    return pd.DataFrame(out, index=prices_usd.index)
+
+
+def discount_signal(
+    store: Store,
+    universe: Universe,
+    dates: pd.DatetimeIndex,
+    prices_usd: pd.DataFrame,
+    kind: str = "auto",
+) -> pd.DataFrame:
+    """Signal on ``dates`` (higher = cheaper), wide ``date x Chinese ticker``.
+
+    * ``valuation``: the screen's score (composite discount to US peers + ln tilt), computed with
+      what was public on each date;
+    * ``price``: :func:`price_relative_signal`;
+    * ``auto``: names with a valuation score ranked by it, the others by the price-relative
+      signal, each as a percentile within the date (so the two scales are comparable)."""
+    if kind not in SIGNALS:
+        raise InputError(f"signal must be one of {', '.join(SIGNALS)}")
+    val = None
+    if kind in ("valuation", "auto"):
+        _, scores = score_panel(store, universe, dates)
+        val = scores["score"].unstack("ticker").reindex(index=dates)
+    if kind == "valuation":
+        return val
+    pr = price_relative_signal(prices_usd, universe).reindex(dates)
+    if kind == "price":
+        return pr
+    assert val is not None
+    v_pct = val.rank(axis=1, pct=True)
+    p_pct = pr.where(val.reindex(columns=pr.columns).isna()).rank(axis=1, pct=True)
+    return v_pct.combine_first(p_pct)
+
+
+def _select(s: np.ndarray, seg: np.ndarray, params: LongDiscountParams) -> np.ndarray:
+    """Column positions of the selected names, best first (ties keep column order)."""
+    ok = np.isfinite(s)
+    order = np.argsort(np.where(ok, -s, np.inf), kind="stable")[: int(ok.sum())]
+    if not params.per_segment:
+        return order[: _count(len(order), params)]
+    picked = [
+        order[seg[order] == g][: _count(int((seg[order] == g).sum()), params)]
+        for g in np.unique(seg[order])
+    ]
+    chosen = np.concatenate(picked) if picked else order[:0]
+    return chosen[np.argsort(-s[chosen], kind="stable")]
+
+
+def _count(n: int, params: LongDiscountParams) -> int:
+    if params.quantile:
+        return max(1, math.ceil(n * params.quantile)) if n else 0
+    return min(n, params.top_n)
+
+
+def cap_weights(w: np.ndarray, cap: float) -> np.ndarray:
+    """Clip at ``cap`` and hand the excess to the names below it, pro rata; if ``cap * n < 1``
+    the remainder stays in cash."""
+    w = np.asarray(w, dtype=float)
+    w = w / w.sum()
+    for _ in range(len(w) + 1):
+        over = w > cap + 1e-12
+        if not over.any():
+            break
+        excess = (w[over] - cap).sum()
+        w[over] = cap
+        free = ~over & (w < cap - 1e-12)
+        if not free.any():
+            break
+        w[free] += excess * w[free] / w[free].sum()
+    return w
+
+
+def _weigh(
+    chosen: np.ndarray,
+    vol: np.ndarray,
+    seg: np.ndarray,
+    tilt: np.ndarray,
+    params: LongDiscountParams,
+) -> np.ndarray:
+    n = len(chosen)
+    if n == 0:
+        return np.zeros(0)
+    if params.weighting == "equal":
+        raw = np.ones(n)
+    elif params.weighting == "score":  # linear in rank: n for the cheapest ... 1
+        raw = np.arange(n, 0, -1, dtype=float)
+    else:
+        v = vol[chosen]
+        inv = np.where(v > 0, 1.0 / np.where(v > 0, v, 1.0), np.nan)
+        fill = np.nanmedian(inv) if np.isfinite(inv).any() else 1.0
+        raw = np.where(np.isfinite(inv), inv, fill)
+    if params.per_segment:  # each segment's budget is proportional to its tilt
+        g = seg[chosen]
+        for k in np.unique(g):
+            m = g == k
+            raw[m] = raw[m] / raw[m].sum() * tilt[chosen][m][0]
+    return cap_weights(raw, params.cap)
+
+
+def select_names(scores: pd.Series, params: LongDiscountParams, universe: Universe) -> pd.Series:
+    """The selected names and their scores, best first."""
+    seg = np.array([universe[t].segment for t in scores.index], dtype=object)
+    pick = _select(scores.to_numpy(dtype=float), seg, params)
+    return scores.iloc[pick]
+
+
+def weigh(
+    selected: pd.Series, params: LongDiscountParams, vol: pd.Series | None, universe: Universe
+) -> pd.Series:
+    """Weights of the selected names (in their order) under ``params``."""
+    seg = np.array([universe[t].segment for t in selected.index], dtype=object)
+    tilt = np.array([universe.tilt.get(g, 1.0) for g in seg], dtype=float)
+    v = (vol if vol is not None else pd.Series(dtype=float)).reindex(selected.index)
+    w = _weigh(np.arange(len(selected)), v.to_numpy(dtype=float), seg, tilt, params)
+    return pd.Series(w, index=selected.index)
+
+
+def target_weights(
+    signal: pd.DataFrame,
+    prices_usd: pd.DataFrame,
+    params: LongDiscountParams,
+    universe: Universe,
+    *,
+    vol_window: int = 63,
+) -> tuple[pd.DataFrame, list]:
+    """Target weights on the trading day after each signal date.
+
+    Returns the wide weights frame (NaN = no order that day) and a list of rebalance records
+    ``{"signal_date", "trade_date", "weights"}``.  A name is eligible when it has a USD close on
+    the signal date and on the trade date."""
+    cal = prices_usd.index
+    cols = prices_usd.columns
+    px = prices_usd.to_numpy(dtype=float)
+    vol = prices_usd.pct_change(fill_method=None).rolling(vol_window, min_periods=20).std()
+    vol_np = vol.to_numpy(dtype=float)
+    sig = signal.reindex(columns=cols).to_numpy(dtype=float)
+    seg = np.array(
+        [universe[t].segment if t in universe.listings else "" for t in cols], dtype=object
+    )
+    tilt = np.array([universe.tilt.get(g, 1.0) for g in seg], dtype=float)
+    w = np.full(px.shape, np.nan)
+    records = []
+    pos = cal.get_indexer(signal.index)
+    for k, i in enumerate(pos):
+        if i < 0 or i + 1 >= len(cal):
+            continue  # no next bar to trade on
+        have = np.isfinite(px[i]) & np.isfinite(px[i + 1])
+        chosen = _select(np.where(have, sig[k], np.nan), seg, params)
+        wt = _weigh(chosen, vol_np[i], seg, tilt, params)
+        row = np.where(have, 0.0, np.nan)
+        row[chosen] = wt
+        w[i + 1] = row
+        records.append(
+            {
+                "signal_date": signal.index[k],
+                "trade_date": cal[i + 1],
+                "weights": {cols[j]: float(x) for j, x in zip(chosen, wt, strict=True)},
+            }
+        )
+    w = pd.DataFrame(w, index=cal, columns=cols)
+    # a series that stops: close the position at its last close
+    last = prices_usd.apply(lambda c: c.last_valid_index())
+    for t, L in last.items():
+        if L is not None and L < cal[-1] and pd.isna(w.at[L, t]):
+            w.at[L, t] = 0.0
+    return w, records
