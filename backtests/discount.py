@@ -123,7 +123,9 @@ def run_discount_backtest(
     monthly = signal_dates(cal, "ME")
     bench_w = {
         "China EW": _equal_weights(china_px, monthly).reindex(columns=px.columns),
-        "US peers EW": _equal_weights(px[universe.us], monthly).reindex(columns=px.columns),
+        "US peers EW": _equal_weights(px.reindex(columns=universe.us), monthly).reindex(
+            columns=px.columns
+        ),
     }
     for b in BENCH_ETFS:
         if b in px.columns and px[b].notna().any():

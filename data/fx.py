@@ -23,7 +23,7 @@ def usd_closes(
     The close used on a date is the ticker's last close on or before it (an HK or A-share close
     of the same calendar day is known before the New York close); the FX rate is the last on or
     before the date.  A close older than ``max_stale_days`` is NaN: a series that stops is not
-    carried forward as if it still traded."""
+    carried forward as if it still traded.  A ticker without any stored price is all NaN."""
     close = store.close(tickers, strict=False)
     idx = close.index.union(index)
     val = close.reindex(idx).ffill().reindex(index)
@@ -42,4 +42,4 @@ def usd_closes(
         fx = store.fx(ccy)
         rate = fx.reindex(fx.index.union(index)).ffill().reindex(index)
         out[t] = val[t] / rate
-    return pd.DataFrame(out, index=index).reindex(columns=[t for t in tickers if t in out])
+    return pd.DataFrame(out, index=index).reindex(columns=list(dict.fromkeys(tickers)))

@@ -243,10 +243,12 @@ def target_weights(
 
     Returns the wide weights frame (NaN = no order that day) and a list of rebalance records
     ``{"signal_date", "trade_date", "weights"}``.  A name is eligible when it has a USD close on
-    the signal date and on the trade date."""
+    the signal date and on the trade date (at most five days old: see
+    :func:`data.fx.usd_closes`)."""
     cal = prices_usd.index
     cols = prices_usd.columns
     px = prices_usd.to_numpy(dtype=float)
+    seen = np.isfinite(prices_usd.ffill().to_numpy(dtype=float))
     vol = prices_usd.pct_change(fill_method=None).rolling(vol_window, min_periods=20).std()
     vol_np = vol.to_numpy(dtype=float)
     sig = signal.reindex(columns=cols).to_numpy(dtype=float)
@@ -263,7 +265,10 @@ def target_weights(
         have = np.isfinite(px[i]) & np.isfinite(px[i + 1])
         chosen = _select(np.where(have, sig[k], np.nan), seg, params)
         wt = _weigh(chosen, vol_np[i], seg, tilt, params)
-        row = np.where(have, 0.0, np.nan)
+        # every name with a known price is targeted (0 unless chosen), so a holding whose market
+        # is shut on the trade date is sold at its last close rather than left on top of a
+        # fully invested book
+        row = np.where(seen[i + 1], 0.0, np.nan)
         row[chosen] = wt
         w[i + 1] = row
         records.append(

@@ -1,0 +1,186 @@
+"""Long-discount backtest: the hand check, the look-ahead guard, next-bar execution, FX."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from synthetic import bdays, write_store
+
+from backtests.discount import _forward_returns, run_discount_backtest
+from backtests.engine import group_frame, simulate_weights
+from data.fx import usd_closes
+from data.store import Store
+from strategies.long_discount import (
+    LongDiscountParams,
+    cap_weights,
+    signal_dates,
+    target_weights,
+)
+
+pytestmark = pytest.mark.vbt
+
+
+def hand_total_return(close: pd.DataFrame, weights: pd.DataFrame) -> float:
+    """Independent re-computation: at each order row the ordered names are set to their target
+    share of the portfolio at that close; holdings then drift with prices until the next row."""
+    p = close.ffill().to_numpy(dtype=float)
+    w = weights.reindex(index=close.index, columns=close.columns).to_numpy(dtype=float)
+    hold = np.zeros(p.shape[1])
+    cash = 1.0
+    for t in range(len(p)):
+        if t:
+            ratio = np.where(hold != 0, p[t] / p[t - 1], 1.0)
+            hold = hold * ratio
+        v = cash + hold.sum()
+        m = ~np.isnan(w[t])
+        if m.any():
+            hold[m] = w[t, m] * v
+            cash = v - hold.sum()
+    return cash + hold.sum() - 1.0
+
+
+@pytest.fixture(scope="module")
+def full_run(embedded, universe):
+    p = LongDiscountParams(top_n=5, rebalance="W", weighting="equal", signal="auto")
+    return p, run_discount_backtest(
+        embedded, universe, [p], start="2019-01-01", end="2026-07-14", fees=0.0, slippage=0.0
+    )
+
+
+def test_total_return_equals_hand_compounded_target_weights(embedded, universe, full_run):
+    p, res = full_run
+    close = usd_closes(embedded, universe, list(res.weights[p.label].columns), res.value.index)
+    expected = hand_total_return(close, res.weights[p.label])
+    assert res.metrics.loc[p.label, "total_return"] == pytest.approx(expected, rel=1e-9)
+    assert len(res.rebalances[p.label]) > 350  # weekly over 7.5 years
+
+
+def test_holdings_do_not_change_when_later_data_is_removed(tmp_path, embedded, universe, full_run):
+    """The look-ahead guard: a store cut at 2024-12-31 (prices, fundamentals and snapshots
+    after it deleted) gives the same holdings on every rebalance up to then."""
+    p, res = full_run
+    cut = pd.Timestamp("2024-12-31")
+    root = tmp_path / "cut"
+    root.mkdir()
+    for f in embedded.root.iterdir():
+        if f.suffix == ".parquet":
+            df = pd.read_parquet(f)
+            col = {
+                "prices": "date",
+                "fundamentals": "public_date",
+                "valuations": "date",
+                "shares_outstanding": "date",
+            }.get(f.stem)
+            if col:
+                df = df[df[col] <= cut]
+            df.to_parquet(root / f.name, index=False)
+        else:
+            (root / f.name).write_bytes(f.read_bytes())
+    short = run_discount_backtest(
+        Store(root),
+        universe,
+        [p],
+        start="2019-01-01",
+        end=cut,
+        fees=0.0,
+        slippage=0.0,
+        diagnostics=False,
+    )
+    a = {r["trade_date"]: r["weights"] for r in res.rebalances[p.label] if r["trade_date"] <= cut}
+    b = {r["trade_date"]: r["weights"] for r in short.rebalances[p.label]}
+    assert len(b) > 250 and set(b) == set(a)
+    for d in b:
+        assert b[d] == pytest.approx(a[d]), d
+
+
+def test_extending_the_run_keeps_earlier_holdings(embedded, universe, full_run):
+    p, res = full_run
+    short = run_discount_backtest(
+        embedded,
+        universe,
+        [p],
+        start="2019-01-01",
+        end="2023-06-30",
+        fees=0.0,
+        slippage=0.0,
+        diagnostics=False,
+    )
+    long_ = {r["signal_date"]: r["weights"] for r in res.rebalances[p.label]}
+    common = [r for r in short.rebalances[p.label] if r["signal_date"] < pd.Timestamp("2023-06-23")]
+    assert len(common) > 200
+    for r in common:
+        assert r["weights"] == pytest.approx(long_[r["signal_date"]])
+
+
+def test_orders_fill_on_the_next_bar(tmp_path, synthetic_universe):
+    """SYNTHETIC: CNA jumps 50% between the signal close and the next close.  The strategy
+    decides at the signal close and fills at the next close, so it must not earn the jump."""
+    idx = bdays("2024-01-01", "2024-03-29")
+    jump_day = idx[idx.get_loc(pd.Timestamp("2024-01-31")) + 1]
+    cna = pd.Series(10.0, index=idx)
+    cna[idx >= jump_day] = 15.0
+    store = write_store(
+        tmp_path / "s",
+        {
+            "CNA": cna,
+            "USA": pd.Series(100.0, index=idx),
+            "CNY=X": pd.Series(7.0, index=idx),
+            "HKD=X": pd.Series(7.8, index=idx),
+        },
+    )
+    px = usd_closes(store, synthetic_universe, ["CNA"], idx)
+    sig_days = signal_dates(idx, "ME")
+    signal = pd.DataFrame({"CNA": 1.0}, index=sig_days)
+    params = LongDiscountParams(top_n=1, cap=1.0, signal="price")
+    w, rec = target_weights(signal, px, params, synthetic_universe)
+    assert rec[0]["signal_date"] == pd.Timestamp("2024-01-31")
+    assert rec[0]["trade_date"] == jump_day  # the next bar, not the signal bar
+    pf = simulate_weights(px, {"run": w})
+    value = group_frame(pf, "value")["run"]
+    assert value[jump_day] == pytest.approx(value.iloc[0])  # bought at 15, after the jump
+    fwd = _forward_returns(signal, px, 1)
+    assert fwd.loc["2024-01-31", "CNA"] == pytest.approx(0.0)  # diagnostics start there too
+
+
+def test_usd_conversion_and_stale_series(tmp_path, synthetic_universe):
+    """SYNTHETIC: HKD 78 at 7.8 per USD is USD 10; a series that stops is NaN after 5 days."""
+    idx = bdays("2024-01-01", "2024-02-29")
+    hk = pd.Series(78.0, index=idx)
+    hk[idx > pd.Timestamp("2024-01-31")] = np.nan
+    fx = pd.Series(7.8, index=idx)
+    fx[idx >= pd.Timestamp("2024-02-15")] = 7.75
+    store = write_store(
+        tmp_path / "s", {"9001.HK": hk, "CNY=X": pd.Series(7.0, index=idx), "HKD=X": fx}
+    )
+    px = usd_closes(store, synthetic_universe, ["9001.HK"], idx)["9001.HK"]
+    assert px["2024-01-31"] == pytest.approx(10.0)
+    assert px["2024-02-05"] == pytest.approx(10.0)  # 5 days old: still the last close
+    assert np.isnan(px["2024-02-06"])  # 6 days: stale, not traded
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.floats(0.01, 10.0), min_size=1, max_size=12), st.floats(0.05, 1.0))
+def test_cap_weights_invariants(raw, cap):
+    w = cap_weights(np.array(raw), cap)
+    assert (w <= cap + 1e-9).all() and (w >= 0).all()
+    if cap * len(raw) >= 1:
+        assert w.sum() == pytest.approx(1.0)
+    else:
+        assert w.sum() == pytest.approx(cap * len(raw))
+
+
+def test_bad_parameters():
+    from data.errors import InputError
+
+    for kw in (
+        {"top_n": 0},
+        {"weighting": "magic"},
+        {"signal": "tea leaves"},
+        {"cap": 0},
+        {"rebalance": "fortnightly"},
+    ):
+        with pytest.raises(InputError):
+            LongDiscountParams(**kw)
