@@ -340,6 +340,95 @@ def backtest_discount(
     )
 
 
+def _pairs(pair: list[str] | None, uni) -> list:
+    from strategies.pairs import parse_pair
+
+    texts = _split(pair) if pair else tuple(f"{a}:{b}" for a, b in uni.pairs)
+    return [parse_pair(p, uni) for p in texts]
+
+
+@backtest_app.command("pairs")
+def backtest_pairs(
+    pair: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--pair",
+            help="CHINA:PEER, e.g. BABA:AMZN, "
+            "BABA:9988.HK or KC:basket; repeatable "
+            "(default: the universe's pair list)",
+        ),
+    ] = None,
+    lookback: Annotated[str, typer.Option("--lookback", help="days; list = sweep")] = "60",
+    entry: Annotated[str, typer.Option("--entry", help="|z| to enter; list = sweep")] = "2",
+    exit_: Annotated[str, typer.Option("--exit", help="|z| to exit; list = sweep")] = "0.5",
+    stop: Annotated[str, typer.Option("--stop", help="|z| stop-loss; list = sweep")] = "4",
+    max_hold: Annotated[int, typer.Option("--max-hold", help="days")] = 60,
+    hedge: Annotated[str, typer.Option("--hedge", help="ols|dollar|beta")] = "ols",
+    borrow_rate: Annotated[
+        float, typer.Option("--borrow-rate", help="annual, on the short leg's notional")
+    ] = 0.03,
+    fees: Annotated[float, typer.Option("--fees")] = 0.001,
+    slippage: Annotated[float, typer.Option("--slippage")] = 0.0005,
+    long_only: Annotated[
+        bool, typer.Option("--long-china-only", help="only trades long the Chinese name")
+    ] = False,
+    start: Annotated[str, typer.Option("--start")] = "2019-01-01",
+    end: Annotated[str, typer.Option("--end")] = "2026-07-14",
+    walk_forward: Annotated[bool, typer.Option("--walk-forward")] = False,
+    fmt: Annotated[str, typer.Option("--format")] = "table",
+    out: Annotated[str | None, typer.Option("--out")] = None,
+    data_dir: DataDir = None,
+    universe: UniverseOpt = None,
+) -> None:
+    """Pairs: long a Chinese name, short its US peer, traded on the spread z-score."""
+    from backtests.pairs_cli import run_pairs_cli
+    from strategies.pairs import HEDGES
+
+    _choice(fmt, ("table", "json"), "--format")
+    _choice(hedge, HEDGES, "--hedge")
+    store, uni = _ctx(data_dir, universe)
+    run_pairs_cli(
+        store,
+        uni,
+        _pairs(pair, uni),
+        lookbacks=_list(lookback, int, "--lookback"),
+        entries=_list(entry, float, "--entry"),
+        exits=_list(exit_, float, "--exit"),
+        stops=_list(stop, float, "--stop"),
+        max_hold=max_hold,
+        hedge=hedge,
+        borrow_rate=borrow_rate,
+        fees=fees,
+        slippage=slippage,
+        long_only=long_only,
+        start=start,
+        end=end,
+        walk_forward=walk_forward,
+        fmt=fmt,
+        out=out,
+        console=_console(),
+    )
+
+
+@pairs_app.command("scan")
+def pairs_scan(
+    start: Annotated[str, typer.Option("--start")] = "2019-01-01",
+    end: Annotated[str, typer.Option("--end")] = "2026-07-14",
+    top: Annotated[int | None, typer.Option("--top")] = None,
+    fmt: Annotated[str, typer.Option("--format")] = "table",
+    out: Annotated[str | None, typer.Option("--out")] = None,
+    data_dir: DataDir = None,
+    universe: UniverseOpt = None,
+) -> None:
+    """Rank candidate pairs (each Chinese name against each US peer, its peer basket and its
+    cross-listing) by cointegration, ADF, half-life and correlation."""
+    from backtests.pairs_cli import scan_cli
+
+    _choice(fmt, ("table", "csv", "json"), "--format")
+    store, uni = _ctx(data_dir, universe)
+    scan_cli(store, uni, start=start, end=end, top=top, fmt=fmt, out=out, console=_console())
+
+
 # ----------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
     try:

@@ -87,10 +87,37 @@ def diff_table(console: Console, d: pd.DataFrame, prev: str, cur: str) -> None:
 
 
 def frame_table(console: Console, df: pd.DataFrame, title: str, fmt: str = "{:.4f}") -> None:
+    """A frame as a table: dates as YYYY-MM-DD, whole-number columns without decimals."""
+    df = df.copy()
+    if isinstance(df.index, pd.DatetimeIndex):
+        df.index = df.index.strftime("%Y-%m-%d")
+    cols: dict[str, str] = {}
+    for c in df.columns:
+        col = df[c]
+        if pd.api.types.is_datetime64_any_dtype(col):
+            cols[c] = "date"
+        elif pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            v = col.dropna().to_numpy(dtype=float)
+            whole = len(v) and np.all(np.isfinite(v)) and np.all(v == np.round(v))
+            cols[c] = "int" if whole and np.abs(v).max() < 1e7 else "float"
+        else:
+            cols[c] = "text"
     t = Table(title=title)
     t.add_column(df.index.name or "")
     for c in df.columns:
-        t.add_column(str(c), justify="right")
-    for idx, row in df.iterrows():
-        t.add_row(str(idx), *[_f(v, fmt) if isinstance(v, (int, float)) else str(v) for v in row])
+        t.add_column(str(c), justify="left" if cols[c] == "text" else "right")
+    for idx, row in zip(df.index, df.itertuples(index=False), strict=True):
+        cells = []
+        for c, v in zip(df.columns, row, strict=True):
+            if v is None or (not isinstance(v, str) and pd.isna(v)):
+                cells.append("")
+            elif cols[c] == "date":
+                cells.append(pd.Timestamp(v).strftime("%Y-%m-%d"))
+            elif cols[c] == "int":
+                cells.append(f"{int(v)}")
+            elif cols[c] == "float":
+                cells.append(_f(float(v), fmt))
+            else:
+                cells.append(str(v))
+        t.add_row(str(idx), *cells)
     console.print(t)

@@ -27,7 +27,6 @@ __all__ = [
     "information_coefficient",
     "quantile_returns",
     "run_discount_backtest",
-    "walk_forward",
 ]
 
 BENCH_ETFS = ("KWEB", "MCHI")
@@ -244,41 +243,3 @@ def quantile_returns(
             }
         )
     return pd.DataFrame(rows).set_index("quantile")
-
-
-def walk_forward(
-    result: DiscountResult,
-    *,
-    train_years: float = 2.0,
-    test_months: int = 6,
-    metric: str = "sharpe",
-) -> tuple[pd.DataFrame, pd.Series]:
-    """Choose the best run by ``metric`` on each training window, hold it for the next test
-    window, roll forward.  Returns the choices and the stitched out-of-sample returns."""
-    rets = result.returns[list(result.params)]
-    idx = rets.index
-    start = idx[0] + pd.DateOffset(months=int(train_years * 12))
-    choices, oos = [], []
-    while start < idx[-1]:
-        stop = start + pd.DateOffset(months=test_months)
-        train = rets.loc[
-            start - pd.DateOffset(months=int(train_years * 12)) : start - pd.Timedelta(days=1)
-        ]
-        test = rets.loc[start : stop - pd.Timedelta(days=1)]
-        if len(test) == 0:
-            break
-        scores = {r: summary(train[r])[metric] for r in train.columns}
-        best = max(scores, key=lambda r: (np.nan_to_num(scores[r], nan=-np.inf), r))
-        choices.append(
-            {
-                "train_start": train.index[0],
-                "test_start": test.index[0],
-                "test_end": test.index[-1],
-                "chosen": best,
-                f"train_{metric}": scores[best],
-                f"test_{metric}": summary(test[best])[metric],
-            }
-        )
-        oos.append(test[best])
-        start = stop
-    return pd.DataFrame(choices), (pd.concat(oos) if oos else pd.Series(dtype=float))

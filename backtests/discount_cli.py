@@ -101,7 +101,9 @@ def run_discount_cli(
     }
     wf = None
     if walk_forward:
-        choices, oos = walk_forward(res, train_years=train_years, test_months=test_months)
+        choices, oos = walk_forward(
+            res.returns[runs], train_years=train_years, test_months=test_months
+        )
         from backtests.metrics import summary
 
         wf = {"windows": clean(choices.to_dict("records")), "oos_metrics": summary(oos)}

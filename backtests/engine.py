@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["simulate_weights", "vbt"]
+__all__ = ["group_frame", "simulate_stacked", "simulate_weights", "traded_value", "vbt"]
 
 
 def _numba_cache() -> None:
@@ -45,17 +45,32 @@ def simulate_weights(
     vectorbt call.  Returns the grouped portfolio; its groups are the keys of ``weights``."""
     if not weights:
         raise ValueError("nothing to simulate")
-    sim_close = close.ffill()  # held positions are valued at the last close while a market is shut
     keys = list(weights)
-    big_close = pd.concat({k: sim_close for k in keys}, axis=1, names=["run", "ticker"])
+    big_close = pd.concat({k: close for k in keys}, axis=1, names=["run", "ticker"])
     big_size = pd.concat(
         {k: weights[k].reindex(index=close.index, columns=close.columns) for k in keys},
         axis=1,
         names=["run", "ticker"],
     )
+    return simulate_stacked(big_close, big_size, fees=fees, slippage=slippage, init_cash=init_cash)
+
+
+def simulate_stacked(
+    close: pd.DataFrame,
+    size: pd.DataFrame,
+    *,
+    fees: float = 0.0,
+    slippage: float = 0.0,
+    init_cash: float = 1_000_000.0,
+):
+    """One vectorbt simulation of target weights ``size`` on ``close``; both have ``(run,
+    asset)`` columns and each run is a cash-sharing group.  NaN size = no order; a held
+    position is valued at the last close while its market is shut."""
+    if not close.columns.equals(size.columns):
+        raise ValueError("close and size must have the same columns")
     return vbt.Portfolio.from_orders(
-        close=big_close,
-        size=big_size.to_numpy(dtype=float),
+        close=close.ffill(),
+        size=size.to_numpy(dtype=float),
         size_type="targetpercent",
         group_by="run",
         cash_sharing=True,

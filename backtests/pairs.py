@@ -1,0 +1,251 @@
+"""Pairs backtest: many pairs x lookbacks x thresholds in one vectorbt simulation.
+
+Each parameter set is a two-column group (leg A, leg B) with cash sharing; target weights are
+placed on the bar after each decision and held in shares until the exit.  The short leg pays a
+borrow fee: ``borrow_rate / 252`` of its notional at the previous close, every trading day,
+deducted from the equity curve (vectorbt's open-source simulator has no borrow accrual).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from backtests.engine import group_frame, simulate_stacked
+from backtests.metrics import summary
+from data.errors import InputError, NoDataError
+from data.store import Store
+from data.universe import Universe
+from strategies.pair_stats import pair_statistics, rolling_pair_statistics
+from strategies.pairs import (
+    PairSpec,
+    pair_positions,
+    pair_prices,
+    position_weights,
+    spread_zscore,
+)
+
+__all__ = ["PairsResult", "borrow_cost", "heatmap", "run_pairs_backtest"]
+
+DAYS = 252
+
+
+@dataclass
+class PairsResult:
+    table: pd.DataFrame  #: one row per parameter set: parameters + metrics
+    trades: dict[str, pd.DataFrame]  #: run -> trades
+    stats: dict[str, dict]  #: pair -> static statistics (+ rolling summary)
+    rolling: dict[str, pd.DataFrame]  #: pair -> rolling statistics
+    value: pd.DataFrame  #: date x run, after borrow
+    returns: pd.DataFrame
+    weights: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def borrow_cost(asset_value: pd.DataFrame, rate: float) -> pd.Series:
+    """Daily borrow fee of the short legs: ``rate / 252`` x short notional at the previous close
+    (``asset_value`` is signed, columns = legs of one run)."""
+    short = (-asset_value.clip(upper=0.0)).sum(axis=1)
+    return short.shift(1).fillna(0.0) * rate / DAYS
+
+
+def _run_label(pair: str, lb: int, en: float, ex: float, st: float) -> str:
+    return f"{pair}|L{lb}|E{en:g}|X{ex:g}|S{st:g}"
+
+
+def _validate(lookbacks, entries, exits, stops, max_hold, borrow_rate, fees, slippage):
+    if not lookbacks or min(lookbacks) < 10:
+        raise InputError("lookbacks must be at least 10 days")
+    if any(e <= 0 for e in entries) or any(x < 0 for x in exits):
+        raise InputError("entry thresholds must be > 0 and exit thresholds >= 0")
+    if max_hold < 1:
+        raise InputError("--max-hold must be at least 1 day")
+    if min(borrow_rate, fees, slippage) < 0:
+        raise InputError("borrow rate, fees and slippage must be non-negative")
+
+
+def run_pairs_backtest(
+    store: Store,
+    universe: Universe,
+    pairs: list[PairSpec],
+    *,
+    lookbacks=(60,),
+    entries=(2.0,),
+    exits=(0.5,),
+    stops=(4.0,),
+    max_hold: int = 60,
+    hedge: str = "ols",
+    borrow_rate: float = 0.03,
+    fees: float = 0.001,
+    slippage: float = 0.0005,
+    start="2019-01-01",
+    end="2026-07-14",
+    long_only: bool = False,
+    lag: int = 0,
+    rolling_window: int = 252,
+) -> PairsResult:
+    _validate(lookbacks, entries, exits, stops, max_hold, borrow_rate, fees, slippage)
+    s, e = pd.Timestamp(start), pd.Timestamp(end)
+    if s >= e:
+        raise InputError(f"--start {s.date()} must be before --end {e.date()}")
+    spy = store.close(["SPY"], strict=False)
+    warm = max(lookbacks) * 2 + 10
+    full = spy.index[spy.index <= e]
+    first = full.searchsorted(s)
+    cal = full[max(0, first - warm) :]
+    if len(full[first:]) < 60:
+        raise NoDataError(f"fewer than 60 US trading days between {s.date()} and {e.date()}")
+    combos = [
+        (en, ex, st) for en, ex, st in itertools.product(entries, exits, stops) if ex < en < st
+    ]
+    if not combos:
+        raise InputError("no threshold set satisfies exit < entry < stop")
+    closes, weights, meta = {}, {}, []
+    stats, rolling = {}, {}
+    for pair in pairs:
+        px_all = pair_prices(store, universe, pair, cal, lag=lag)
+        px = px_all.loc[s:]
+        if px.dropna().shape[0] < max(lookbacks) + 20:
+            raise NoDataError(
+                f"pair {pair.label}: too few overlapping prices between {s.date()} and {e.date()}"
+            )
+        stats[pair.label] = pair_statistics(px)
+        roll = rolling_pair_statistics(px, window=rolling_window)
+        rolling[pair.label] = roll
+        if len(roll):
+            stats[pair.label]["rolling_windows"] = float(len(roll))
+            stats[pair.label]["rolling_share_cointegrated"] = float(roll["held"].mean())
+        for lb in lookbacks:
+            zf = spread_zscore(px_all, lb, hedge).loc[s:]
+            # a non-positive hedge ratio is no hedge (both legs on one side): no new entry
+            zz = zf["z"].where(zf["beta"] > 0).to_numpy()
+            z = np.repeat(zz[:, None], len(combos), axis=1)
+            en, ex, st = (np.array(v, dtype=float) for v in zip(*combos, strict=True))
+            pos = pair_positions(z, en, ex, st, np.full(len(combos), max_hold), long_only)
+            wa, wb = position_weights(pos, zf["beta"].to_numpy())
+            for k, (ce, cx, cs) in enumerate(combos):
+                run = _run_label(pair.label, lb, ce, cx, cs)
+                closes[run] = px
+                weights[run] = pd.DataFrame({"a": wa[:, k], "b": wb[:, k]}, index=px.index)
+                meta.append(
+                    {
+                        "run": run,
+                        "pair": pair.label,
+                        "a": pair.a,
+                        "b": pair.b,
+                        "lookback": lb,
+                        "entry": ce,
+                        "exit": cx,
+                        "stop": cs,
+                        "pos": pd.Series(pos[:, k], index=px.index),
+                    }
+                )
+    idx = next(iter(closes.values())).index
+    big_close = pd.concat({r: closes[r][["a", "b"]] for r in closes}, axis=1, names=["run", "leg"])
+    big_size = pd.concat({r: weights[r][["a", "b"]] for r in closes}, axis=1, names=["run", "leg"])
+    pf = simulate_stacked(big_close, big_size, fees=fees, slippage=slippage)
+    av = pf.asset_value(group_by=False)
+    value_raw = group_frame(pf, "value")
+    rows, trades, values = [], {}, {}
+    for m in meta:
+        run = m["run"]
+        cost = borrow_cost(av[run], borrow_rate)
+        paid = cost.cumsum()
+        v = value_raw[run] - paid
+        values[run] = v
+        r = v.pct_change().fillna(0.0)
+        tr = _trades(m["pos"], v, m["a"], m["b"], weights[run])
+        trades[run] = tr
+        met = summary(r, v)
+        met.update(
+            {
+                "trades": float(len(tr)),
+                "win_rate": float((tr["pnl"] > 0).mean()) if len(tr) else np.nan,
+                "avg_days_held": float(tr["days_held"].mean()) if len(tr) else np.nan,
+                "exposure": float((m["pos"] != 0).mean()),
+                "borrow_paid": float(paid.iloc[-1] / v.iloc[0]),
+            }
+        )
+        rows.append({k: m[k] for k in ("run", "pair", "lookback", "entry", "exit", "stop")} | met)
+    value = pd.DataFrame(values, index=idx)
+    returns = value.pct_change().fillna(0.0)
+    table = pd.DataFrame(rows).set_index("run")
+    return PairsResult(
+        table=table,
+        trades=trades,
+        stats=stats,
+        rolling=rolling,
+        value=value,
+        returns=returns,
+        weights=weights,
+    )
+
+
+def _trades(pos: pd.Series, value: pd.Series, a: str, b: str, w: pd.DataFrame) -> pd.DataFrame:
+    """One row per trade: decision and execution dates, direction, leg weights, P&L (after
+    fees and borrow; an open trade is marked at the last close)."""
+    p = pos.to_numpy()
+    idx = pos.index
+    rows = []
+    t = 1
+    while t < len(p):
+        if p[t] != 0 and p[t] != p[t - 1]:
+            d0 = t
+            u = t + 1
+            while u < len(p) and p[u] == p[t]:
+                u += 1
+            if d0 + 1 >= len(p):
+                break
+            entry, before = idx[d0 + 1], idx[d0]
+            exit_ = idx[u + 1] if u + 1 < len(p) else None
+            mark = exit_ if exit_ is not None else idx[-1]
+            pnl = float(value[mark] - value[before])
+            rows.append(
+                {
+                    "signal_date": idx[d0],
+                    "entry_date": entry,
+                    "exit_date": exit_,
+                    "direction": "long spread" if p[t] > 0 else "short spread",
+                    "long_leg": a if p[t] > 0 else b,
+                    "short_leg": b if p[t] > 0 else a,
+                    "weight_a": float(w.at[entry, "a"]),
+                    "weight_b": float(w.at[entry, "b"]),
+                    "days_held": int(idx.get_indexer([mark])[0] - d0 - 1),
+                    "pnl": pnl,
+                    "return": pnl / float(value[before]),
+                }
+            )
+            t = u
+        else:
+            t += 1
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "signal_date",
+            "entry_date",
+            "exit_date",
+            "direction",
+            "long_leg",
+            "short_leg",
+            "weight_a",
+            "weight_b",
+            "days_held",
+            "pnl",
+            "return",
+        ],
+    )
+
+
+def heatmap(
+    table: pd.DataFrame,
+    x: str = "entry",
+    y: str = "lookback",
+    value: str = "sharpe",
+    pair: str | None = None,
+) -> pd.DataFrame:
+    """Heatmap-ready frame: ``value`` averaged over the other parameters, ``y`` rows x ``x``
+    columns (optionally for one pair)."""
+    t = table if pair is None else table[table["pair"] == pair]
+    return t.pivot_table(index=y, columns=x, values=value, aggfunc="mean")

@@ -1,0 +1,219 @@
+"""``aigap backtest pairs`` and ``aigap pairs scan`` output."""
+
+from __future__ import annotations
+
+import sys
+
+import pandas as pd
+from rich.console import Console
+
+from backtests.pairs import heatmap, run_pairs_backtest
+from backtests.report import clean, frame_records, to_json, write_out_dir
+from data.store import Store
+from data.universe import Universe
+
+__all__ = ["run_pairs_cli", "scan_cli"]
+
+SHOW = [
+    "pair",
+    "lookback",
+    "entry",
+    "exit",
+    "stop",
+    "total_return",
+    "cagr",
+    "sharpe",
+    "max_drawdown",
+    "trades",
+    "win_rate",
+    "avg_days_held",
+    "borrow_paid",
+]
+
+
+def run_pairs_cli(
+    store: Store,
+    universe: Universe,
+    pairs,
+    *,
+    lookbacks,
+    entries,
+    exits,
+    stops,
+    max_hold,
+    hedge,
+    borrow_rate,
+    fees,
+    slippage,
+    long_only,
+    start,
+    end,
+    walk_forward: bool,
+    fmt,
+    out,
+    console: Console,
+) -> dict:
+    res = run_pairs_backtest(
+        store,
+        universe,
+        pairs,
+        lookbacks=lookbacks,
+        entries=entries,
+        exits=exits,
+        stops=stops,
+        max_hold=max_hold,
+        hedge=hedge,
+        borrow_rate=borrow_rate,
+        fees=fees,
+        slippage=slippage,
+        start=start,
+        end=end,
+        long_only=long_only,
+    )
+    t = res.table
+    doc = {
+        "start": res.value.index[0],
+        "end": res.value.index[-1],
+        "currency": "USD",
+        "settings": {
+            "hedge": hedge,
+            "max_hold": max_hold,
+            "borrow_rate": borrow_rate,
+            "fees": fees,
+            "slippage": slippage,
+            "long_china_only": long_only,
+        },
+        "pair_statistics": {p: clean(s) for p, s in res.stats.items()},
+        "runs": [
+            {
+                "run": r,
+                "params": {
+                    k: clean(t.at[r, k]) for k in ("pair", "lookback", "entry", "exit", "stop")
+                },
+                "metrics": clean(
+                    {
+                        k: t.at[r, k]
+                        for k in t.columns
+                        if k not in ("pair", "lookback", "entry", "exit", "stop")
+                    }
+                ),
+                "trades": clean(res.trades[r].to_dict("records")),
+            }
+            for r in t.index
+        ],
+        "notes": [
+            "decision at the New York close, both legs filled at the next US trading "
+            "day's close; HK/A-share legs use their close of that calendar day",
+            "borrow fee accrued daily on the short leg's notional",
+        ],
+    }
+    if walk_forward:
+        choices, oos = walk_forward(res.returns, train_years=2.0, test_months=6)
+        from backtests.metrics import summary
+
+        doc["walk_forward"] = {
+            "windows": clean(choices.to_dict("records")),
+            "oos_metrics": clean(summary(oos)),
+        }
+    if out:
+        frames = {
+            "runs": t,
+            "equity": res.value,
+            "returns": res.returns,
+            "heatmap_sharpe": heatmap(t),
+        }
+        for p, roll in res.rolling.items():
+            frames[f"rolling_stats_{p.replace(':', '_')}"] = roll
+        trades = (
+            pd.concat({r: x for r, x in res.trades.items() if len(x)}, names=["run"])
+            if any(len(x) for x in res.trades.values())
+            else pd.DataFrame()
+        )
+        frames["trades"] = trades
+        paths = write_out_dir(out, doc, frames)
+        print(f"wrote {len(paths)} files to {out}", file=sys.stderr)
+    if fmt == "json":
+        sys.stdout.write(to_json(doc))
+        return doc
+    from aigap.render import frame_table
+
+    stats = pd.DataFrame(res.stats).T
+    stats.index.name = "pair"
+    frame_table(
+        console,
+        stats,
+        "Pair statistics (statsmodels: Engle-Granger, ADF; half-life "
+        "from AR(1) of the spread; rolling = 252-day windows)",
+        "{:.3f}",
+    )
+    best = t.sort_values("sharpe", ascending=False)[SHOW[1:]].head(20)
+    frame_table(
+        console,
+        best,
+        f"{len(t)} parameter sets, best 20 by Sharpe (USD, after fees, "
+        f"slippage and {borrow_rate:.1%} borrow)",
+        "{:.3f}",
+    )
+    if len(t) > 1:
+        frame_table(
+            console, heatmap(t), "Mean Sharpe: lookback (rows) x entry |z| (columns)", "{:.2f}"
+        )
+    top = best.index[0]
+    tr = res.trades[top]
+    if len(tr):
+        show = tr.tail(10).set_index("signal_date")
+        frame_table(console, show, f"Last trades of {top}", "{:.3f}")
+    if "walk_forward" in doc:
+        frame_table(
+            console,
+            pd.DataFrame(doc["walk_forward"]["windows"]).set_index("test_start"),
+            "Walk-forward choices",
+            "{:.3f}",
+        )
+        frame_table(
+            console,
+            pd.DataFrame([doc["walk_forward"]["oos_metrics"]], index=["out of sample"]),
+            "Walk-forward OOS",
+            "{:.3f}",
+        )
+    return doc
+
+
+def scan_cli(store: Store, universe: Universe, *, start, end, top, fmt, out, console) -> None:
+    from strategies.pair_scan import scan_pairs
+
+    df = scan_pairs(store, universe, start, end)
+    if top:
+        df = df.head(top)
+    if fmt == "json":
+        text = to_json({"start": str(start), "end": str(end), "pairs": frame_records(df)})
+    elif fmt == "csv":
+        text = df.to_csv(float_format="%.6g", lineterminator="\n", date_format="%Y-%m-%d")
+    else:
+        from aigap.render import frame_table
+
+        cols = [
+            "rank",
+            "segment",
+            "obs",
+            "coint_pvalue",
+            "coint_pvalue_1st_half",
+            "coint_pvalue_2nd_half",
+            "adf_pvalue",
+            "half_life_days",
+            "return_corr",
+            "beta",
+        ]
+        frame_table(
+            console,
+            df[cols],
+            f"Candidate pairs {start} to {end}, ranked by Engle-Granger p-value",
+            "{:.3f}",
+        )
+        return
+    if out:
+        from screens.export import write_text
+
+        write_text(text, out)
+    else:
+        sys.stdout.write(text)
