@@ -9,7 +9,8 @@ import pandas as pd
 from rich.console import Console
 
 from backtests.discount import run_discount_backtest
-from backtests.report import clean, frame_records, to_json, write_out_dir
+from backtests.report import check_out_dir, clean, frame_records, to_json, write_out_dir
+from backtests.walkforward import walk_forward as select_walk_forward
 from data.store import Store
 from data.universe import Universe
 from strategies.long_discount import LongDiscountParams
@@ -39,6 +40,7 @@ def run_discount_cli(
     out,
     console: Console,
 ) -> dict:
+    check_out_dir(out)
     grid = [
         LongDiscountParams(
             top_n=n,
@@ -101,7 +103,7 @@ def run_discount_cli(
     }
     wf = None
     if walk_forward:
-        choices, oos = walk_forward(
+        choices, oos = select_walk_forward(
             res.returns[runs], train_years=train_years, test_months=test_months
         )
         from backtests.metrics import summary

@@ -8,7 +8,8 @@ import pandas as pd
 from rich.console import Console
 
 from backtests.pairs import heatmap, run_pairs_backtest
-from backtests.report import clean, frame_records, to_json, write_out_dir
+from backtests.report import check_out_dir, clean, frame_records, to_json, write_out_dir
+from backtests.walkforward import walk_forward as select_walk_forward
 from data.store import Store
 from data.universe import Universe
 
@@ -53,6 +54,7 @@ def run_pairs_cli(
     out,
     console: Console,
 ) -> dict:
+    check_out_dir(out)
     res = run_pairs_backtest(
         store,
         universe,
@@ -108,7 +110,7 @@ def run_pairs_cli(
         ],
     }
     if walk_forward:
-        choices, oos = walk_forward(res.returns, train_years=2.0, test_months=6)
+        choices, oos = select_walk_forward(res.returns, train_years=2.0, test_months=6)
         from backtests.metrics import summary
 
         doc["walk_forward"] = {

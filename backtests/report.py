@@ -12,7 +12,7 @@ import pandas as pd
 from data.errors import InputError
 from data.store import atomic_write_text
 
-__all__ = ["clean", "frame_records", "write_out_dir"]
+__all__ = ["check_out_dir", "clean", "frame_records", "to_json", "write_out_dir"]
 
 
 def clean(x: Any) -> Any:
@@ -42,6 +42,12 @@ def frame_records(df: pd.DataFrame) -> dict:
 
 def to_json(doc: dict) -> str:
     return json.dumps(clean(doc), indent=1, sort_keys=True, allow_nan=False) + "\n"
+
+
+def check_out_dir(out: str | Path | None) -> None:
+    """Fail before any work when ``--out`` cannot be a folder."""
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        raise InputError(f"--out {out} exists and is not a folder")
 
 
 def write_out_dir(out: str | Path, doc: dict, frames: dict[str, pd.DataFrame]) -> list[Path]:

@@ -21,7 +21,9 @@ def half_life(spread: pd.Series) -> float:
         return float("nan")
     ds = s.diff().dropna()
     lag = s.shift(1).reindex(ds.index)
-    b = float(sm.OLS(ds.to_numpy(), sm.add_constant(lag.to_numpy())).fit().params[1])
+    b = float(
+        sm.OLS(ds.to_numpy(), sm.add_constant(lag.to_numpy(), has_constant="add")).fit().params[1]
+    )
     return float(np.log(2) / -b) if b < 0 else float("nan")
 
 
@@ -42,10 +44,12 @@ def pair_statistics(prices: pd.DataFrame) -> dict[str, float]:
     if len(p) < 60:
         return out
     la, lb = np.log(p["a"]), np.log(p["b"])
+    if np.ptp(la.to_numpy()) == 0 or np.ptp(lb.to_numpy()) == 0:  # a constant leg: no test
+        return out
     with warnings.catch_warnings():  # statsmodels warns on near-singular small samples
         warnings.simplefilter("ignore")
         out["coint_pvalue"] = float(coint(la, lb)[1])
-        fit = sm.OLS(la.to_numpy(), sm.add_constant(lb.to_numpy())).fit()
+        fit = sm.OLS(la.to_numpy(), sm.add_constant(lb.to_numpy(), has_constant="add")).fit()
         spread = pd.Series(la.to_numpy() - fit.params[1] * lb.to_numpy(), index=p.index)
         out["beta"] = float(fit.params[1])
         out["adf_pvalue"] = float(adfuller(spread, autolag="AIC")[1])

@@ -14,7 +14,8 @@ Spread and signals
 * hedge ``ols`` (default): rolling OLS of ``ln A`` on ``ln B`` over ``lookback`` days
   (statsmodels ``RollingOLS``), spread = ``ln A - beta ln B``; ``beta`` = rolling OLS beta of
   daily returns; ``dollar``: beta = 1.
-* z = (spread - rolling mean) / rolling std over ``lookback`` (data up to the day).
+* z = today's spread against the trailing ``lookback`` window re-built with today's hedge
+  ratio (data up to the day; see :func:`spread_zscore`).
 * state machine (per parameter set, vectorised across sets): enter long the spread when
   ``z <= -entry`` (short when ``z >= entry``), exit when z crosses back to ``-exit``/``+exit``,
   stop out when ``|z| >= stop``, time-stop after ``max_hold`` days; after a stop no re-entry until
@@ -118,12 +119,22 @@ def hedge_ratio(prices: pd.DataFrame, lookback: int, method: str = "ols") -> pd.
 
 
 def spread_zscore(prices: pd.DataFrame, lookback: int, method: str = "ols") -> pd.DataFrame:
-    """``beta``, ``spread`` and ``z`` (trailing window, data up to each day)."""
+    """``beta``, ``spread`` (= ln A - beta ln B) and ``z``.
+
+    The z-score of day t measures today's spread against the trailing window **with today's
+    hedge ratio applied to the whole window** (x_s = ln A_s - beta_t ln B_s): mixing spreads built
+    with different betas would let the hedge-ratio noise (times the ln B level) swamp the
+    residual.  With the OLS hedge this is the z-score of the rolling regression residual."""
     beta = hedge_ratio(prices, lookback, method)
-    spread = np.log(prices["a"]) - beta * np.log(prices["b"])
-    mu = spread.rolling(lookback, min_periods=lookback).mean()
-    sd = spread.rolling(lookback, min_periods=lookback).std()
-    return pd.DataFrame({"beta": beta, "spread": spread, "z": (spread - mu) / sd})
+    la, lb = np.log(prices["a"]), np.log(prices["b"])
+    roll = {"min_periods": lookback}
+    ma, mb = la.rolling(lookback, **roll).mean(), lb.rolling(lookback, **roll).mean()
+    va, vb = la.rolling(lookback, **roll).var(), lb.rolling(lookback, **roll).var()
+    cab = la.rolling(lookback, **roll).cov(lb)
+    spread = la - beta * lb
+    var = (va + beta**2 * vb - 2 * beta * cab).clip(lower=0)
+    z = (spread - (ma - beta * mb)) / np.sqrt(var.where(var > 0))
+    return pd.DataFrame({"beta": beta, "spread": spread, "z": z})
 
 
 def pair_positions(

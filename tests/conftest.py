@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from synthetic import SYNTHETIC_UNIVERSE, bdays, fund_row, write_store
 
 from data.store import EMBEDDED, Store
 from data.universe import Universe, load_universe
+
+from synthetic import SYNTHETIC_UNIVERSE, bdays, fund_row, write_store
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from synthetic import bdays, write_store
 
 from backtests.discount import _forward_returns, run_discount_backtest
 from backtests.engine import group_frame, simulate_weights
@@ -19,6 +18,8 @@ from strategies.long_discount import (
     signal_dates,
     target_weights,
 )
+
+from synthetic import bdays, write_store
 
 pytestmark = pytest.mark.vbt
 

@@ -7,10 +7,11 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from synthetic import fund_row, write_store
 
 from data.errors import InputError, NoDataError
 from screens.screen import ScreenFilters, run_screen
+
+from synthetic import fund_row, write_store
 
 AS_OF = "2024-06-28"
 

@@ -1,0 +1,228 @@
+"""Pairs: hedge ratio and z-score against independent calculations, the state machine, next-bar
+weights, borrow accrual, a SYNTHETIC cointegrated pair, and the look-ahead guard on real data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtests.pairs import run_pairs_backtest
+from data.errors import InputError
+from strategies.pair_stats import half_life, pair_statistics
+from strategies.pairs import (
+    PairSpec,
+    hedge_ratio,
+    pair_positions,
+    parse_pair,
+    position_weights,
+    spread_zscore,
+)
+
+from synthetic import bdays, write_store
+
+pytestmark = pytest.mark.vbt
+
+
+def synthetic_cointegrated(n=1500, hl=5.0, beta=0.8, seed=7):
+    """SYNTHETIC: ln B is a random walk; ln A = 0.5 + beta ln B + an OU residual with the given
+    half-life (days)."""
+    rng = np.random.default_rng(seed)
+    lb = np.log(50) + np.cumsum(rng.normal(0, 0.015, n))
+    phi = 0.5 ** (1 / hl)
+    e = np.zeros(n)
+    for t in range(1, n):
+        e[t] = phi * e[t - 1] + rng.normal(0, 0.02)
+    idx = bdays("2019-01-01", "2030-12-31")[:n]
+    return pd.DataFrame({"a": np.exp(0.5 + beta * lb + e), "b": np.exp(lb)}, index=idx)
+
+
+def test_rolling_ols_hedge_ratio_matches_lstsq():
+    px = synthetic_cointegrated(400)
+    lb = 60
+    beta = hedge_ratio(px, lb, "ols")
+    for t in (59, 150, 399):
+        w = px.iloc[t - lb + 1 : t + 1]
+        x = np.c_[np.ones(lb), np.log(w["b"])]
+        coef = np.linalg.lstsq(x, np.log(w["a"]), rcond=None)[0]
+        assert beta.iloc[t] == pytest.approx(coef[1], rel=1e-9)
+    assert beta.iloc[: lb - 1].isna().all()  # no estimate before a full window
+
+
+def test_zscore_matches_independent_calculation():
+    px = synthetic_cointegrated(300)
+    zf = spread_zscore(px, 40, "ols")
+    t = 250
+    beta = hedge_ratio(px, 40).iloc[t]
+    w = px.iloc[t - 39 : t + 1]
+    x = np.log(w["a"].to_numpy()) - beta * np.log(w["b"].to_numpy())  # today's hedge, window
+    assert zf["z"].iloc[t] == pytest.approx((x[-1] - x.mean()) / x.std(ddof=1), rel=1e-9)
+    # with the OLS hedge that is the standardised regression residual
+    fit = np.polyfit(np.log(w["b"]), np.log(w["a"]), 1)
+    resid = np.log(w["a"]) - np.polyval(fit, np.log(w["b"]))
+    assert zf["z"].iloc[t] == pytest.approx(resid.iloc[-1] / resid.std(ddof=1), rel=1e-6)
+    beta_r = hedge_ratio(px, 40, "beta").iloc[t]
+    r = px.pct_change().iloc[t - 39 : t + 1]
+    assert beta_r == pytest.approx(np.cov(r["a"], r["b"])[0, 1] / r["b"].var())
+    assert (hedge_ratio(px, 40, "dollar") == 1.0).all()
+
+
+def test_state_machine_entries_exits_stops_and_time_stop():
+    z = np.array([0, -2.1, -1, -0.4, 0, 2.5, 4.5, 3, 1, 2.2])[:, None]
+    one = np.ones(1)
+    pos = pair_positions(z, 2 * one, 0.5 * one, 4 * one, 100 * one)[:, 0]
+    assert pos.tolist() == [0, 1, 1, 0, 0, -1, 0, 0, 0, -1]
+    pos = pair_positions(np.full((4, 1), -2.5), 2 * one, 0.5 * one, 4 * one, 2 * one)[:, 0]
+    assert pos.tolist() == [1, 1, 0, 0]  # time stop after 2 days, then blocked
+    lo = pair_positions(z, 2 * one, 0.5 * one, 4 * one, 100 * one, long_only=True)[:, 0]
+    assert (lo >= 0).all() and lo[1] == 1
+
+
+def test_weights_are_placed_on_the_next_bar_and_held():
+    pos = np.array([0, 1, 1, 1, 0, -1, -1, 0], dtype=float)[:, None]
+    beta = np.full(8, 0.5)
+    wa, wb = position_weights(pos, beta)
+    assert np.isnan(wa[:2, 0]).all()  # decided at t=1, traded at t=2
+    assert wa[2, 0] == pytest.approx(1 / 1.5) and wb[2, 0] == pytest.approx(-0.5 / 1.5)
+    assert np.isnan(wa[3:5, 0]).all()  # held in shares: no orders while the position lasts
+    assert wa[5, 0] == 0 and wb[5, 0] == 0  # exit decided at 4, executed at 5
+    assert wa[6, 0] == pytest.approx(-1 / 1.5) and wb[6, 0] == pytest.approx(0.5 / 1.5)
+
+
+def _store(tmp_path, px: pd.DataFrame):
+    idx = px.index
+    return write_store(
+        tmp_path / "s",
+        {
+            "CNA": px["a"],
+            "USA": px["b"],
+            "SPY": pd.Series(100.0, index=idx),
+            "CNY=X": pd.Series(7.0, index=idx),
+            "HKD=X": pd.Series(7.8, index=idx),
+        },
+    )
+
+
+def test_synthetic_cointegrated_pair_is_found_and_traded(tmp_path, synthetic_universe):
+    px = synthetic_cointegrated(1500, hl=5.0)
+    st = pair_statistics(px)
+    assert st["coint_pvalue"] < 0.01 and st["adf_pvalue"] < 0.01
+    assert st["half_life_days"] == pytest.approx(5.0, rel=0.5)
+    store = _store(tmp_path, px)
+    res = run_pairs_backtest(
+        store,
+        synthetic_universe,
+        [PairSpec("CNA", "USA")],
+        lookbacks=(60,),
+        entries=(2.0,),
+        exits=(0.5,),
+        stops=(4.0,),
+        borrow_rate=0.0,
+        fees=0.0005,
+        slippage=0.0,
+        start=str(px.index[0].date()),
+        end=str(px.index[-1].date()),
+    )
+    row = res.table.iloc[0]
+    assert row["trades"] >= 20 and row["win_rate"] > 0.7 and row["total_return"] > 0.5
+    # independent random walks: no cointegration, no edge
+    rng = np.random.default_rng(1)
+    rw = pd.DataFrame(
+        np.exp(np.cumsum(rng.normal(0, 0.015, (1500, 2)), axis=0)),
+        index=px.index,
+        columns=["a", "b"],
+    )
+    assert pair_statistics(rw)["coint_pvalue"] > 0.05
+
+
+def test_borrow_fee_accrues_on_the_short_notional(tmp_path, synthetic_universe):
+    """SYNTHETIC flat prices: the only P&L is fees and borrow, so the equity loss from borrow is
+    rate / 252 x short notional x days held, computed here by hand."""
+    idx = bdays("2024-01-01", "2024-12-31")
+    a = pd.Series(20.0, index=idx)
+    b = pd.Series(40.0, index=idx)
+    a.iloc[100:103] = [18.0, 17.0, 18.0]  # one dip, so the spread trades once
+    px = pd.DataFrame({"a": a, "b": b})
+    store = _store(tmp_path, px)
+    kw = dict(
+        lookbacks=(20,),
+        entries=(1.5,),
+        exits=(0.5,),
+        stops=(50.0,),
+        hedge="dollar",
+        fees=0.0,
+        slippage=0.0,
+        start="2024-01-01",
+        end="2024-12-31",
+    )
+    free = run_pairs_backtest(
+        store, synthetic_universe, [PairSpec("CNA", "USA")], borrow_rate=0.0, **kw
+    )
+    paid = run_pairs_backtest(
+        store, synthetic_universe, [PairSpec("CNA", "USA")], borrow_rate=0.10, **kw
+    )
+    tr = free.trades[free.table.index[0]]
+    assert len(tr) == 1
+    t0 = tr.iloc[0]
+    # dollar hedge: gross 1 split 50/50, short leg = 0.5 x equity at entry, held in shares
+    entry_value = free.value.iloc[:, 0][t0["entry_date"]]
+    assert t0["short_leg"] in ("CNA", "USA")
+    short_px = px["b"] if t0["short_leg"] == "USA" else px["a"]
+    shares = 0.5 * entry_value / short_px[t0["entry_date"]]
+    held = short_px.loc[t0["entry_date"] : t0["exit_date"]]
+    expected = (shares * held.iloc[:-1]).sum() * 0.10 / 252  # accrues on prior close notional
+    loss = free.value.iloc[-1, 0] - paid.value.iloc[-1, 0]
+    assert loss == pytest.approx(expected, rel=1e-9)
+    assert paid.table.iloc[0]["borrow_paid"] == pytest.approx(expected / 1e6, rel=1e-9)
+
+
+def test_trades_before_a_date_do_not_change_when_extended(embedded, universe):
+    pair = [parse_pair("BABA:AMZN", universe), parse_pair("PDD:basket", universe)]
+    kw = dict(lookbacks=(60,), entries=(1.5, 2.0), exits=(0.5,), stops=(4.0,), start="2019-01-01")
+    short = run_pairs_backtest(embedded, universe, pair, end="2023-12-29", **kw)
+    long_ = run_pairs_backtest(embedded, universe, pair, end="2026-07-14", **kw)
+    n = 0
+    for run in short.table.index:
+        a = short.trades[run]
+        a = a[a["exit_date"].notna()]
+        b = long_.trades[run].iloc[: len(a)]
+        cols = ["signal_date", "entry_date", "exit_date", "direction", "weight_a", "weight_b"]
+        pd.testing.assert_frame_equal(
+            a[cols].reset_index(drop=True), b[cols].reset_index(drop=True)
+        )
+        np.testing.assert_allclose(a["pnl"], b["pnl"], rtol=1e-9)
+        n += len(a)
+    assert n > 20
+
+
+def test_sweep_of_many_parameter_sets_over_several_pairs(embedded, universe):
+    pairs = [
+        parse_pair(p, universe) for p in ("BABA:AMZN", "JD:AMZN", "BIDU:GOOGL", "BABA:9988.HK")
+    ]
+    res = run_pairs_backtest(
+        embedded,
+        universe,
+        pairs,
+        lookbacks=(20, 60, 120),
+        entries=(1.5, 2.0, 2.5),
+        exits=(0.0, 0.5),
+        stops=(3.0, 4.0),
+    )
+    assert len(res.table) == 4 * 3 * 3 * 2 * 2 >= 100
+    assert res.table["sharpe"].notna().all()
+    assert set(res.stats) == {p.label for p in pairs}
+    assert res.stats["BABA:9988.HK"]["rolling_share_cointegrated"] > 0.5  # the same company
+
+
+def test_half_life_of_a_known_ar1():
+    rng = np.random.default_rng(3)
+    e = np.zeros(5000)
+    for t in range(1, 5000):
+        e[t] = 0.9 * e[t - 1] + rng.normal()
+    assert half_life(pd.Series(e)) == pytest.approx(np.log(2) / 0.1, rel=0.15)
+
+
+@pytest.mark.parametrize("text", ["BABA", "BABA:NOPE", ":AMZN", "BABA:BABA"])
+def test_bad_pairs(universe, text):
+    with pytest.raises(InputError):
+        parse_pair(text, universe)
