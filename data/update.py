@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from data.errors import OfflineError, ProviderError
+from data.errors import OfflineError
 from data.stitch import Source, stitch
 from data.store import FX_SYMBOLS, Store, atomic_write_parquet, atomic_write_text
 from data.universe import Universe
@@ -27,9 +27,16 @@ class UpdateReport:
     succeeded: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     valuations: int = 0
+    statements: int = 0
+    warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        s = f"updated {len(self.succeeded)} price series, {self.valuations} valuation snapshots"
+        s = (
+            f"updated {len(self.succeeded)} price series, {self.valuations} valuation snapshots, "
+            f"{self.statements} annual statement rows"
+        )
+        if self.warnings:
+            s += f"; {len(self.warnings)} warnings (first: {self.warnings[0]})"
         if self.failed:
             worst = "; ".join(f"{t}: {r}" for t, r in list(self.failed.items())[:5])
             more = f" (+{len(self.failed) - 5} more)" if len(self.failed) > 5 else ""
@@ -109,13 +116,23 @@ def update_store(
             fx_now[ccy] = float(v.iloc[-1]) if len(v) else float(store.fx(ccy).iloc[-1])
     valued = [t for t in wanted if t in universe.listings and universe[t].role in ("china", "us")]
     today = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()
+    from data.yfinance_provider import info_to_valuation
+
+    stmt_rows, measures = [], []
     for t in valued if merged else []:
         try:
-            from data.yfinance_provider import info_to_valuation
-
-            val_rows.append(info_to_valuation(t, provider.info(t), fx_now, today))
-        except (ProviderError, Exception) as e:  # keep going: one bad name is not a failed run
+            info = provider.info(t)
+            val_rows.append(info_to_valuation(t, info, fx_now, today))
+        except Exception as e:  # keep going: one bad name is not a failed run
             report.failed.setdefault(t, f"valuation: {type(e).__name__}: {e}")
+            continue
+        fin_ccy = str(info.get("financialCurrency") or universe[t].reporting_currency)
+        lag = 120 if universe[t].role == "china" else 90
+        try:
+            stmt_rows.append(provider.annual_statements(t, fin_ccy, lag))
+            measures.append(provider.valuation_measures(t))
+        except Exception as e:
+            report.warnings.append(f"{t} statements: {type(e).__name__}: {e}")
 
     if not merged and not val_rows:
         raise OfflineError(
@@ -139,6 +156,34 @@ def update_store(
             root / "valuations.parquet",
         )
         report.valuations = len(val_rows)
+    new_stmt = [x for x in stmt_rows if len(x)]
+    if new_stmt:
+        # statements only fill fiscal years the store lacks: compiled, dated rows win
+        fund = store.table("fundamentals")
+        add = pd.concat(new_stmt, ignore_index=True)
+        have = set(zip(fund["ticker"], fund["fiscal_year"], strict=True))
+        add = add[
+            [(t, y) not in have for t, y in zip(add["ticker"], add["fiscal_year"], strict=True)]
+        ]
+        if len(add):
+            fund = pd.concat([fund, add.reindex(columns=fund.columns)], ignore_index=True)
+            atomic_write_parquet(
+                fund.sort_values(["ticker", "fiscal_year"]).reset_index(drop=True),
+                root / "fundamentals.parquet",
+            )
+            report.statements = len(add)
+    new_vm = [x for x in measures if len(x)]
+    if new_vm:  # period-end multiples from Yahoo, kept for research (not as-first-reported)
+        vm = pd.concat(new_vm, ignore_index=True).assign(fetched=today)
+        path = root / "valuation_measures.parquet"
+        if path.is_file():
+            old = pd.read_parquet(path)
+            vm = pd.concat([old, vm], ignore_index=True).drop_duplicates(
+                ["ticker", "period", "metric"], keep="last"
+            )
+        atomic_write_parquet(
+            vm.sort_values(["ticker", "period", "metric"]).reset_index(drop=True), path
+        )
     manifest["series"] = [series_meta[k] for k in sorted(series_meta)]
     atomic_write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", root / "manifest.json")
     return report

@@ -203,3 +203,9 @@ def test_partial_update_merges_by_returns_and_keeps_failed_series(user_store, un
     pd.testing.assert_series_equal(new.close(["MSFT"])["MSFT"], old_msft)
     v = new.table("valuations")
     assert ((v["source"] == "yfinance_live") & (v["ticker"] == "BABA")).sum() == 1
+    # statements fill only fiscal years the compiled table lacks (BABA FY2025 calendar year)
+    f = new.table("fundamentals")
+    added = f[(f["ticker"] == "BABA") & (f["source"] == "yfinance income_stmt")]
+    assert rep.statements == len(added) <= 1
+    vm = pd.read_parquet(user_store / "valuation_measures.parquet")
+    assert set(vm["ticker"]) == {"BABA"}
