@@ -372,6 +372,14 @@ def backtest_pairs(
     long_only: Annotated[
         bool, typer.Option("--long-china-only", help="only trades long the Chinese name")
     ] = False,
+    lag: Annotated[
+        int,
+        typer.Option(
+            "--lag",
+            help="extra US trading days of delay for a non-US leg (default 0: its same-day "
+            "close, which is known before the New York close)",
+        ),
+    ] = 0,
     start: Annotated[str, typer.Option("--start")] = "2019-01-01",
     end: Annotated[str, typer.Option("--end")] = "2026-07-14",
     walk_forward: Annotated[bool, typer.Option("--walk-forward")] = False,
@@ -401,6 +409,7 @@ def backtest_pairs(
         fees=fees,
         slippage=slippage,
         long_only=long_only,
+        lag=lag,
         start=start,
         end=end,
         walk_forward=walk_forward,

@@ -87,6 +87,8 @@ def run_pairs_backtest(
     rolling_window: int = 252,
 ) -> PairsResult:
     _validate(lookbacks, entries, exits, stops, max_hold, borrow_rate, fees, slippage)
+    if lag < 0:
+        raise InputError("--lag must be 0 or more days")
     s, e = pd.Timestamp(start), pd.Timestamp(end)
     if s >= e:
         raise InputError(f"--start {s.date()} must be before --end {e.date()}")

@@ -47,6 +47,7 @@ def run_pairs_cli(
     fees,
     slippage,
     long_only,
+    lag,
     start,
     end,
     walk_forward: bool,
@@ -71,6 +72,7 @@ def run_pairs_cli(
         start=start,
         end=end,
         long_only=long_only,
+        lag=lag,
     )
     t = res.table
     doc = {
@@ -84,6 +86,7 @@ def run_pairs_cli(
             "fees": fees,
             "slippage": slippage,
             "long_china_only": long_only,
+            "lag_non_us_days": lag,
         },
         "pair_statistics": {p: clean(s) for p, s in res.stats.items()},
         "runs": [

@@ -14,6 +14,7 @@ from strategies.pairs import (
     PairSpec,
     hedge_ratio,
     pair_positions,
+    pair_prices,
     parse_pair,
     position_weights,
     spread_zscore,
@@ -226,3 +227,18 @@ def test_half_life_of_a_known_ar1():
 def test_bad_pairs(universe, text):
     with pytest.raises(InputError):
         parse_pair(text, universe)
+
+
+def test_non_us_leg_alignment_and_lag(embedded, universe):
+    """On the US calendar an HK close of the same date is used (it precedes the New York close);
+    --lag shifts only the non-US leg by whole US trading days."""
+    cal = embedded.close(["SPY"]).loc["2024-03-01":"2024-03-28"].index
+    pair = parse_pair("0700.HK:META", universe)
+    p0 = pair_prices(embedded, universe, pair, cal)
+    p1 = pair_prices(embedded, universe, pair, cal, lag=1)
+    hk = embedded.close(["0700.HK"])["0700.HK"]
+    fx = embedded.fx("HKD")
+    d = pd.Timestamp("2024-03-14")
+    assert p0.at[d, "a"] == pytest.approx(hk[d] / fx[:d].iloc[-1])
+    pd.testing.assert_series_equal(p1["a"], p0["a"].shift(1))
+    pd.testing.assert_series_equal(p1["b"], p0["b"])  # the US leg is never lagged
