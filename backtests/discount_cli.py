@@ -9,6 +9,7 @@ import pandas as pd
 from rich.console import Console
 
 from backtests.discount import run_discount_backtest
+from backtests.metrics import SUMMARY_METRICS
 from backtests.report import check_out_dir, clean, frame_records, to_json, write_out_dir
 from backtests.walkforward import walk_forward as select_walk_forward
 from data.store import Store
@@ -129,20 +130,7 @@ def run_discount_cli(
     else:
         from aigap.render import frame_table
 
-        m = res.metrics[
-            [
-                "total_return",
-                "cagr",
-                "volatility",
-                "sharpe",
-                "sortino",
-                "max_drawdown",
-                "calmar",
-                "turnover",
-                "exposure",
-                "hit_rate",
-            ]
-        ]
+        m = res.metrics[[*SUMMARY_METRICS, "turnover", "exposure"]]
         frame_table(
             console,
             m,

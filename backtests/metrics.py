@@ -7,9 +7,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["alpha_beta", "information_ratio", "max_drawdown", "summary"]
+__all__ = ["SUMMARY_METRICS", "alpha_beta", "information_ratio", "max_drawdown", "summary"]
 
 DAYS = 252
+#: the keys of :func:`summary`, in display order
+SUMMARY_METRICS = (
+    "total_return",
+    "cagr",
+    "volatility",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "calmar",
+    "hit_rate",
+)
 
 
 def _clean(r: pd.Series) -> pd.Series:
@@ -44,19 +55,7 @@ def summary(returns: pd.Series, value: pd.Series | None = None) -> dict[str, flo
     """Total return, CAGR, volatility, Sharpe, Sortino, max drawdown, Calmar, daily hit rate."""
     r = _clean(returns)
     if len(r) < 2:
-        return {
-            k: float("nan")
-            for k in (
-                "total_return",
-                "cagr",
-                "volatility",
-                "sharpe",
-                "sortino",
-                "max_drawdown",
-                "calmar",
-                "hit_rate",
-            )
-        }
+        return {k: float("nan") for k in SUMMARY_METRICS}
     v = value.dropna() if value is not None else (1 + r).cumprod()
     total = float((1 + r).prod() - 1)
     years = (r.index[-1] - r.index[0]).days / 365.25
