@@ -6,7 +6,8 @@ multiples in USD, built only from data public on that date:
 * prices up to the date (the last close on or before it, and the date of that close);
 * FX as of the date (the last rate on or before it; a rate carried forward is flagged);
 * a valuation snapshot recorded on or before the date and at most ``max_snapshot_age_days`` old
-  (Nasdaq or yfinance ``Ticker.info``; already in USD); otherwise
+  (Nasdaq or yfinance ``Ticker.info``; already in USD), rolled forward to the date's close
+  (market cap x close on the date / close on the snapshot date); otherwise
 * the latest annual fundamentals whose ``public_date`` is on or before the date (reported date,
   else a conservative lag applied when the snapshot was built), priced at the date's close.  A
   figure is used until ``max_fundamentals_age_days`` after its fiscal year end (default 500: the
@@ -262,7 +263,32 @@ def valuation_panel(
     def pick(snap_col: pd.Series, annual: pd.Series) -> np.ndarray:
         return np.where(use_snap, snap_col.to_numpy(dtype=float), annual.to_numpy(dtype=float))
 
-    out["market_cap"] = pick(snap["market_cap"], a_mcap)
+    # a snapshot is rolled forward to the as-of close: same shares and balance sheet, the
+    # day's price (both prices from the store, so the dividend adjustment cancels)
+    roll = np.ones(len(out))
+    if use_snap.any():
+        usd_close = close.reindex(columns=tickers)
+        for t in usd_close.columns:
+            ccy = universe[t].currency
+            if ccy != "USD":
+                r = store.fx(ccy)
+                usd_close[t] = usd_close[t] / r.reindex(
+                    r.index.union(usd_close.index)
+                ).ffill().reindex(usd_close.index)
+        snap_dates = pd.DatetimeIndex(snap["snap_date"][use_snap].unique()).sort_values()
+        at_snap, _ = _asof_wide(usd_close, snap_dates)
+        tick_level = out.index.get_level_values("ticker")
+        p_snap = np.full(len(out), np.nan)
+        p_snap[use_snap] = [
+            at_snap.at[d, t]
+            for d, t in zip(snap["snap_date"][use_snap], tick_level[use_snap], strict=True)
+        ]
+        ratio = out["price_usd"].to_numpy(dtype=float) / p_snap
+        ok = use_snap & fresh_price & np.isfinite(ratio) & (ratio > 0)
+        roll = np.where(ok, ratio, 1.0)
+    out["snapshot_price_roll"] = np.where(use_snap, roll, np.nan)
+
+    out["market_cap"] = pick(snap["market_cap"] * roll, a_mcap)
     out["sales"] = pick(snap["sales"], a_sales)
     out["net_income"] = pick(snap["net_income"], a_ni)
     out["eps_ttm"] = pick(snap["eps_ttm"], a_eps)
@@ -271,7 +297,9 @@ def valuation_panel(
     net_debt = (snap["debt"] - snap["cash"]).to_numpy(dtype=float)
     out["ev"] = np.where(use_snap, out["market_cap"] + net_debt, np.nan)
     out["price_usd"] = np.where(
-        use_snap, snap["snap_price"].to_numpy(dtype=float), out["price_usd"].to_numpy(dtype=float)
+        use_snap & (roll == 1.0),
+        snap["snap_price"].to_numpy(dtype=float),
+        out["price_usd"].to_numpy(dtype=float),
     )
     out["revenue_growth_pct"] = rev["revenue_growth_pct"].reindex(out.index).where(r_ok)
     out["sales_basis"] = np.where(

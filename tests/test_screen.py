@@ -114,6 +114,7 @@ def test_snapshot_is_preferred_within_its_age_and_ev_uses_net_debt(
 ):
     px = synthetic_store.table("prices")
     series = {t: g.set_index("date")["close"] for t, g in px.groupby("ticker")}
+    series["CNA"] = series["CNA"].where(series["CNA"].index <= pd.Timestamp("2024-06-21"), 11.0)
     snap = {
         "date": pd.Timestamp("2024-06-20"),
         "ticker": "CNA",
@@ -135,9 +136,11 @@ def test_snapshot_is_preferred_within_its_age_and_ev_uses_net_debt(
     )
     r = row(run_screen(store, synthetic_universe, AS_OF), "CNA")
     assert r["valuation_source"] == "nasdaq"
-    assert r["ev_sales"] == pytest.approx((1000 + 300 - 100) / 200)
-    assert r["pe_trailing"] == pytest.approx(10.0 / 0.25)
-    assert r["pe_forward"] == pytest.approx(20.0)
+    # rolled from the 2024-06-20 snapshot to the 2024-06-28 close: price 10 -> 11 (+10%)
+    assert r["market_cap"] == pytest.approx(1100e6)
+    assert r["ev_sales"] == pytest.approx((1100 + 300 - 100) / 200)
+    assert r["pe_trailing"] == pytest.approx(11.0 / 0.25)
+    assert r["pe_forward"] == pytest.approx(11.0 / 0.5)
     old = row(run_screen(store, synthetic_universe, "2024-07-15"), "CNA")  # 25 days: too old
     assert old["valuation_source"] == "annual"
 
