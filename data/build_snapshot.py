@@ -210,7 +210,7 @@ def price_plan(src: Path, tickers: list[str]) -> dict[str, list[Callable[[], Sou
         "HKD=X": [("maxime_bgn", "USDHKD=X.csv"), ("alexshch09", "HKD=X.csv")],
     }.items():
         plan[sym] = [
-            (lambda folder=folder, file=file: _fx_source(fx, folder, file))
+            (lambda folder=folder, file=file: _fx_source(fx, folder, file))  # type: ignore[misc]
             for folder, file in files
         ]
     return plan

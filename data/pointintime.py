@@ -56,6 +56,9 @@ class PanelConfig:
         self.fx_carry_flag_days = fx_carry_flag_days
 
 
+_NONE = np.array(None, dtype=object)
+
+
 def _dt(values) -> pd.Series:
     """Datetimes at one resolution (pandas 3 keeps s/ms/us/ns apart; merge_asof needs one)."""
     return pd.to_datetime(values).astype("datetime64[us]")
@@ -131,13 +134,13 @@ def _asof_field(grid: pd.DataFrame, f: pd.DataFrame, cols: list[str], key: str) 
 def valuation_panel(
     store: Store,
     universe: Universe,
-    dates: Iterable,
+    dates_in: Iterable,
     tickers: list[str] | None = None,
     config: PanelConfig | None = None,
 ) -> pd.DataFrame:
     """Point-in-time valuation inputs for ``tickers`` (default: Chinese names and US peers)."""
     cfg = config or PanelConfig()
-    dates = pd.DatetimeIndex(_dt(list(dates))).normalize().unique().sort_values()
+    dates = pd.DatetimeIndex(_dt(list(dates_in))).normalize().unique().sort_values()
     tickers = tickers or [*universe.china, *universe.us]
     close = store.close(tickers, strict=False)
     if close.empty or dates.min() < close.index.min():
@@ -305,11 +308,11 @@ def valuation_panel(
     out["sales_basis"] = np.where(
         use_snap,
         snap["sales_basis"].astype(object),
-        np.where(out["sales"].notna(), "latest_fy", None),
+        np.where(out["sales"].notna(), "latest_fy", _NONE),
     )
     annual_any = (a_sales.notna() | a_ni.notna() | a_eps.notna()).to_numpy()
     out["valuation_source"] = np.where(
-        use_snap, snap["snap_source"].astype(object), np.where(annual_any, "annual", None)
+        use_snap, snap["snap_source"].astype(object), np.where(annual_any, "annual", _NONE)
     )
     out["snapshot_date"] = np.where(use_snap, snap["snap_date"], pd.NaT)
     # the oldest figure in use decides staleness

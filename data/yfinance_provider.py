@@ -138,10 +138,11 @@ class YFinanceProvider:
         chunk: int = 20,
     ) -> None:
         if yf_module is None:
-            import yfinance as yf_module  # the one place yfinance is imported
+            import yfinance  # the one place yfinance is imported
 
             # failures are collected and reported by us, in one line each: silence its logger
             logging.getLogger("yfinance").setLevel(logging.CRITICAL)
+            yf_module = yfinance
         self.yf = yf_module
         self.retries, self.backoff, self.sleep, self.chunk = retries, backoff, sleep, chunk
 
@@ -170,7 +171,7 @@ class YFinanceProvider:
             part = tickers[i : i + self.chunk]
             try:
                 df = self._retry(
-                    lambda part=part: self.yf.download(
+                    lambda part=part: self.yf.download(  # type: ignore[misc]
                         part,
                         start=start,
                         end=end,
