@@ -37,7 +37,10 @@ UniverseOpt = Annotated[str | None, typer.Option("--universe", help="Universe TO
 
 
 def _console() -> Console:
-    return Console(width=int(os.environ.get("COLUMNS", "200")), highlight=False, soft_wrap=False)
+    """Terminal width when on a terminal; 200 columns when piped (tables stay on one line)."""
+    cols = os.environ.get("COLUMNS")
+    width = int(cols) if cols and cols.isdigit() else (None if sys.stdout.isatty() else 200)
+    return Console(width=width, highlight=False, soft_wrap=False)
 
 
 def _emit(text: str, out: str | None) -> None:
@@ -100,12 +103,11 @@ def data_prices(
 
     _choice(fmt, ("csv", "json"), "--format")
     store, uni = _ctx(data_dir)
+    from data.dates import parse_date
+
     for label, d in (("--start", start), ("--end", end)):
         if d is not None:
-            try:
-                pd.Timestamp(d)
-            except ValueError:
-                raise InputError(f"{label}: cannot read date {d!r} (use YYYY-MM-DD)") from None
+            parse_date(d, label)
     px = store.close(tickers, start, end)
     if fmt == "csv":
         text = px.to_csv(
@@ -226,6 +228,13 @@ def screen(
     if min_metrics < 1:
         raise InputError("--min-metrics must be at least 1")
     store, uni = _ctx(data_dir, universe)
+    from screens.export import check_archive_dir, check_output_file
+
+    for path in (out, export):  # fail before the work, not after it
+        if path:
+            check_output_file(path)
+    if archive:
+        check_archive_dir(archive)
     previous = None
     if diff:
         p = Path(diff)
@@ -263,6 +272,7 @@ def screen(
         print(f"wrote {n} names to {export} ({watchlist_format})", file=sys.stderr)
     if archive:
         path = archive_path(archive, res.as_of)
+        path.parent.mkdir(parents=True, exist_ok=True)
         write_text(screen_json(res), path)
         print(f"archived {path}", file=sys.stderr)
     if previous is not None:

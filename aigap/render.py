@@ -12,7 +12,7 @@ from rich.table import Table
 from screens.multiples import METRIC_LABELS, METRICS
 from screens.screen import ScreenResult
 
-__all__ = ["diff_table", "frame_table", "screen_table"]
+__all__ = ["diff_table", "frame_table", "screen_table", "walk_forward_tables"]
 
 
 def _f(x, fmt: str = "{:.2f}") -> str:
@@ -122,3 +122,21 @@ def frame_table(console: Console, df: pd.DataFrame, title: str, fmt: str = "{:.4
                 cells.append(str(v))
         t.add_row(str(idx), *cells)
     console.print(t)
+
+
+def walk_forward_tables(console: Console, wf: dict) -> None:
+    if not wf["windows"]:
+        console.print(f"Walk-forward: {wf['note']}")
+        return
+    frame_table(
+        console,
+        pd.DataFrame(wf["windows"]).set_index("test_start"),
+        "Walk-forward: chosen on the training window, held out of sample",
+        "{:.3f}",
+    )
+    frame_table(
+        console,
+        pd.DataFrame([wf["oos_metrics"]], index=["out of sample"]),
+        "Walk-forward: stitched out-of-sample returns",
+        "{:.3f}",
+    )

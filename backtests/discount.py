@@ -10,8 +10,9 @@ import pandas as pd
 
 from backtests.engine import group_frame, simulate_weights, traded_value
 from backtests.metrics import alpha_beta, information_ratio, summary
+from data.dates import parse_period
 from data.errors import InputError, NoDataError
-from data.fx import usd_closes
+from data.fx import close_age_days, usd_closes
 from data.store import Store
 from data.universe import Universe
 from strategies.long_discount import (
@@ -58,25 +59,14 @@ def _calendar(store: Store, start: pd.Timestamp, end: pd.Timestamp) -> pd.Dateti
     return cal
 
 
-def _dates(start, end) -> tuple[pd.Timestamp, pd.Timestamp]:
-    try:
-        s, e = pd.Timestamp(start), pd.Timestamp(end)
-    except ValueError as err:
-        raise InputError(f"cannot read the backtest dates ({err})") from None
-    if s >= e:
-        raise InputError(f"--start {s.date()} must be before --end {e.date()}")
-    return s, e
-
-
-def _equal_weights(prices: pd.DataFrame, dates: pd.DatetimeIndex) -> pd.DataFrame:
-    w = pd.DataFrame(np.nan, index=prices.index, columns=prices.columns)
-    pos = prices.index.get_indexer(dates)
-    for i in pos[(pos >= 0) & (pos + 1 < len(prices.index))]:
-        trade = prices.index[i + 1]
-        have = prices.iloc[i].notna() & prices.loc[trade].notna()
-        if have.any():
-            w.loc[trade] = (have / have.sum()).where(have)
-    return w
+def _equal_weights(
+    prices: pd.DataFrame, dates: pd.DatetimeIndex, universe: Universe, tradable: pd.DataFrame
+) -> pd.DataFrame:
+    """An equal-weight basket of every name with a price, through the strategy's own order
+    placement (same next-bar and market-open rules)."""
+    sig = pd.DataFrame(1.0, index=dates, columns=prices.columns)
+    params = LongDiscountParams(top_n=10_000, cap=1.0, weighting="equal")
+    return target_weights(sig, prices, params, universe, tradable=tradable)[0]
 
 
 def run_discount_backtest(
@@ -95,12 +85,13 @@ def run_discount_backtest(
         raise InputError("no parameter set to run")
     if fees < 0 or slippage < 0:
         raise InputError("fees and slippage must be non-negative")
-    s, e = _dates(start, end)
+    s, e = parse_period(start, end)
     full_cal = _calendar(store, s - pd.Timedelta(days=WARMUP_DAYS), e)
     cal = full_cal[full_cal >= s]
     china = [t for t in universe.china]
     tick = [*china, *universe.us, *[b for b in BENCH_ETFS if b in universe.listings]]
     px_full = usd_closes(store, universe, tick, full_cal)
+    tradable = close_age_days(store, tick, full_cal).loc[cal[0] :] == 0
     px = px_full.loc[cal[0] :]
     runs: dict[str, LongDiscountParams] = {}
     for p in params:
@@ -117,14 +108,16 @@ def run_discount_backtest(
     china_px = px[[t for t in china if t in px.columns]]
     for label, p in runs.items():
         sig = signals[p.signal].reindex(sig_dates[normalise_freq(p.rebalance)])
-        w, rec = target_weights(sig, china_px, p, universe)
+        w, rec = target_weights(sig, china_px, p, universe, tradable=tradable)
         weights[label], records[label] = w.reindex(columns=px.columns), rec
     monthly = signal_dates(cal, "ME")
     bench_w = {
-        "China EW": _equal_weights(china_px, monthly).reindex(columns=px.columns),
-        "US peers EW": _equal_weights(px.reindex(columns=universe.us), monthly).reindex(
+        "China EW": _equal_weights(china_px, monthly, universe, tradable).reindex(
             columns=px.columns
         ),
+        "US peers EW": _equal_weights(
+            px.reindex(columns=universe.us), monthly, universe, tradable
+        ).reindex(columns=px.columns),
     }
     for b in BENCH_ETFS:
         if b in px.columns and px[b].notna().any():
@@ -202,18 +195,28 @@ def _row_spearman(a: pd.DataFrame, b: pd.DataFrame, min_names: int = 5) -> pd.Se
 
 def information_coefficient(signal: pd.DataFrame, prices: pd.DataFrame, horizons) -> pd.DataFrame:
     """Spearman rank correlation of the signal with forward returns, per horizon: mean IC, its
-    standard deviation, t-statistic and the number of dates (dates with >= 5 names)."""
+    standard deviation, the t-statistic of the mean with Newey-West (HAC) errors - forward
+    windows longer than the spacing of the signal dates overlap, which a plain t-statistic
+    ignores - and the number of dates (dates with >= 5 names)."""
+    import statsmodels.api as sm
+
+    pos = prices.index.get_indexer(signal.index)
+    step = float(np.median(np.diff(pos[pos >= 0]))) if (pos >= 0).sum() > 1 else 1.0
     rows = []
     for h in horizons:
         ic = _row_spearman(signal, _forward_returns(signal, prices, h)).dropna()
         n = len(ic)
-        t = float(ic.mean() / ic.std() * np.sqrt(n)) if n > 1 and ic.std() > 0 else np.nan
+        t = np.nan
+        if n > 5 and ic.std() > 0:
+            lags = max(1, int(np.ceil(h / max(step, 1.0))))
+            fit = sm.OLS(ic.to_numpy(), np.ones(n)).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
+            t = float(fit.tvalues[0])
         rows.append(
             {
                 "horizon_days": h,
                 "mean_ic": float(ic.mean()) if n else np.nan,
                 "ic_std": float(ic.std()) if n > 1 else np.nan,
-                "t_stat": t,
+                "t_stat_hac": t,
                 "dates": n,
             }
         )

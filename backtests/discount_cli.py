@@ -10,8 +10,8 @@ from rich.console import Console
 
 from backtests.discount import run_discount_backtest
 from backtests.metrics import SUMMARY_METRICS
-from backtests.report import check_out_dir, clean, frame_records, to_json, write_out_dir
-from backtests.walkforward import walk_forward as select_walk_forward
+from backtests.report import check_out_dir, frame_records, to_json, write_out_dir
+from backtests.walkforward import check_walk_forward, walk_forward_report
 from data.store import Store
 from data.universe import Universe
 from strategies.long_discount import LongDiscountParams
@@ -42,6 +42,8 @@ def run_discount_cli(
     console: Console,
 ) -> dict:
     check_out_dir(out)
+    if walk_forward:
+        check_walk_forward(train_years, test_months)
     grid = [
         LongDiscountParams(
             top_n=n,
@@ -104,12 +106,9 @@ def run_discount_cli(
     }
     wf = None
     if walk_forward:
-        choices, oos = select_walk_forward(
+        wf = walk_forward_report(
             res.returns[runs], train_years=train_years, test_months=test_months
         )
-        from backtests.metrics import summary
-
-        wf = {"windows": clean(choices.to_dict("records")), "oos_metrics": summary(oos)}
         doc["walk_forward"] = wf
     if out:
         frames = {
@@ -128,7 +127,7 @@ def run_discount_cli(
     if fmt == "json":
         sys.stdout.write(to_json(doc))
     else:
-        from aigap.render import frame_table
+        from aigap.render import frame_table, walk_forward_tables
 
         m = res.metrics[[*SUMMARY_METRICS, "turnover", "exposure"]]
         frame_table(
@@ -165,17 +164,5 @@ def run_discount_cli(
                 "{:.3f}",
             )
         if wf:
-            c = pd.DataFrame(wf["windows"]).set_index("test_start")
-            frame_table(
-                console,
-                c,
-                "Walk-forward: chosen on the training window, held out of sample",
-                "{:.3f}",
-            )
-            frame_table(
-                console,
-                pd.DataFrame([wf["oos_metrics"]], index=["out of sample"]),
-                "Walk-forward stitched out-of-sample returns",
-                "{:.3f}",
-            )
+            walk_forward_tables(console, wf)
     return doc

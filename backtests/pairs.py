@@ -16,11 +16,14 @@ import pandas as pd
 
 from backtests.engine import group_frame, simulate_stacked
 from backtests.metrics import summary
+from data.dates import parse_period
 from data.errors import InputError, NoDataError
+from data.fx import close_age_days
 from data.store import Store
 from data.universe import Universe
 from strategies.pair_stats import pair_statistics, rolling_pair_statistics
 from strategies.pairs import (
+    BASKET,
     PairSpec,
     pair_positions,
     pair_prices,
@@ -42,6 +45,7 @@ class PairsResult:
     value: pd.DataFrame  #: date x run, after borrow
     returns: pd.DataFrame
     weights: dict[str, pd.DataFrame] = field(default_factory=dict)
+    prices: dict[str, pd.DataFrame] = field(default_factory=dict)  #: pair -> fill prices (USD)
 
 
 def borrow_cost(asset_value: pd.DataFrame, rate: float) -> pd.Series:
@@ -89,9 +93,7 @@ def run_pairs_backtest(
     _validate(lookbacks, entries, exits, stops, max_hold, borrow_rate, fees, slippage)
     if lag < 0:
         raise InputError("--lag must be 0 or more days")
-    s, e = pd.Timestamp(start), pd.Timestamp(end)
-    if s >= e:
-        raise InputError(f"--start {s.date()} must be before --end {e.date()}")
+    s, e = parse_period(start, end)
     spy = store.close(["SPY"], strict=False)
     warm = max(lookbacks) * 2 + 10
     full = spy.index[spy.index <= e]
@@ -105,14 +107,21 @@ def run_pairs_backtest(
     if not combos:
         raise InputError("no threshold set satisfies exit < entry < stop")
     closes, weights, meta = {}, {}, []
+    fill_prices: dict[str, pd.DataFrame] = {}
     stats, rolling = {}, {}
     for pair in pairs:
-        px_all = pair_prices(store, universe, pair, cal, lag=lag)
+        # fills and valuation: each leg's close of the US date (an HK/A-share close precedes
+        # the New York close); the signal may lag the non-US leg further (--lag)
+        px_all = pair_prices(store, universe, pair, cal)
+        sig_all = pair_prices(store, universe, pair, cal, lag=lag) if lag else px_all
         px = px_all.loc[s:]
+        fill_prices[pair.label] = px
         if px.dropna().shape[0] < max(lookbacks) + 20:
             raise NoDataError(
                 f"pair {pair.label}: too few overlapping prices between {s.date()} and {e.date()}"
             )
+        legs = [t for t in (pair.a, pair.b) if t != BASKET]
+        tradable = (close_age_days(store, legs, px.index) == 0).all(axis=1).to_numpy()
         stats[pair.label] = pair_statistics(px)
         roll = rolling_pair_statistics(px, window=rolling_window)
         rolling[pair.label] = roll
@@ -120,13 +129,20 @@ def run_pairs_backtest(
             stats[pair.label]["rolling_windows"] = float(len(roll))
             stats[pair.label]["rolling_share_cointegrated"] = float(roll["held"].mean())
         for lb in lookbacks:
-            zf = spread_zscore(px_all, lb, hedge).loc[s:]
-            # a non-positive hedge ratio is no hedge (both legs on one side): no new entry
-            zz = zf["z"].where(zf["beta"] > 0).to_numpy()
-            z = np.repeat(zz[:, None], len(combos), axis=1)
+            zf = spread_zscore(sig_all, lb, hedge).loc[s:]
+            z = np.repeat(zf["z"].to_numpy()[:, None], len(combos), axis=1)
             en, ex, st = (np.array(v, dtype=float) for v in zip(*combos, strict=True))
-            pos = pair_positions(z, en, ex, st, np.full(len(combos), max_hold), long_only)
-            wa, wb = position_weights(pos, zf["beta"].to_numpy())
+            # a non-positive hedge ratio is no hedge (both legs on one side): no new entry
+            pos = pair_positions(
+                z,
+                en,
+                ex,
+                st,
+                np.full(len(combos), max_hold),
+                long_only,
+                can_enter=(zf["beta"] > 0).to_numpy(),
+            )
+            wa, wb = position_weights(pos, zf["beta"].to_numpy(), tradable)
             for k, (ce, cx, cs) in enumerate(combos):
                 run = _run_label(pair.label, lb, ce, cx, cs)
                 closes[run] = px
@@ -182,46 +198,44 @@ def run_pairs_backtest(
         value=value,
         returns=returns,
         weights=weights,
+        prices=fill_prices,
     )
 
 
 def _trades(pos: pd.Series, value: pd.Series, a: str, b: str, w: pd.DataFrame) -> pd.DataFrame:
-    """One row per trade: decision and execution dates, direction, leg weights, P&L (after
-    fees and borrow; an open trade is marked at the last close)."""
-    p = pos.to_numpy()
-    idx = pos.index
+    """One row per trade, from the orders placed: decision date, entry and exit order dates,
+    direction, leg weights and P&L (equity at the exit order's close less equity at the close
+    before the entry order, so fees and borrow are in; an open trade is marked at the end)."""
+    idx = w.index
+    p = pos.reindex(idx).to_numpy()
+    orders = np.flatnonzero(w["a"].notna().to_numpy())
     rows = []
-    t = 1
-    while t < len(p):
-        if p[t] != 0 and p[t] != p[t - 1]:
-            d0 = t
-            u = t + 1
-            while u < len(p) and p[u] == p[t]:
-                u += 1
-            if d0 + 1 >= len(p):
-                break
-            entry, before = idx[d0 + 1], idx[d0]
-            exit_ = idx[u + 1] if u + 1 < len(p) else None
-            mark = exit_ if exit_ is not None else idx[-1]
-            pnl = float(value[mark] - value[before])
-            rows.append(
-                {
-                    "signal_date": idx[d0],
-                    "entry_date": entry,
-                    "exit_date": exit_,
-                    "direction": "long spread" if p[t] > 0 else "short spread",
-                    "long_leg": a if p[t] > 0 else b,
-                    "short_leg": b if p[t] > 0 else a,
-                    "weight_a": float(w.at[entry, "a"]),
-                    "weight_b": float(w.at[entry, "b"]),
-                    "days_held": int(idx.get_indexer([mark])[0] - d0 - 1),
-                    "pnl": pnl,
-                    "return": pnl / float(value[before]),
-                }
-            )
-            t = u
-        else:
-            t += 1
+    for n, i in enumerate(orders):
+        wa = float(w["a"].iat[i])
+        if wa == 0 or i == 0:
+            continue
+        direction = 1.0 if wa > 0 else -1.0
+        decided = i - 1
+        while decided > 0 and p[decided - 1] == direction:
+            decided -= 1
+        end = orders[n + 1] if n + 1 < len(orders) else None
+        mark = end if end is not None else len(idx) - 1
+        pnl = float(value.iat[mark] - value.iat[i - 1])
+        rows.append(
+            {
+                "signal_date": idx[decided],
+                "entry_date": idx[i],
+                "exit_date": idx[end] if end is not None else None,
+                "direction": "long spread" if direction > 0 else "short spread",
+                "long_leg": a if direction > 0 else b,
+                "short_leg": b if direction > 0 else a,
+                "weight_a": wa,
+                "weight_b": float(w["b"].iat[i]),
+                "days_held": int(mark - i),
+                "pnl": pnl,
+                "return": pnl / float(value.iat[i - 1]),
+            }
+        )
     return pd.DataFrame(
         rows,
         columns=[

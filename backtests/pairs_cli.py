@@ -9,7 +9,7 @@ from rich.console import Console
 
 from backtests.pairs import heatmap, run_pairs_backtest
 from backtests.report import check_out_dir, clean, frame_records, to_json, write_out_dir
-from backtests.walkforward import walk_forward as select_walk_forward
+from backtests.walkforward import walk_forward_report
 from data.store import Store
 from data.universe import Universe
 
@@ -113,13 +113,7 @@ def run_pairs_cli(
         ],
     }
     if walk_forward:
-        choices, oos = select_walk_forward(res.returns, train_years=2.0, test_months=6)
-        from backtests.metrics import summary
-
-        doc["walk_forward"] = {
-            "windows": clean(choices.to_dict("records")),
-            "oos_metrics": clean(summary(oos)),
-        }
+        doc["walk_forward"] = walk_forward_report(res.returns)
     if out:
         frames = {
             "runs": t,
@@ -169,18 +163,9 @@ def run_pairs_cli(
         show = tr.tail(10).set_index("signal_date")
         frame_table(console, show, f"Last trades of {top}", "{:.3f}")
     if "walk_forward" in doc:
-        frame_table(
-            console,
-            pd.DataFrame(doc["walk_forward"]["windows"]).set_index("test_start"),
-            "Walk-forward choices",
-            "{:.3f}",
-        )
-        frame_table(
-            console,
-            pd.DataFrame([doc["walk_forward"]["oos_metrics"]], index=["out of sample"]),
-            "Walk-forward OOS",
-            "{:.3f}",
-        )
+        from aigap.render import walk_forward_tables
+
+        walk_forward_tables(console, doc["walk_forward"])
     return doc
 
 

@@ -9,14 +9,21 @@ import numpy as np
 import pandas as pd
 
 from backtests.metrics import summary
+from data.errors import InputError
 
-__all__ = ["walk_forward"]
+__all__ = ["check_walk_forward", "walk_forward", "walk_forward_report"]
+
+
+def check_walk_forward(train_years: float, test_months: int) -> None:
+    if not train_years > 0 or test_months < 1:
+        raise InputError("walk-forward needs --train-years > 0 and --test-months >= 1")
 
 
 def walk_forward(
     returns: pd.DataFrame, *, train_years: float = 2.0, test_months: int = 6, metric: str = "sharpe"
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Returns the per-window choices and the stitched out-of-sample returns."""
+    check_walk_forward(train_years, test_months)
     idx = returns.index
     train = pd.DateOffset(months=round(train_years * 12))
     start = idx[0] + train
@@ -42,3 +49,24 @@ def walk_forward(
         oos.append(te[best])
         start = stop
     return pd.DataFrame(choices), (pd.concat(oos) if oos else pd.Series(dtype=float))
+
+
+def walk_forward_report(
+    returns: pd.DataFrame, *, train_years: float = 2.0, test_months: int = 6
+) -> dict:
+    """The walk-forward result as plain data: the windows and the out-of-sample metrics (None,
+    with a note, when the period is shorter than one training plus one test window)."""
+    choices, oos = walk_forward(returns, train_years=train_years, test_months=test_months)
+    if choices.empty:
+        return {
+            "windows": [],
+            "oos_metrics": None,
+            "note": f"the period is shorter than {train_years:g} training years plus "
+            f"{test_months} test months",
+        }
+    return {
+        "windows": choices.to_dict("records"),
+        "oos_metrics": summary(oos),
+        "train_years": train_years,
+        "test_months": test_months,
+    }

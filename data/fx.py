@@ -7,7 +7,25 @@ import pandas as pd
 from data.store import Store
 from data.universe import Universe
 
-__all__ = ["usd_closes"]
+__all__ = ["close_age_days", "usd_closes"]
+
+
+def _ages(close: pd.DataFrame, index: pd.DatetimeIndex) -> pd.DataFrame:
+    idx = close.index.union(index)
+    obs_dates = pd.DataFrame(
+        {c: close.index.where(close[c].notna()) for c in close.columns}, index=close.index
+    )
+    when = obs_dates.reindex(idx).ffill().reindex(index)
+    return (pd.DataFrame({c: index for c in close.columns}, index=index) - when).apply(
+        lambda c: c.dt.days
+    )
+
+
+def close_age_days(store: Store, tickers: list[str], index: pd.DatetimeIndex) -> pd.DataFrame:
+    """Days since each ticker's last home-market close, on ``index`` (0: it closed that day; NaN
+    before its first close).  An order can only fill on a day with age 0."""
+    close = store.close(tickers, strict=False)
+    return _ages(close, index).reindex(columns=list(dict.fromkeys(tickers)))
 
 
 def usd_closes(
@@ -25,14 +43,8 @@ def usd_closes(
     before the date.  A close older than ``max_stale_days`` is NaN: a series that stops is not
     carried forward as if it still traded.  A ticker without any stored price is all NaN."""
     close = store.close(tickers, strict=False)
-    idx = close.index.union(index)
-    val = close.reindex(idx).ffill().reindex(index)
-    obs_dates = pd.DataFrame(
-        {c: close.index.where(close[c].notna()) for c in close.columns}, index=close.index
-    )
-    when = obs_dates.reindex(idx).ffill().reindex(index)
-    age = pd.DataFrame({c: index for c in close.columns}, index=index) - when
-    val = val.where(age <= pd.Timedelta(days=max_stale_days))
+    val = close.reindex(close.index.union(index)).ffill().reindex(index)
+    val = val.where(_ages(close, index) <= max_stale_days)
     out = {}
     for t in close.columns:
         ccy = universe[t].currency if t in universe.listings else "USD"

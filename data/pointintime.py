@@ -121,7 +121,7 @@ def _asof_field(grid: pd.DataFrame, f: pd.DataFrame, cols: list[str], key: str) 
     rows = rows.rename(columns={"public_date": f"{key}_public", "period_end": f"{key}_period_end"})
     rows = rows.sort_values(f"{key}_public")
     out = pd.merge_asof(
-        grid.sort_values("date"),
+        grid.sort_values("date", kind="stable"),
         rows,
         left_on="date",
         right_on=f"{key}_public",
@@ -206,7 +206,7 @@ def valuation_panel(
             so.loc[(so["ticker"] == r.ticker) & (so["date"] < r.date), "shares_adj"] *= r.factor
         so = so.rename(columns={"date": "so_date"})[["ticker", "so_date", "shares_adj"]]
         so_asof = pd.merge_asof(
-            g.sort_values("date"),
+            g.sort_values("date", kind="stable"),
             so.sort_values("so_date"),
             left_on="date",
             right_on="so_date",
@@ -252,7 +252,7 @@ def valuation_panel(
         columns={"date": "snap_date", "price": "snap_price", "source": "snap_source"}
     ).sort_values("snap_date")
     snap = pd.merge_asof(
-        g.sort_values("date"),
+        g.sort_values("date", kind="stable"),
         v,
         left_on="date",
         right_on="snap_date",
@@ -299,10 +299,13 @@ def valuation_panel(
     out["ebitda"] = np.where(use_snap, snap["ebitda"], np.nan)
     net_debt = (snap["debt"] - snap["cash"]).to_numpy(dtype=float)
     out["ev"] = np.where(use_snap, out["market_cap"] + net_debt, np.nan)
+    # the store's close of the day (adjusted, like every other price here); the snapshot's own
+    # quote only where the store has no fresh close
+    store_px = out["price_usd"].to_numpy(dtype=float)
     out["price_usd"] = np.where(
-        use_snap & (roll == 1.0),
+        use_snap & ~(fresh_price & np.isfinite(store_px)),
         snap["snap_price"].to_numpy(dtype=float),
-        out["price_usd"].to_numpy(dtype=float),
+        store_px,
     )
     out["revenue_growth_pct"] = rev["revenue_growth_pct"].reindex(out.index).where(r_ok)
     out["sales_basis"] = np.where(
@@ -316,8 +319,11 @@ def valuation_panel(
     )
     out["snapshot_date"] = np.where(use_snap, snap["snap_date"], pd.NaT)
     # the oldest figure in use decides staleness
-    pe_cols = [rev["revenue_period_end"].where(r_ok), ni["net_income_period_end"].where(n_ok)]
-    per = pd.concat([c.reindex(out.index) for c in pe_cols], axis=1).min(axis=1)
+    pe_cols = [
+        rev["revenue_period_end"].reindex(out.index).where(r_ok),
+        ni["net_income_period_end"].reindex(out.index).where(n_ok),
+    ]
+    per = pd.concat(pe_cols, axis=1).min(axis=1)
     pub = pd.concat(
         [rev["revenue_public"].reindex(out.index), ni["net_income_public"].reindex(out.index)],
         axis=1,

@@ -87,8 +87,11 @@ def info_to_valuation(
     ticker: str, info: dict[str, Any], fx_per_usd: dict[str, float], date: pd.Timestamp
 ) -> dict[str, Any]:
     """One valuation row in USD from ``Ticker.info``.  Quote items (price, market cap) are in
-    ``currency``; statement items (revenue, income, debt, cash, EPS, EBITDA) in
-    ``financialCurrency``.  Raises :class:`ProviderError` when a currency has no FX rate."""
+    ``currency``; statement items (revenue, income, debt, cash, EBITDA) in
+    ``financialCurrency``.  Per-share earnings are taken as price / Yahoo's own ``trailingPE``
+    and ``forwardPE`` where given, because the currency of ``trailingEps``/``forwardEps`` is not
+    reliable for ADRs (yfinance #2699); failing that they are read in the quote currency.
+    Raises :class:`ProviderError` when a currency has no FX rate."""
     qc = str(info.get("currency") or "USD").upper()
     fc = str(info.get("financialCurrency") or qc).upper()
 
@@ -107,19 +110,27 @@ def info_to_valuation(
         return v / rate
 
     price = info.get("currentPrice", info.get("regularMarketPrice"))
+    price_usd = usd(price, qc)
+
+    def eps(pe_key: str, eps_key: str) -> float:
+        pe = usd(info.get(pe_key), "USD")  # a ratio: no currency
+        if math.isfinite(pe) and pe > 0 and math.isfinite(price_usd):
+            return price_usd / pe
+        return usd(info.get(eps_key), qc)
+
     return {
         "date": pd.Timestamp(date).normalize(),
         "ticker": ticker,
         "source": "yfinance_live",
-        "price": usd(price, qc),
+        "price": price_usd,
         "market_cap": usd(info.get("marketCap"), qc),
         "sales": usd(info.get("totalRevenue"), fc),
         "sales_basis": "ttm",
         "net_income": usd(info.get("netIncomeToCommon"), fc),
         "debt": usd(info.get("totalDebt"), fc),
         "cash": usd(info.get("totalCash"), fc),
-        "eps_ttm": usd(info.get("trailingEps"), fc),
-        "eps_fwd": usd(info.get("forwardEps"), fc),
+        "eps_ttm": eps("trailingPE", "trailingEps"),
+        "eps_fwd": eps("forwardPE", "forwardEps"),
         "ebitda": usd(info.get("ebitda"), fc),
         "currency": "USD",
     }

@@ -23,6 +23,8 @@ from screens.screen import ScreenResult
 __all__ = [
     "WATCHLIST_FORMATS",
     "archive_path",
+    "check_archive_dir",
+    "check_output_file",
     "diff_screens",
     "load_screen_json",
     "screen_csv",
@@ -140,14 +142,29 @@ def screen_csv(res: ScreenResult) -> str:
     return _flat(res).to_csv(index=False, float_format="%.6g", lineterminator="\n")
 
 
-def write_bytes(data: bytes, path: str | Path) -> None:
-    import os
-    import tempfile
-
+def check_output_file(path: str | Path) -> Path:
+    """A file we may write: not a folder, in a folder that exists."""
     p = Path(path)
     if p.is_dir():
         raise InputError(f"{p} is a folder; give a file name")
-    p.parent.mkdir(parents=True, exist_ok=True)
+    if not p.parent.is_dir():
+        raise InputError(f"cannot write {p}: folder {p.parent} does not exist")
+    return p
+
+
+def check_archive_dir(path: str | Path) -> Path:
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise InputError(f"--archive {p} exists and is not a folder")
+    return p
+
+
+def write_bytes(data: bytes, path: str | Path) -> None:
+    """Atomic write (temporary file in the same folder, then rename)."""
+    import os
+    import tempfile
+
+    p = check_output_file(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -255,7 +272,4 @@ def diff_screens(previous: dict, current: dict) -> pd.DataFrame:
 
 
 def write_text(text: str, path: str | Path) -> None:
-    p = Path(path)
-    if p.is_dir():
-        raise InputError(f"{p} is a folder; give a file name")
-    atomic_write_text(text, p)
+    atomic_write_text(text, check_output_file(path))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from data.dates import parse_date
 from data.errors import InputError, NoDataError
 from data.pointintime import PanelConfig, valuation_panel
 from data.store import Store
@@ -74,10 +75,7 @@ def run_screen(
         )
     if flt.top is not None and flt.top < 1:
         raise InputError("--top must be at least 1")
-    try:
-        as_of_ts = pd.Timestamp(as_of).normalize()
-    except (ValueError, TypeError):
-        raise InputError(f"cannot read the as-of date {as_of!r} (use YYYY-MM-DD)") from None
+    as_of_ts = parse_date(as_of, "--as-of")
     _check_as_of(store, universe, as_of_ts)
     mult, scores = score_panel(
         store, universe, [as_of_ts], panel_config=panel_config, score_config=score_config

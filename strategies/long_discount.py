@@ -77,8 +77,11 @@ class LongDiscountParams:
 def normalise_freq(freq: str) -> str:
     f = _FREQ_ALIASES.get(freq.upper() if len(freq) == 1 else freq, freq)
     try:
-        pd.tseries.frequencies.to_offset(f)
-    except ValueError:
+        off = pd.tseries.frequencies.to_offset(f)
+        if off.n < 1:
+            raise ValueError("non-positive multiple")
+        pd.Series(0, index=pd.date_range("2024-01-01", periods=3)).resample(off).last()
+    except (ValueError, TypeError):
         raise InputError(
             f"unknown rebalance frequency {freq!r} (use W, M, Q or a pandas "
             "offset alias such as W-FRI, ME, 2W-FRI)"
@@ -231,23 +234,45 @@ def weigh(
     return pd.Series(w, index=selected.index)
 
 
+def _drifted(held: np.ndarray, pff: np.ndarray, j0: int, j1: np.ndarray) -> np.ndarray:
+    """Weights at day ``j1`` (per name; a name closed out earlier stops at its last day) of a
+    book set to ``held`` at day ``j0`` and left alone (cash is the remainder)."""
+    cols = np.arange(len(held))
+    g = np.where(held > 0, pff[j1, cols] / pff[j0, cols], 1.0)
+    g = np.where(np.isfinite(g), g, 1.0)
+    value = (1.0 - held.sum()) + (held * g).sum()
+    return held * g / value if value > 0 else held
+
+
 def target_weights(
     signal: pd.DataFrame,
     prices_usd: pd.DataFrame,
     params: LongDiscountParams,
     universe: Universe,
     *,
+    tradable: pd.DataFrame | None = None,
     vol_window: int = 63,
+    max_defer: int = 10,
 ) -> tuple[pd.DataFrame, list]:
-    """Target weights on the trading day after each signal date.
+    """Target weights placed after each signal date, and the rebalance records
+    ``{"signal_date", "trade_date", "weights"}``; the frame is NaN where no order is placed.
 
-    Returns the wide weights frame (NaN = no order that day) and a list of rebalance records
-    ``{"signal_date", "trade_date", "weights"}``.  A name is eligible when it has a USD close on
-    the signal date and on the trade date (at most five days old: see
-    :func:`data.fx.usd_closes`)."""
+    * Selection uses only the signal date: a name is eligible with a USD close at most five days
+      old then (see :func:`data.fx.usd_closes`).
+    * Orders fill at a close that happens after the decision: the rebalance is placed on the
+      first trading day after the signal date on which every name it trades (the new selection
+      and the previous holdings) has a home-market close (``tradable``, default: a price), at
+      most ``max_defer`` days later and never past the next signal date.  If no such day exists
+      the shut names keep their positions and the rest is scaled to fit beside them.
+    * A series that stops is closed at its last close (it cannot be valued afterwards)."""
     cal = prices_usd.index
     cols = prices_usd.columns
     px = prices_usd.to_numpy(dtype=float)
+    trad = (
+        (prices_usd.notna() if tradable is None else tradable.reindex(index=cal, columns=cols))
+        .fillna(False)
+        .to_numpy(dtype=bool)
+    )
     seen = np.isfinite(prices_usd.ffill().to_numpy(dtype=float))
     vol = prices_usd.pct_change(fill_method=None).rolling(vol_window, min_periods=20).std()
     vol_np = vol.to_numpy(dtype=float)
@@ -256,32 +281,58 @@ def target_weights(
         [universe[t].segment if t in universe.listings else "" for t in cols], dtype=object
     )
     tilt = np.array([universe.tilt.get(g, 1.0) for g in seg], dtype=float)
+    # last day each name can trade; a name whose data stop is closed out there
+    last_trade = np.array(
+        [np.flatnonzero(trad[:, j])[-1] if trad[:, j].any() else -1 for j in range(len(cols))]
+    )
+    ends = last_trade < len(cal) - 1 - 5
     w = np.full(px.shape, np.nan)
     records = []
+    held = np.zeros(len(cols))  # targets of the last rebalance placed
+    prev_j = 0
+    pff = prices_usd.ffill().to_numpy(dtype=float)
     pos = cal.get_indexer(signal.index)
     for k, i in enumerate(pos):
         if i < 0 or i + 1 >= len(cal):
-            continue  # no next bar to trade on
-        have = np.isfinite(px[i]) & np.isfinite(px[i + 1])
-        chosen = _select(np.where(have, sig[k], np.nan), seg, params)
+            continue  # no later bar to trade on
+        nxt = pos[k + 1] if k + 1 < len(pos) and pos[k + 1] > i else len(cal) - 1
+        chosen = _select(np.where(np.isfinite(px[i]), sig[k], np.nan), seg, params)
         wt = _weigh(chosen, vol_np[i], seg, tilt, params)
-        # every name with a known price is targeted (0 unless chosen), so a holding whose market
-        # is shut on the trade date is sold at its last close rather than left on top of a
-        # fully invested book
-        row = np.where(seen[i + 1], 0.0, np.nan)
-        row[chosen] = wt
-        w[i + 1] = row
+        target = np.zeros(len(cols))
+        target[chosen] = wt
+        last_j = min(i + 1 + max_defer, nxt, len(cal) - 1)
+        j = i + 1
+        while True:
+            live = (held > 0) & ~(ends & (last_trade < j))  # not closed out by then
+            involved = live | (target > 0)
+            if trad[j, involved].all() or j >= last_j:
+                break
+            j += 1
+        live = (held > 0) & ~(ends & (last_trade < j))
+        involved = live | (target > 0)
+        shut = involved & ~trad[j]
+        if shut.any():  # fallback: keep the shut names, fit the rest beside them
+            keep = _drifted(held, pff, prev_j, np.minimum(j, last_trade))[shut & live].sum()
+            keep = min(1.0, float(keep) + 1e-3)  # a small buffer for fees
+            target[shut] = 0.0
+            if target.sum() > 1.0 - keep > 0:
+                target *= (1.0 - keep) / target.sum()
+            elif keep >= 1.0:
+                target[:] = 0.0
+        row = np.where(seen[j] & trad[j], 0.0, np.nan)
+        row[target > 0] = target[target > 0]
+        row[shut] = np.nan
+        w[j] = row
+        held = np.where(shut, _drifted(held, pff, prev_j, np.minimum(j, last_trade)), target)
+        prev_j = j
         records.append(
             {
                 "signal_date": signal.index[k],
-                "trade_date": cal[i + 1],
-                "weights": {cols[j]: float(x) for j, x in zip(chosen, wt, strict=True)},
+                "trade_date": cal[j],
+                "weights": {cols[c]: float(target[c]) for c in np.flatnonzero(target > 0)},
             }
         )
-    w = pd.DataFrame(w, index=cal, columns=cols)
-    # a series that stops: close the position at its last close
-    last = prices_usd.apply(lambda c: c.last_valid_index())
-    for t, L in last.items():
-        if L is not None and L < cal[-1] and pd.isna(w.at[L, t]):
-            w.at[L, t] = 0.0
-    return w, records
+    for c in np.flatnonzero(ends & (last_trade >= 0)):
+        if np.isnan(w[last_trade[c], c]):
+            w[last_trade[c], c] = 0.0
+    return pd.DataFrame(w, index=cal, columns=cols), records

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from data.dates import parse_period
+from data.errors import NoDataError
 from data.store import Store
 from data.universe import Universe
 from strategies.pair_stats import pair_statistics
@@ -30,8 +32,9 @@ def scan_pairs(
 ) -> pd.DataFrame:
     """Static statistics over the period and on each half (cointegration that holds in both
     halves is more trustworthy), ranked by Engle-Granger p-value, then half-life."""
+    s, e = parse_period(start, end)
     spy = store.close(["SPY"], strict=False)
-    cal = spy.loc[pd.Timestamp(start) : pd.Timestamp(end)].index
+    cal = spy.loc[s:e].index
     rows = []
     for pair in candidate_pairs(universe):
         px = pair_prices(store, universe, pair, cal).dropna()
@@ -53,7 +56,9 @@ def scan_pairs(
         )
     df = pd.DataFrame(rows)
     if df.empty:
-        return df
+        raise NoDataError(
+            f"no candidate pair has {min_obs} overlapping prices between {s.date()} and {e.date()}"
+        )
     df = df.sort_values(["coint_pvalue", "half_life_days"], kind="mergesort")
     df.insert(0, "rank", range(1, len(df) + 1))
     return df.set_index("pair")

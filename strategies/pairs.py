@@ -144,11 +144,14 @@ def pair_positions(
     stop: np.ndarray,
     max_hold: np.ndarray,
     long_only: bool = False,
+    can_enter: np.ndarray | None = None,
 ) -> np.ndarray:
     """Spread position decided at each close (+1 long A / short B, -1 short A / long B, 0 flat)
-    for ``K`` parameter sets at once: ``z`` is ``(T, K)``, thresholds are length ``K``."""
+    for ``K`` parameter sets at once: ``z`` is ``(T, K)``, thresholds are length ``K``.
+    ``can_enter`` (length ``T``) blocks new entries only (exits and stops always apply)."""
     z = np.asarray(z, dtype=float)
     t_n, k_n = z.shape
+    enter_ok = np.ones(t_n, dtype=bool) if can_enter is None else np.asarray(can_enter, bool)
     pos = np.zeros((t_n, k_n))
     cur = np.zeros(k_n)
     held = np.zeros(k_n)
@@ -164,7 +167,7 @@ def pair_positions(
         out = long_exit | short_exit | stopped | timed
         blocked |= stopped | timed
         cur = np.where(out, 0.0, cur)
-        flat = (cur == 0) & ok & ~blocked & ~out
+        flat = (cur == 0) & ok & ~blocked & ~out & enter_ok[t]
         go_long = flat & (zt <= -entry)
         go_short = flat & (zt >= entry) & (not long_only)
         cur = np.where(go_long, 1.0, np.where(go_short, -1.0, cur))
@@ -173,21 +176,36 @@ def pair_positions(
     return pos
 
 
-def position_weights(pos: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Target weights of legs A and B on the bar **after** each decision, NaN where nothing
-    changes (positions are held in shares between entry and exit)."""
+def position_weights(
+    pos: np.ndarray, beta: np.ndarray, tradable: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Target weights of legs A and B, NaN where no order is placed.
+
+    A position decided at the close of day t is ordered on the first later day on which both
+    legs' markets close (``tradable``, length ``T``; default every day), so never at a close
+    from before the decision; a newer decision replaces an order still waiting, and one that
+    returns to the position already held cancels it.  Positions are held in shares between
+    orders; the hedge ratio is the one of the deciding day."""
     t_n, k_n = pos.shape
+    trad = np.ones(t_n, dtype=bool) if tradable is None else np.asarray(tradable, dtype=bool)
     wa = np.full((t_n, k_n), np.nan)
     wb = np.full((t_n, k_n), np.nan)
-    prev = np.vstack([np.zeros((1, k_n)), pos[:-1]])
-    change = pos != prev
     b = np.broadcast_to(np.asarray(beta, dtype=float).reshape(t_n, -1), (t_n, k_n))
     gross = 1.0 + np.abs(b)
-    for t in range(t_n - 1):
-        c = change[t]
-        if not c.any():
-            continue
-        ok = c & (np.isfinite(b[t]) | (pos[t] == 0))
-        wa[t + 1, ok] = np.where(pos[t, ok] == 0, 0.0, pos[t, ok] / gross[t, ok])
-        wb[t + 1, ok] = np.where(pos[t, ok] == 0, 0.0, -pos[t, ok] * b[t, ok] / gross[t, ok])
+    placed = np.zeros(k_n)  # position of the last order placed
+    want = np.zeros(k_n)  # position wanted by the latest decision
+    want_a = np.zeros(k_n)
+    want_b = np.zeros(k_n)
+    prev = np.zeros(k_n)
+    for t in range(1, t_n):
+        d = t - 1
+        changed = (pos[d] != prev) & (np.isfinite(b[d]) | (pos[d] == 0))
+        want = np.where(changed, pos[d], want)
+        want_a = np.where(changed, np.where(pos[d] == 0, 0.0, pos[d] / gross[d]), want_a)
+        want_b = np.where(changed, np.where(pos[d] == 0, 0.0, -pos[d] * b[d] / gross[d]), want_b)
+        prev = pos[d]
+        go = (want != placed) & trad[t]
+        wa[t, go] = want_a[go]
+        wb[t, go] = want_b[go]
+        placed = np.where(go, want, placed)
     return wa, wb

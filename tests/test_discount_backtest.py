@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from backtests.discount import _forward_returns, run_discount_backtest
 from backtests.engine import group_frame, simulate_weights
-from data.fx import usd_closes
+from data.fx import close_age_days, usd_closes
 from data.store import Store
 from strategies.long_discount import (
     LongDiscountParams,
@@ -185,3 +185,45 @@ def test_bad_parameters():
     ):
         with pytest.raises(InputError):
             LongDiscountParams(**kw)
+
+
+def test_no_order_on_a_day_the_home_market_is_shut(embedded, universe, full_run):
+    """Every order (non-NaN target) falls on a day the name's home market closed, so no fill
+    uses a close from before the decision (Lunar New Year, Golden Week, HK typhoons...)."""
+    p, res = full_run
+    w = res.weights[p.label]
+    china = [c for c in w.columns if c in universe.china]
+    age = close_age_days(embedded, china, w.index)
+    orders = w[china].notna()
+    assert orders.to_numpy().sum() > 1000
+    assert ((age == 0) | ~orders).all().all()
+    deferred = [r for r in res.rebalances[p.label] if (r["trade_date"] - r["signal_date"]).days > 4]
+    assert deferred  # some rebalances had to wait for a market to reopen
+
+
+def test_information_coefficient_matches_scipy():
+    """SYNTHETIC prices and signal: the mean IC equals scipy's Spearman, date by date."""
+    from scipy.stats import spearmanr
+
+    from backtests.discount import information_coefficient
+
+    rng = np.random.default_rng(4)
+    idx = bdays("2020-01-01", "2021-12-31")
+    prices = pd.DataFrame(
+        np.exp(np.cumsum(rng.normal(0, 0.02, (len(idx), 12)), axis=0)),
+        index=idx,
+        columns=[f"S{i}" for i in range(12)],
+    )
+    sig_dates = idx[::5][:-10]
+    signal = pd.DataFrame(
+        rng.normal(size=(len(sig_dates), 12)), index=sig_dates, columns=prices.columns
+    )
+    signal.iloc[::7, 3] = np.nan  # gaps are dropped pairwise
+    ic = information_coefficient(signal, prices, [5])
+    fwd = _forward_returns(signal, prices, 5)
+    ref = [spearmanr(signal.loc[d], fwd.loc[d], nan_policy="omit")[0] for d in sig_dates]
+    assert ic.loc[5, "mean_ic"] == pytest.approx(np.nanmean(ref), rel=1e-9)
+    assert ic.loc[5, "dates"] == len(sig_dates)
+    # a signal that is tomorrow's return has IC 1
+    perfect = _forward_returns(signal, prices, 5)
+    assert information_coefficient(perfect, prices, [5]).loc[5, "mean_ic"] == pytest.approx(1.0)

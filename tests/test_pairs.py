@@ -9,6 +9,7 @@ import pytest
 
 from backtests.pairs import run_pairs_backtest
 from data.errors import InputError
+from data.fx import close_age_days
 from strategies.pair_stats import half_life, pair_statistics
 from strategies.pairs import (
     PairSpec,
@@ -242,3 +243,49 @@ def test_non_us_leg_alignment_and_lag(embedded, universe):
     assert p0.at[d, "a"] == pytest.approx(hk[d] / fx[:d].iloc[-1])
     pd.testing.assert_series_equal(p1["a"], p0["a"].shift(1))
     pd.testing.assert_series_equal(p1["b"], p0["b"])  # the US leg is never lagged
+
+
+def test_exits_and_stops_still_work_when_entries_are_blocked():
+    z = np.array([-2.5, -1.0, -0.3, -2.5])[:, None]
+    one = np.ones(1)
+    can = np.array([True, False, False, False])
+    pos = pair_positions(z, 2 * one, 0.5 * one, 4 * one, 100 * one, can_enter=can)[:, 0]
+    assert pos.tolist() == [1, 1, 0, 0]  # exits at -0.3, no new entry at -2.5
+    pos = pair_positions(
+        np.array([[-2.5], [-4.2]]),
+        2 * one,
+        0.5 * one,
+        4 * one,
+        100 * one,
+        can_enter=np.array([True, False]),
+    )[:, 0]
+    assert pos.tolist() == [1, 0]  # the stop-loss fires while entries are blocked
+
+
+def test_orders_wait_for_both_markets_to_open():
+    pos = np.array([0, 1, 1, 1, 1, 0, 0, 0], dtype=float)[:, None]
+    trad = np.array([1, 1, 0, 0, 1, 1, 0, 1], dtype=bool)
+    wa, _ = position_weights(pos, np.full(8, 1.0), trad)
+    assert np.flatnonzero(~np.isnan(wa[:, 0])).tolist() == [4, 7]  # entry and exit deferred
+    flip = np.array([0, 1, 0, 0], dtype=float)[:, None]  # decided and undone before any fill
+    wa, _ = position_weights(flip, np.full(4, 1.0), np.array([1, 1, 0, 1], dtype=bool))
+    assert np.isnan(wa[:, 0]).all()
+
+
+def test_lag_delays_the_signal_not_the_fills(embedded, universe):
+    pair = [parse_pair("0700.HK:META", universe)]
+    kw = dict(
+        lookbacks=(60,),
+        entries=(2.0,),
+        exits=(0.5,),
+        stops=(4.0,),
+        start="2021-01-01",
+        end="2025-10-30",
+    )
+    r0 = run_pairs_backtest(embedded, universe, pair, **kw)
+    r1 = run_pairs_backtest(embedded, universe, pair, lag=1, **kw)
+    pd.testing.assert_frame_equal(r0.prices["0700.HK:META"], r1.prices["0700.HK:META"])
+    run = r1.table.index[0]
+    assert not r0.weights[run].equals(r1.weights[run])  # the signal did move
+    age = close_age_days(embedded, ["0700.HK"], r1.value.index)["0700.HK"]
+    assert (age[r1.weights[run]["a"].notna()] == 0).all()  # HK leg only ordered on HK days

@@ -193,3 +193,22 @@ def test_embedded_screens_differ_between_dates(embedded, universe):
     nov = a[a["rank"].isna()]
     assert nov["flags"].str.contains("no valuation data").all()
     assert nov["composite"].isna().all()
+
+
+def test_stale_flag_uses_each_names_own_fundamentals(embedded, universe):
+    """The oldest fiscal year in use, per name (a regression: rows were once misaligned, and
+    PDD showed FY2023 and stale on this date)."""
+    from data.pointintime import valuation_panel
+
+    p = valuation_panel(embedded, universe, ["2025-06-30"]).xs(pd.Timestamp("2025-06-30"))
+    f = embedded.table("fundamentals")
+    for t in ["PDD", "MSFT", "0700.HK", "NVDA"]:
+        rows = f[(f["ticker"] == t) & (f["public_date"] <= "2025-06-30")]
+        latest = rows.dropna(subset=["revenue"]).sort_values("public_date").iloc[-1]
+        ni = rows.dropna(subset=["net_income"]).sort_values("public_date").iloc[-1]
+        used = [
+            d
+            for d in (latest["period_end"], ni["period_end"])
+            if pd.Timestamp("2025-06-30") - d <= pd.Timedelta(days=500)
+        ]  # usable age
+        assert p.at[t, "fundamentals_period_end"] == min(used), t

@@ -47,8 +47,10 @@ class FakeTicker:
             "netIncomeToCommon": 140e9,
             "totalDebt": 250e9,
             "totalCash": 500e9,
-            "trailingEps": 60.0,
+            "trailingEps": 60.0,  # CNY per ADS: the trap
             "forwardEps": 70.0,
+            "trailingPE": 11.6667,
+            "forwardPE": 10.0,
             "ebitda": 200e9,
         },
         "0700.HK": {
@@ -144,7 +146,11 @@ def test_info_converts_statement_items_with_financial_currency():
     row = info_to_valuation("BABA", info, {"CNY": 7.0, "HKD": 7.8}, pd.Timestamp("2026-07-01"))
     assert row["market_cap"] == 240e9  # quote currency USD: unchanged
     assert row["sales"] == pytest.approx(1_000e9 / 7.0)  # statements in CNY
-    assert row["eps_fwd"] == pytest.approx(10.0)
+    assert row["eps_fwd"] == pytest.approx(100.0 / 10.0)  # from Yahoo's own forward P/E
+    assert row["eps_ttm"] == pytest.approx(100.0 / 11.6667)
+    no_pe = {k: v for k, v in info.items() if not k.endswith("PE")}
+    row2 = info_to_valuation("BABA", no_pe, {"CNY": 7.0}, pd.Timestamp("2026-07-01"))
+    assert row2["eps_fwd"] == pytest.approx(70.0)  # fallback: the quote currency (USD)
     hk = info_to_valuation(
         "0700.HK", FakeTicker.INFO["0700.HK"], {"CNY": 7.0, "HKD": 7.8}, pd.Timestamp("2026-07-01")
     )
