@@ -230,9 +230,9 @@ def screen(
     store, uni = _ctx(data_dir, universe)
     from screens.export import check_archive_dir, check_output_file
 
-    for path in (out, export):  # fail before the work, not after it
-        if path:
-            check_output_file(path)
+    for target in (out, export):  # fail before the work, not after it
+        if target:
+            check_output_file(target)
     if archive:
         check_archive_dir(archive)
     previous = None
