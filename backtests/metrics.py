@@ -59,7 +59,10 @@ def summary(returns: pd.Series, value: pd.Series | None = None) -> dict[str, flo
     v = value.dropna() if value is not None else (1 + r).cumprod()
     total = float((1 + r).prod() - 1)
     years = (r.index[-1] - r.index[0]).days / 365.25
-    cagr = float((1 + total) ** (1 / years) - 1) if years > 0 and total > -1 else float("nan")
+    if years <= 0:
+        cagr = float("nan")
+    else:
+        cagr = float((1 + total) ** (1 / years) - 1) if total > -1 else -1.0
     vol = float(r.std() * np.sqrt(DAYS))
     sharpe = float(r.mean() / r.std() * np.sqrt(DAYS)) if r.std() > 0 else float("nan")
     down = np.sqrt((np.minimum(r, 0) ** 2).mean())

@@ -171,14 +171,17 @@ def run_pairs_backtest(
         run = m["run"]
         cost = borrow_cost(av[run], borrow_rate)
         paid = cost.cumsum()
-        v = value_raw[run] - paid
+        v, ruined = _stop_at_ruin(value_raw[run] - paid)
         values[run] = v
         r = v.pct_change().fillna(0.0)
         tr = _trades(m["pos"], v, m["a"], m["b"], weights[run])
+        if ruined:
+            tr = tr[tr["entry_date"] < pd.Timestamp(ruined)].reset_index(drop=True)
         trades[run] = tr
         met = summary(r, v)
         met.update(
             {
+                "ruined_on": ruined,
                 "trades": float(len(tr)),
                 "win_rate": float((tr["pnl"] > 0).mean()) if len(tr) else np.nan,
                 "avg_days_held": float(tr["days_held"].mean()) if len(tr) else np.nan,
@@ -200,6 +203,17 @@ def run_pairs_backtest(
         weights=weights,
         prices=fill_prices,
     )
+
+
+def _stop_at_ruin(value: pd.Series) -> tuple[pd.Series, str | None]:
+    """A short leg can lose more than the equity: once equity reaches zero the run is over
+    (a total loss, as a margin call would make it), not continued on negative capital."""
+    bad = np.flatnonzero(value.to_numpy() <= 0)
+    if not len(bad):
+        return value, None
+    out = value.copy()
+    out.iloc[bad[0] :] = 0.0
+    return out, value.index[bad[0]].date().isoformat()
 
 
 def _trades(pos: pd.Series, value: pd.Series, a: str, b: str, w: pd.DataFrame) -> pd.DataFrame:
@@ -233,7 +247,7 @@ def _trades(pos: pd.Series, value: pd.Series, a: str, b: str, w: pd.DataFrame) -
                 "weight_b": float(w["b"].iat[i]),
                 "days_held": int(mark - i),
                 "pnl": pnl,
-                "return": pnl / float(value.iat[i - 1]),
+                "return": pnl / float(value.iat[i - 1]) if value.iat[i - 1] > 0 else np.nan,
             }
         )
     return pd.DataFrame(

@@ -289,3 +289,15 @@ def test_lag_delays_the_signal_not_the_fills(embedded, universe):
     assert not r0.weights[run].equals(r1.weights[run])  # the signal did move
     age = close_age_days(embedded, ["0700.HK"], r1.value.index)["0700.HK"]
     assert (age[r1.weights[run]["a"].notna()] == 0).all()  # HK leg only ordered on HK days
+
+
+def test_a_run_stops_when_its_equity_is_gone():
+    from backtests.pairs import _stop_at_ruin
+
+    v = pd.Series([100.0, 50.0, 5.0, -20.0, 30.0, 40.0], index=bdays()[:6])
+    out, when = _stop_at_ruin(v)
+    assert when == str(v.index[3].date())
+    assert out.tolist() == [100.0, 50.0, 5.0, 0.0, 0.0, 0.0]
+    r = out.pct_change().fillna(0.0)
+    assert r.iloc[3] == -1.0 and (r.iloc[4:] == 0).all()
+    assert _stop_at_ruin(v.abs())[1] is None
