@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pandas as pd
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -21,33 +22,71 @@ def _f(x, fmt: str = "{:.2f}") -> str:
     return fmt.format(x)
 
 
+_SHORT = {
+    "ev_sales": "EV/S",
+    "ps": "P/S",
+    "pe_trailing": "P/E",
+    "pe_forward": "fwd P/E",
+    "ev_ebitda": "EV/EBITDA",
+    "ps_growth": "P/S÷g",
+}
+
+
 def screen_table(console: Console, res: ScreenResult) -> None:
-    t = Table(
-        title=f"aigap screen as of {res.as_of.date()}: multiple / US peer median; "
-        "composite = weighted log discount (+ = cheaper), n = metrics"
-    )
-    for c in ["#", "ticker", "name", "segment", "source"]:
-        t.add_column(c)
-    for m in METRICS:
-        t.add_column(METRIC_LABELS[m], justify="right")
-    for c in ["composite (n)", "z seg", "tilt", "score", "flags"]:
-        t.add_column(c, justify="right" if c != "flags" else "left")
+    """Ranked names: each multiple as ``value/peer median``; flags listed under the table so
+    the table stays readable in a 120-column terminal."""
     ranked = res.rows[res.rows["rank"].notna()]
+    shown = [m for m in METRICS if ranked[m].notna().any()] or list(METRICS[:2])
+    wide = console.width >= 150
+    t = Table(
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+        title=f"aigap screen as of {res.as_of.date()}",
+        caption="multiples as value/US peer median; comp = weighted log discount (+ = cheaper) "
+        "on n metrics; score = comp + ln(tilt); "
+        + ", ".join(
+            f"{_SHORT[m]} = {METRIC_LABELS[m]}" for m in shown if _SHORT[m] != METRIC_LABELS[m]
+        ),
+    )
+    for c in ["#", "ticker", *(["name"] if wide else []), "segment", *(["src"] if wide else [])]:
+        t.add_column(c, no_wrap=True)
+    for m in shown:
+        t.add_column(_SHORT[m], justify="right", no_wrap=True)
+    for c in ["comp (n)", "z seg", "tilt", "score", "!"]:
+        t.add_column(c, justify="right", no_wrap=True)
+    notes = []
     for r in ranked.to_dict("records"):
         src = r["valuation_source"] if isinstance(r["valuation_source"], str) else ""
-        cells = [_f(r["rank"], "{:.0f}"), r["ticker"], str(r["name"])[:24], r["segment"], src]
-        for m in METRICS:
+        cells = [
+            _f(r["rank"], "{:.0f}"),
+            r["ticker"],
+            *([str(r["name"])[:18]] if wide else []),
+            r["segment"],
+            *(
+                [{"yfinance_info": "yf info", "yfinance_live": "yf live"}.get(src, src)]
+                if wide
+                else []
+            ),
+        ]
+        for m in shown:
             v, p = r[m], r[f"{m}_peer"]
             cells.append(f"{_f(v, '{:.1f}')}/{_f(p, '{:.1f}') or '-'}" if _f(v) else "")
+        mark = ""
+        if r["flags"]:
+            notes.append((r["ticker"], r["flags"]))
+            mark = str(len(notes))
         cells += [
             f"{_f(r['composite'], '{:+.2f}')} ({r['n_metrics']})",
             _f(r["z_segment"], "{:+.2f}"),
             _f(r["tilt"]),
             _f(r["score"], "{:+.2f}"),
-            r["flags"],
+            mark,
         ]
         t.add_row(*cells)
     console.print(t)
+    for k, (ticker, flags) in enumerate(notes, 1):
+        console.print(f"  {k}. {ticker}: {flags}")
     rest = res.rows[res.rows["rank"].isna()]
     if len(rest):
         u = Table(
@@ -55,7 +94,7 @@ def screen_table(console: Console, res: ScreenResult) -> None:
             "filtered out)"
         )
         for c in ["ticker", "name", "segment", "flags"]:
-            u.add_column(c)
+            u.add_column(c, no_wrap=c != "flags")
         for r in rest.to_dict("records"):
             u.add_row(r["ticker"], str(r["name"])[:30], r["segment"], r["flags"])
         console.print(u)
