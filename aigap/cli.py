@@ -254,7 +254,9 @@ def screen(
         uni,
         as_of or _default_as_of(store, uni),
         filters=flt,
-        panel_config=PanelConfig(max_price_age_days=max_price_age),
+        panel_config=PanelConfig(
+            max_price_age_days=max_price_age, stale_fundamentals_days=stale_days
+        ),
     )
     if fmt == "json":
         _emit(screen_json(res), out)

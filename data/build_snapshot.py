@@ -303,9 +303,10 @@ def annual_fundamentals(
     lagged = a["period_end"] + pd.to_timedelta(a["lag_days"], unit="D")
     listing = a["ticker"].map(first_price)
     lagged = pd.concat([lagged, listing], axis=1).max(axis=1)  # pre-IPO years: public at listing
-    a["public_date"] = a["reported_date"].fillna(lagged)
+    # results are often released after the close: usable from the next day's close
+    a["public_date"] = (a["reported_date"] + pd.Timedelta(days=1)).fillna(lagged)
     a["public_date_basis"] = np.where(
-        a["reported_date"].notna(), "reported", "lag_" + a["lag_days"].astype(str) + "d"
+        a["reported_date"].notna(), "reported+1d", "lag_" + a["lag_days"].astype(str) + "d"
     )
     # fill one of (net income, EPS, shares) from the other two: NI / EPS = shares
     ni, eps, sh = a["net_income"], a["diluted_eps"], a["diluted_shares"]
@@ -337,8 +338,20 @@ def sec_facts(src: Path) -> pd.DataFrame:
     )
 
 
-def _utc_date(s: pd.Series) -> pd.Series:
-    return pd.to_datetime(s, utc=True).dt.tz_localize(None).dt.normalize()
+def _close_and_usable(commit: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """From a snapshot's commit time: the New York close its market data refer to (the last
+    close before the commit) and the first close at which it was public (the commit day if
+    committed before the 16:00 close, else the next business day)."""
+    ny = pd.to_datetime(commit, utc=True).dt.tz_convert("America/New_York")
+    day = ny.dt.tz_localize(None).dt.normalize()
+    after_close = (ny.dt.hour >= 16).to_numpy()
+    bday = pd.offsets.BDay(1)
+    close_date = pd.Series(np.where(after_close, day, day - bday), index=commit.index)
+    usable = pd.Series(np.where(after_close, day + bday, day), index=commit.index)
+    # a weekend commit refers to Friday's close and is usable on Monday
+    close_date = close_date.where(close_date.dt.day_of_week < 5, close_date - bday)
+    usable = usable.where(usable.dt.day_of_week < 5, usable + bday)
+    return close_date.astype("datetime64[us]"), usable.astype("datetime64[us]")
 
 
 def valuation_snapshots(src: Path) -> pd.DataFrame:
@@ -346,9 +359,11 @@ def valuation_snapshots(src: Path) -> pd.DataFrame:
     (commit time, UTC), so it was public on that date."""
     f = src / "fundamentals"
     n = pd.read_csv(f / "nasdaq_snapshots/fundamentals_snapshots_history.csv")
+    n_close, n_usable = _close_and_usable(n["commit_date"])
     nas = pd.DataFrame(
         {
-            "date": _utc_date(n["commit_date"]),
+            "date": n_close,
+            "usable_from": n_usable,
             "ticker": n["ticker"],
             "source": "nasdaq",
             "price": n["last_close"],
@@ -364,9 +379,11 @@ def valuation_snapshots(src: Path) -> pd.DataFrame:
         }
     )
     y = pd.read_csv(f / "yfinance_info_snapshots/snapshots_history.csv")
+    y_close, y_usable = _close_and_usable(y["commit_date"])
     yf_ = pd.DataFrame(
         {
-            "date": _utc_date(y["commit_date"]),
+            "date": y_close,
+            "usable_from": y_usable,
             "ticker": y["ticker"],
             "source": "yfinance_info",
             "price": y["price"],

@@ -233,12 +233,12 @@ def valuation_panel(
         fresh(eps, "eps_adj"),
         fresh(sh, "shares_adj"),
     )
-    rev_fx, _ = rate(rev["currency"].reindex(out.index))
+    rev_fx, rev_fx_date = rate(rev["currency"].reindex(out.index))
     ni_fx, _ = rate(ni["currency"].reindex(out.index))
     eps_fx, _ = rate(eps["currency"].reindex(out.index))
     a_sales = (rev["revenue"].reindex(out.index) * 1e6 / rev_fx).where(r_ok)
     a_ni = (ni["net_income"].reindex(out.index) * 1e6 / ni_fx).where(n_ok)
-    a_eps = (eps["eps_adj"].reindex(out.index) / eps_fx).where(e_ok)
+    a_eps = (eps["eps_adj"].reindex(out.index) / eps_fx).where(e_ok).where(fresh_price)
     a_mcap = (out["price_usd"] * sh["shares_adj"].reindex(out.index) * 1e6).where(s_ok)
     a_mcap = a_mcap.where(fresh_price)
 
@@ -248,14 +248,19 @@ def valuation_panel(
     v["ticker"] = v["ticker"].astype("str")
     v["_pref"] = (v["source"] == "nasdaq").astype(int)
     v = v.sort_values(["date", "_pref"]).drop_duplicates(["date", "ticker"], keep="last")
-    v = v.rename(
-        columns={"date": "snap_date", "price": "snap_price", "source": "snap_source"}
-    ).sort_values("snap_date")
+    v = v.rename(columns={"date": "snap_date", "price": "snap_price", "source": "snap_source"})
+    # ``snap_date`` is the close the figures refer to; ``usable_from`` the first close at which
+    # they were public (the day after, unless the build recorded an earlier time)
+    if "usable_from" in v.columns:
+        v["usable_from"] = _dt(v["usable_from"]).fillna(v["snap_date"] + pd.Timedelta(days=1))
+    else:
+        v["usable_from"] = v["snap_date"] + pd.Timedelta(days=1)
+    v = v.sort_values("usable_from")
     snap = pd.merge_asof(
         g.sort_values("date", kind="stable"),
         v,
         left_on="date",
-        right_on="snap_date",
+        right_on="usable_from",
         by="ticker",
         direction="backward",
         tolerance=pd.Timedelta(days=cfg.max_snapshot_age_days),
@@ -331,9 +336,18 @@ def valuation_panel(
     out["fundamentals_period_end"] = per
     out["fundamentals_public_date"] = pub
     out["fx_date"] = fx_list_date
-    out["flags"] = _flags(
-        out, cfg, date_level, fresh_price, use_snap, fx_list_date, rev_fx, np.asarray(r_ok)
-    )
+    # figures that exist but are too old to use: say so rather than drop them silently
+    too_old = []
+    for frame, key in ((rev, "revenue"), (ni, "net_income")):
+        pe = _dt(frame[f"{key}_period_end"].reindex(out.index))
+        too_old.append(
+            pd.Series(
+                np.where(pe.notna() & ~np.asarray(fresh(frame, key)), pe, pd.NaT), index=out.index
+            )
+        )
+    out["unused_fundamentals_end"] = pd.concat(too_old, axis=1).max(axis=1)
+    fund_fx_date = np.where(np.asarray(r_ok) & (use_snap == 0), rev_fx_date, np.datetime64("NaT"))
+    out["flags"] = _flags(out, cfg, date_level, fresh_price, use_snap, fx_list_date, fund_fx_date)
     return out.drop(columns=["price_local"])
 
 
@@ -344,15 +358,18 @@ def _flags(
     fresh_price: np.ndarray,
     use_snap: np.ndarray,
     fx_date: np.ndarray,
-    rev_fx: np.ndarray,
-    rev_ok: np.ndarray,
+    fund_fx_date: np.ndarray,
 ) -> list[str]:
+    """Human-readable caveats per row: stale or missing price, stale fundamentals, figures too
+    old to use, FX rates carried forward (for the price and for the statements)."""
     flags = []
     stale_f = pd.Timedelta(days=cfg.stale_fundamentals_days)
     carry = pd.Timedelta(days=cfg.fx_carry_flag_days)
     pdate = pd.DatetimeIndex(out["price_date"])
     fend = pd.DatetimeIndex(out["fundamentals_period_end"])
+    unused = pd.DatetimeIndex(out["unused_fundamentals_end"])
     fxd = pd.DatetimeIndex(fx_date)
+    ffxd = pd.DatetimeIndex(fund_fx_date)
     for i, d in enumerate(date_level):
         fl = []
         if pd.isna(pdate[i]):
@@ -362,7 +379,10 @@ def _flags(
         if not use_snap[i]:
             if pd.notna(fend[i]) and d - fend[i] > stale_f:
                 fl.append(f"stale fundamentals (FY end {fend[i].date()})")
-            if pd.notna(fxd[i]) and d - fxd[i] > carry:
-                fl.append(f"FX carried forward from {fxd[i].date()}")
+            if pd.notna(unused[i]) and (pd.isna(fend[i]) or unused[i] < fend[i]):
+                fl.append(f"fundamentals too old to use (FY end {unused[i].date()})")
+            carried = [x for x in (fxd[i], ffxd[i]) if pd.notna(x) and d - x > carry]
+            if carried:
+                fl.append(f"FX carried forward from {min(carried).date()}")
         flags.append("; ".join(fl))
     return flags

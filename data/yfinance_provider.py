@@ -120,6 +120,7 @@ def info_to_valuation(
 
     return {
         "date": pd.Timestamp(date).normalize(),
+        "usable_from": pd.Timestamp(date).normalize() + pd.offsets.BDay(1),
         "ticker": ticker,
         "source": "yfinance_live",
         "price": price_usd,

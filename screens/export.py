@@ -89,6 +89,7 @@ def screen_document(res: ScreenResult) -> dict:
                 "z_segment": _num(r["z_segment"]),
                 "tilt": _num(r["tilt"]),
                 "score": _num(r["score"]),
+                "stale": bool(r["stale"]),
                 "flags": [f for f in r["flags"].split("; ") if f],
             }
         )
@@ -130,7 +131,16 @@ def _flat(res: ScreenResult, ranked_only: bool = False) -> pd.DataFrame:
     ]
     for m in METRICS:
         cols += [m, f"{m}_peer", f"{m}_gap", f"{m}_disc_pct"]
-    cols += ["composite", "n_metrics", "metrics_used", "z_segment", "tilt", "score", "flags"]
+    cols += [
+        "composite",
+        "n_metrics",
+        "metrics_used",
+        "z_segment",
+        "tilt",
+        "score",
+        "stale",
+        "flags",
+    ]
     df = res.rows[cols].copy()
     df["rank"] = df["rank"].astype("Int64")
     df["price_date"] = pd.to_datetime(df["price_date"]).dt.date.astype(str).replace("NaT", "")

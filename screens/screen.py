@@ -77,6 +77,10 @@ def run_screen(
         raise InputError("--top must be at least 1")
     as_of_ts = parse_date(as_of, "--as-of")
     _check_as_of(store, universe, as_of_ts)
+    if panel_config is None:
+        panel_config = PanelConfig(stale_fundamentals_days=flt.stale_days)
+    else:
+        panel_config.stale_fundamentals_days = flt.stale_days
     mult, scores = score_panel(
         store, universe, [as_of_ts], panel_config=panel_config, score_config=score_config
     )
@@ -106,14 +110,22 @@ def run_screen(
         flags.append("; ".join(fl))
     s["flags"] = flags
     fend = pd.to_datetime(s["fundamentals_period_end"])
-    s["stale"] = (as_of_ts - fend).dt.days > flt.stale_days
+    # stale: the oldest annual figure in use is older than --stale-days (snapshots are current)
+    s["stale"] = ((as_of_ts - fend).dt.days > flt.stale_days) & (s["valuation_source"] == "annual")
     keep = pd.Series(True, index=s.index)
     if flt.segments:
         keep &= s["segment"].isin(flt.segments)
-    scored = s["composite"].notna() & (s["n_metrics"] >= flt.min_metrics)
-    scored &= ~(s["market_cap"] < flt.min_market_cap)
-    if flt.exclude_stale:
-        scored &= ~s["stale"]
+    has = s["composite"].notna()
+    few = has & (s["n_metrics"] < flt.min_metrics)
+    small = has & (s["market_cap"] < flt.min_market_cap)
+    old = has & s["stale"] & flt.exclude_stale
+    scored = has & ~few & ~small & ~old
+    for mask, why in (
+        (few, f"excluded: fewer than {flt.min_metrics} metrics"),
+        (small, f"excluded: market cap below USD {flt.min_market_cap:,.0f}"),
+        (old, "excluded: stale fundamentals"),
+    ):
+        s.loc[mask, "flags"] = [f"{why}; {f}" if f else why for f in s.loc[mask, "flags"]]
     ranked = s[keep & scored].sort_values(["score", "composite"], ascending=False, kind="mergesort")
     if flt.top is not None:
         ranked = ranked.head(flt.top)

@@ -212,3 +212,26 @@ def test_stale_flag_uses_each_names_own_fundamentals(embedded, universe):
             if pd.Timestamp("2025-06-30") - d <= pd.Timedelta(days=500)
         ]  # usable age
         assert p.at[t, "fundamentals_period_end"] == min(used), t
+
+
+def test_stale_days_and_exclusions_are_visible(embedded, universe):
+    base = run_screen(embedded, universe, "2025-12-31").rows.set_index("ticker")
+    strict = run_screen(embedded, universe, "2025-12-31",
+                        filters=ScreenFilters(stale_days=200)).rows.set_index("ticker")
+    newly = strict["stale"] & ~base["stale"]
+    assert newly.any()  # a shorter horizon marks more names stale...
+    assert strict.loc[newly, "flags"].str.contains("stale fundamentals").all()  # ...visibly
+    ex = run_screen(embedded, universe, "2025-12-31",
+                    filters=ScreenFilters(stale_days=200, exclude_stale=True)).rows
+    gone = ex[ex["flags"].str.contains("excluded: stale fundamentals")]
+    assert len(gone) and gone["rank"].isna().all()
+
+
+def test_stale_price_gives_no_multiple_and_statement_fx_carry_is_flagged(embedded, universe):
+    rows = run_screen(embedded, universe, "2026-04-15").rows.set_index("ticker")
+    # Tencent's last stored close is 2026-03-26: no multiple from a 20-day-old price
+    assert np.isnan(rows.loc["0700.HK", "pe_trailing"]) and np.isnan(rows.loc["0700.HK", "rank"])
+    assert "stale price (last 2026-03-26)" in rows.loc["0700.HK", "flags"]
+    # KC: USD price, CNY statements converted at a USD/CNY rate last seen on 2026-02-23
+    assert rows.loc["KC", "valuation_source"] == "annual"
+    assert "FX carried forward from 2026-02-23" in rows.loc["KC", "flags"]

@@ -40,7 +40,9 @@ def test_snapshot_is_compact_and_has_manifest():
 def test_public_dates_follow_the_lag_rule(embedded, universe):
     f = embedded.table("fundamentals")
     rep = f[f["reported_date"].notna()]
-    assert (rep["public_date"] == rep["reported_date"]).all()
+    # a release may come after the close: usable from the next day
+    assert (rep["public_date"] == rep["reported_date"] + pd.Timedelta(days=1)).all()
+    assert (rep["public_date_basis"] == "reported+1d").all()
     lag = f[f["reported_date"].isna()].copy()
     first_px = embedded.table("prices").groupby("ticker")["date"].min()
     for r in lag.itertuples():
