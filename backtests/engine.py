@@ -99,5 +99,7 @@ def traded_value(pf) -> pd.DataFrame:
         notional = np.abs(rec["size"] * rec["price"])
         df = pd.DataFrame({"i": rec["idx"], "run": runs[rec["col"]], "v": notional})
         agg = df.groupby(["i", "run"])["v"].sum().unstack("run").fillna(0.0)
-        out.iloc[agg.index.to_numpy(), [out.columns.get_loc(c) for c in agg.columns]] = agg
+        rows = agg.index.to_numpy()
+        cols_pos = [out.columns.get_loc(c) for c in agg.columns]
+        out.iloc[rows, cols_pos] = agg.to_numpy()
     return out

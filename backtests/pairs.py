@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from backtests.engine import group_frame, simulate_stacked
-from backtests.metrics import summary
+from backtests.engine import group_frame, simulate_stacked, traded_value
+from backtests.metrics import alpha_beta, information_ratio, summary
 from data.dates import parse_period
 from data.errors import InputError, NoDataError
 from data.fx import close_age_days
@@ -34,6 +34,7 @@ from strategies.pairs import (
 __all__ = ["PairsResult", "borrow_cost", "heatmap", "run_pairs_backtest"]
 
 DAYS = 252
+BENCHMARKS = ("SPY", "KWEB")  #: alpha, beta and IR of each run against these (USD ETFs)
 
 
 @dataclass
@@ -165,6 +166,10 @@ def run_pairs_backtest(
     big_size = pd.concat({r: weights[r][["a", "b"]] for r in closes}, axis=1, names=["run", "leg"])
     pf = simulate_stacked(big_close, big_size, fees=fees, slippage=slippage)
     av = pf.asset_value(group_by=False)
+    traded = traded_value(pf)
+    years = (idx[-1] - idx[0]).days / 365.25
+    bench_px = store.close(list(BENCHMARKS), strict=False).reindex(idx)
+    bench = {b: bench_px[b].pct_change(fill_method=None) for b in bench_px.columns}
     value_raw = group_frame(pf, "value")
     rows, trades, values = [], {}, {}
     for m in meta:
@@ -178,14 +183,20 @@ def run_pairs_backtest(
         if ruined:
             tr = tr[tr["entry_date"] < pd.Timestamp(ruined)].reset_index(drop=True)
         trades[run] = tr
-        met = summary(r, v)
+        met: dict[str, object] = dict(summary(r, v))
+        live = v.where(v > 0)
+        met["turnover"] = float((traded[run] / live).sum() / 2 / years) if years else np.nan
+        for b, br in bench.items():
+            a_, beta_ = alpha_beta(r, br)
+            met[f"alpha_{b}"], met[f"beta_{b}"] = a_, beta_
+            met[f"ir_{b}"] = information_ratio(r, br)
         met.update(
             {
                 "ruined_on": ruined,
                 "trades": float(len(tr)),
                 "win_rate": float((tr["pnl"] > 0).mean()) if len(tr) else np.nan,
                 "avg_days_held": float(tr["days_held"].mean()) if len(tr) else np.nan,
-                "exposure": float((m["pos"] != 0).mean()),
+                "time_in_market": float((m["pos"] != 0).mean()),
                 "borrow_paid": float(paid.iloc[-1] / v.iloc[0]),
             }
         )

@@ -9,7 +9,7 @@ from rich.console import Console
 
 from backtests.pairs import heatmap, run_pairs_backtest
 from backtests.report import check_out_dir, clean, frame_records, to_json, write_out_dir
-from backtests.walkforward import walk_forward_report
+from backtests.walkforward import check_walk_forward, walk_forward_report
 from data.store import Store
 from data.universe import Universe
 
@@ -25,6 +25,7 @@ SHOW = [
     "cagr",
     "sharpe",
     "max_drawdown",
+    "turnover",
     "trades",
     "win_rate",
     "avg_days_held",
@@ -52,10 +53,14 @@ def run_pairs_cli(
     end,
     walk_forward: bool,
     fmt,
+    train_years: float = 2.0,
+    test_months: int = 6,
     out,
     console: Console,
 ) -> dict:
     check_out_dir(out)
+    if walk_forward:
+        check_walk_forward(train_years, test_months)
     res = run_pairs_backtest(
         store,
         universe,
@@ -113,7 +118,9 @@ def run_pairs_cli(
         ],
     }
     if walk_forward:
-        doc["walk_forward"] = walk_forward_report(res.returns)
+        doc["walk_forward"] = walk_forward_report(
+            res.returns, train_years=train_years, test_months=test_months
+        )
     if out:
         frames = {
             "runs": t,

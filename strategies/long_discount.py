@@ -5,8 +5,8 @@ The strategy is a stack of small steps, each a function of data known at the sig
 1. :func:`signal_dates` - the last trading day of each rebalance period;
 2. :func:`discount_signal` - the score of every name on those dates (the screen's scoring code,
    fed point-in-time; or the labelled price-relative alternative);
-3. :func:`select_names` - top N (or a top quantile), optionally per segment;
-4. :func:`weigh` - equal, rank-weighted or inverse-volatility weights with a per-name cap;
+3. selection - top N (or a top quantile), optionally per segment (``_select``);
+4. weighting - equal, score-proportional or inverse-volatility, per-name cap (``_weigh``);
 5. :func:`target_weights` - the weights placed on the **next** trading day (no same-bar fills),
    with a forced exit at the last close of a series that stops.
 
@@ -34,10 +34,8 @@ __all__ = [
     "discount_signal",
     "normalise_freq",
     "price_relative_signal",
-    "select_names",
     "signal_dates",
     "target_weights",
-    "weigh",
 ]
 
 SIGNALS = ("valuation", "price", "auto")
@@ -195,14 +193,24 @@ def _weigh(
     seg: np.ndarray,
     tilt: np.ndarray,
     params: LongDiscountParams,
+    scores: np.ndarray | None = None,
 ) -> np.ndarray:
+    """``equal``; ``score``: proportional to how far each chosen score is above the lowest
+    score of all eligible names that day (equal when they are all the same); ``inverse_vol``:
+    1 / trailing volatility.  Then the per-segment tilt budget and the per-name cap."""
     n = len(chosen)
     if n == 0:
         return np.zeros(0)
     if params.weighting == "equal":
         raw = np.ones(n)
-    elif params.weighting == "score":  # linear in rank: n for the cheapest ... 1
-        raw = np.arange(n, 0, -1, dtype=float)
+    elif params.weighting == "score":
+        sc = np.asarray(scores, dtype=float) if scores is not None else np.zeros(0)
+        ok = sc[np.isfinite(sc)]
+        above = sc[chosen] - (ok.min() if len(ok) else 0.0)
+        raw = above if np.nansum(above) > 0 else np.ones(n)
+        raw = np.where(np.isfinite(raw) & (raw > 0), raw, 0.0)
+        if raw.sum() <= 0:
+            raw = np.ones(n)
     else:
         v = vol[chosen]
         inv = np.where(v > 0, 1.0 / np.where(v > 0, v, 1.0), np.nan)
@@ -214,24 +222,6 @@ def _weigh(
             m = g == k
             raw[m] = raw[m] / raw[m].sum() * tilt[chosen][m][0]
     return cap_weights(raw, params.cap)
-
-
-def select_names(scores: pd.Series, params: LongDiscountParams, universe: Universe) -> pd.Series:
-    """The selected names and their scores, best first."""
-    seg = np.array([universe[t].segment for t in scores.index], dtype=object)
-    pick = _select(scores.to_numpy(dtype=float), seg, params)
-    return scores.iloc[pick]
-
-
-def weigh(
-    selected: pd.Series, params: LongDiscountParams, vol: pd.Series | None, universe: Universe
-) -> pd.Series:
-    """Weights of the selected names (in their order) under ``params``."""
-    seg = np.array([universe[t].segment for t in selected.index], dtype=object)
-    tilt = np.array([universe.tilt.get(g, 1.0) for g in seg], dtype=float)
-    v = (vol if vol is not None else pd.Series(dtype=float)).reindex(selected.index)
-    w = _weigh(np.arange(len(selected)), v.to_numpy(dtype=float), seg, tilt, params)
-    return pd.Series(w, index=selected.index)
 
 
 def _drifted(held: np.ndarray, pff: np.ndarray, j0: int, j1: np.ndarray) -> np.ndarray:
@@ -296,8 +286,9 @@ def target_weights(
         if i < 0 or i + 1 >= len(cal):
             continue  # no later bar to trade on
         nxt = pos[k + 1] if k + 1 < len(pos) and pos[k + 1] > i else len(cal) - 1
-        chosen = _select(np.where(np.isfinite(px[i]), sig[k], np.nan), seg, params)
-        wt = _weigh(chosen, vol_np[i], seg, tilt, params)
+        eligible = np.where(np.isfinite(px[i]), sig[k], np.nan)
+        chosen = _select(eligible, seg, params)
+        wt = _weigh(chosen, vol_np[i], seg, tilt, params, eligible)
         target = np.zeros(len(cols))
         target[chosen] = wt
         last_j = min(i + 1 + max_defer, nxt, len(cal) - 1)

@@ -227,3 +227,17 @@ def test_information_coefficient_matches_scipy():
     # a signal that is tomorrow's return has IC 1
     perfect = _forward_returns(signal, prices, 5)
     assert information_coefficient(perfect, prices, [5]).loc[5, "mean_ic"] == pytest.approx(1.0)
+
+
+def test_score_weighting_is_proportional_to_the_score_above_the_floor(synthetic_universe):
+    from strategies.long_discount import _select, _weigh
+
+    scores = np.array([0.5, 3.5, 2.5, np.nan, 1.5])  # eligible floor: 0.5
+    seg = np.array(["cloud"] * 5, dtype=object)
+    p = LongDiscountParams(top_n=3, weighting="score", cap=1.0)
+    chosen = _select(scores, seg, p)
+    assert chosen.tolist() == [1, 2, 4]
+    w = _weigh(chosen, np.ones(5), seg, np.ones(5), p, scores)
+    np.testing.assert_allclose(w, np.array([3.0, 2.0, 1.0]) / 6.0)
+    eq = _weigh(chosen, np.ones(5), seg, np.ones(5), LongDiscountParams(top_n=3, cap=1.0))
+    np.testing.assert_allclose(eq, [1 / 3] * 3)

@@ -216,13 +216,15 @@ def test_stale_flag_uses_each_names_own_fundamentals(embedded, universe):
 
 def test_stale_days_and_exclusions_are_visible(embedded, universe):
     base = run_screen(embedded, universe, "2025-12-31").rows.set_index("ticker")
-    strict = run_screen(embedded, universe, "2025-12-31",
-                        filters=ScreenFilters(stale_days=200)).rows.set_index("ticker")
+    strict = run_screen(
+        embedded, universe, "2025-12-31", filters=ScreenFilters(stale_days=200)
+    ).rows.set_index("ticker")
     newly = strict["stale"] & ~base["stale"]
     assert newly.any()  # a shorter horizon marks more names stale...
     assert strict.loc[newly, "flags"].str.contains("stale fundamentals").all()  # ...visibly
-    ex = run_screen(embedded, universe, "2025-12-31",
-                    filters=ScreenFilters(stale_days=200, exclude_stale=True)).rows
+    ex = run_screen(
+        embedded, universe, "2025-12-31", filters=ScreenFilters(stale_days=200, exclude_stale=True)
+    ).rows
     gone = ex[ex["flags"].str.contains("excluded: stale fundamentals")]
     assert len(gone) and gone["rank"].isna().all()
 
