@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from data.stitch import Source, stitch
+from data.store import PRICE_COLUMNS, price_currency
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "snapshot"
@@ -449,9 +450,8 @@ def build(src: Path, out: Path = OUT) -> dict:
     for c in ["open", "high", "low", "close", "volume"]:
         prices[c] = prices[c].astype("float64")
     first_price = prices.groupby("ticker")["date"].min().to_dict()
-    _write_parquet(
-        prices[["date", "ticker", "open", "high", "low", "close", "volume"]], out / "prices.parquet"
-    )
+    prices["currency"] = prices["ticker"].map(lambda t: price_currency(t, universe))
+    _write_parquet(prices[PRICE_COLUMNS], out / "prices.parquet")
     _write_parquet(annual_fundamentals(src, universe, first_price), out / "fundamentals.parquet")
     _write_parquet(corporate_actions(src), out / "corporate_actions.parquet")
     _write_parquet(shares_outstanding(src), out / "shares_outstanding.parquet")

@@ -62,40 +62,54 @@ def stitch(sources: list[Source]) -> tuple[pd.DataFrame, dict]:
     close = (anchor * level / level.iloc[-1]).to_numpy()
     out = pd.DataFrame({"close": close}, index=idx)
     by_src = pd.Series(supplier.to_numpy(), index=idx)
-    # OHLC from the supplying source, scaled to the stitched close; volume as reported
+    # OHLC from the supplying source, scaled to the stitched close (adjusted levels differ by
+    # source); where the supplier has none, from the first other source with that date;
+    # volume as reported
     for col in ["open", "high", "low", "volume"]:
         vals = np.full(len(idx), np.nan)
-        for s in sources:
-            if col not in s.frame.columns:
-                continue
-            mask = (by_src == s.name).to_numpy()
-            if not mask.any():
-                continue
-            sub = s.frame.reindex(idx[mask])
-            if col == "volume":
-                vals[mask] = sub[col].to_numpy()
-            else:
-                vals[mask] = (sub[col] / sub["close"]).to_numpy() * close[mask]
+        for own_pass in (True, False):  # the supplier's own rows first, then any other source
+            for s in sources:
+                if col not in s.frame.columns:
+                    continue
+                sub = s.frame.reindex(idx)
+                have = (
+                    np.isnan(vals) & sub[col].notna().to_numpy() & sub["close"].notna().to_numpy()
+                )
+                if own_pass:
+                    have &= (by_src == s.name).to_numpy()
+                if not have.any():
+                    continue
+                if col == "volume":
+                    vals[have] = sub[col].to_numpy()[have]
+                else:
+                    vals[have] = (sub[col] / sub["close"]).to_numpy()[have] * close[have]
         if np.isfinite(vals).any():
             out[col] = vals
-    segments = []
+    segments, agreement = [], []
+    stitched_ret = out["close"].pct_change()
     for s in sources:
         used = by_src[by_src == s.name]
-        if used.empty:
-            continue
         common = s.ret.index.intersection(idx)
-        stitched_ret = out["close"].pct_change().reindex(common)
-        diff = (s.ret.reindex(common) - stitched_ret).abs().dropna()
-        segments.append(
+        diff = (s.ret.reindex(common) - stitched_ret.reindex(common)).abs().dropna()
+        if not used.empty:
+            segments.append(
+                {
+                    "source": s.name,
+                    "first_date": str(used.index[0].date()),
+                    "last_date": str(used.index[-1].date()),
+                    "rows": len(used),
+                }
+            )
+        other = diff[~diff.index.isin(used.index)]  # dates it did not supply
+        agreement.append(
             {
                 "source": s.name,
-                "first_date": str(used.index[0].date()),
-                "last_date": str(used.index[-1].date()),
-                "rows": len(used),
-                "overlap_rows": len(diff),
-                "overlap_median_abs_return_diff": round(float(diff.median()), 8)
-                if len(diff)
+                "rows_supplied": len(used),
+                "overlap_rows_not_supplied": len(other),
+                "median_abs_return_diff": round(float(other.median()), 8) if len(other) else None,
+                "p99_abs_return_diff": round(float(other.quantile(0.99)), 8)
+                if len(other)
                 else None,
             }
         )
-    return out, {"segments": segments}
+    return out, {"segments": segments, "agreement": agreement}

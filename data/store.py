@@ -27,7 +27,16 @@ import pandas as pd
 
 from data.errors import DataError, UnknownTickerError
 
-__all__ = ["EMBEDDED", "FX_SYMBOLS", "TABLES", "Store", "atomic_write_parquet", "resolve_store"]
+__all__ = [
+    "EMBEDDED",
+    "FX_SYMBOLS",
+    "PRICE_COLUMNS",
+    "TABLES",
+    "Store",
+    "atomic_write_parquet",
+    "price_currency",
+    "resolve_store",
+]
 
 EMBEDDED = Path(__file__).resolve().parent / "snapshot"
 TABLES = (
@@ -39,6 +48,23 @@ TABLES = (
     "valuations",
 )
 FX_SYMBOLS = {"CNY": "CNY=X", "HKD": "HKD=X"}
+#: columns of the prices table: adjusted OHLC in ``currency``; FX rows are local per USD
+PRICE_COLUMNS = ["date", "ticker", "open", "high", "low", "close", "volume", "currency"]
+
+
+def price_currency(ticker: str, universe) -> str:
+    """The unit of a stored price: the listing currency, or e.g. ``CNY per USD`` for FX."""
+    fx = {v: k for k, v in FX_SYMBOLS.items()}
+    if ticker in fx:
+        return f"{fx[ticker]} per USD"
+    if isinstance(universe, dict):  # the raw TOML mapping during the snapshot build
+        for section in ("china", "us", "benchmarks"):
+            if ticker in universe.get(section, {}):
+                return str(universe[section][ticker].get("currency", "USD"))
+        return "USD"
+    return universe[ticker].currency if ticker in universe.listings else "USD"
+
+
 ENV_VAR = "AIGAP_DATA_DIR"
 
 
@@ -159,9 +185,14 @@ class Store:
         }
         currencies = currencies or {}
         fx_ccy = {v: k for k, v in FX_SYMBOLS.items()}
+        stored_ccy = (
+            px.drop_duplicates("ticker", keep="last").set_index("ticker")["currency"].to_dict()
+            if "currency" in px.columns
+            else {}
+        )
         rows = []
         for t in dict.fromkeys([*universe_tickers, *g.index]):
-            ccy = currencies.get(t) or fx_ccy.get(t, "")
+            ccy = stored_ccy.get(t) or currencies.get(t) or fx_ccy.get(t, "")
             if t in g.index:
                 r = g.loc[t]
                 rows.append(

@@ -16,7 +16,14 @@ import pandas as pd
 
 from data.errors import OfflineError
 from data.stitch import Source, stitch
-from data.store import FX_SYMBOLS, Store, atomic_write_parquet, atomic_write_text
+from data.store import (
+    FX_SYMBOLS,
+    PRICE_COLUMNS,
+    Store,
+    atomic_write_parquet,
+    atomic_write_text,
+    price_currency,
+)
 from data.universe import Universe
 
 __all__ = ["UpdateReport", "update_store"]
@@ -95,6 +102,7 @@ def update_store(
         series, info = _merge(old if len(old) else None, frame)
         s = series.reset_index()
         s.insert(1, "ticker", t)
+        s["currency"] = price_currency(t, universe)
         merged.append(s)
         report.succeeded.append(t)
         series_meta[t] = {
@@ -143,7 +151,11 @@ def update_store(
     keep = prices[~prices["ticker"].isin([m["ticker"].iloc[0] for m in merged])]
     new_prices = pd.concat([keep, *merged], ignore_index=True)
     new_prices = new_prices.sort_values(["ticker", "date"]).reset_index(drop=True)
-    new_prices = new_prices[["date", "ticker", "open", "high", "low", "close", "volume"]]
+    new_prices = new_prices.reindex(columns=PRICE_COLUMNS)
+    missing = new_prices["currency"].isna()
+    new_prices.loc[missing, "currency"] = [
+        price_currency(t, universe) for t in new_prices.loc[missing, "ticker"]
+    ]
     atomic_write_parquet(new_prices, root / "prices.parquet")
     if val_rows:
         vals = store.table("valuations")
