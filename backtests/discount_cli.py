@@ -12,6 +12,7 @@ from backtests.discount import run_discount_backtest
 from backtests.metrics import SUMMARY_METRICS
 from backtests.report import check_out_dir, frame_records, to_json, write_out_dir
 from backtests.walkforward import check_walk_forward, walk_forward_report
+from data.fx import fx_coverage_note
 from data.store import Store
 from data.universe import Universe
 from strategies.long_discount import LongDiscountParams
@@ -98,12 +99,16 @@ def run_discount_cli(
             for k, v in res.diagnostics.items()
         },
         "notes": [
-            "signal at the close of the signal date, orders at the next trading day's close",
+            "signal at the close of the signal date; orders at the first later close on which every "
+            "name traded had a home-market close (next trading day unless a market was shut)",
             "valuation signal: the screen's score on point-in-time data; price "
             "signal: PRICE-RELATIVE to US peers, not a valuation",
             "risk-free rate 0 in Sharpe, Sortino and alpha",
         ],
     }
+    fx_note = fx_coverage_note(store, res.value.index[-1])
+    if fx_note:
+        doc["notes"].append(fx_note)
     wf = None
     if walk_forward:
         wf = walk_forward_report(
@@ -165,4 +170,6 @@ def run_discount_cli(
             )
         if wf:
             walk_forward_tables(console, wf)
+        for note in doc["notes"]:
+            console.print(f"note: {note}")
     return doc

@@ -7,7 +7,7 @@ import pandas as pd
 from data.store import Store
 from data.universe import Universe
 
-__all__ = ["close_age_days", "usd_closes"]
+__all__ = ["close_age_days", "fx_coverage_note", "usd_closes"]
 
 
 def _ages(close: pd.DataFrame, index: pd.DatetimeIndex) -> pd.DataFrame:
@@ -55,3 +55,15 @@ def usd_closes(
         rate = fx.reindex(fx.index.union(index)).ffill().reindex(index)
         out[t] = val[t] / rate
     return pd.DataFrame(out, index=index).reindex(columns=list(dict.fromkeys(tickers)))
+
+
+def fx_coverage_note(store: Store, end: pd.Timestamp) -> str | None:
+    """A note when USD conversions after an FX series ends carry its last rate forward."""
+    late = []
+    for ccy in ("CNY", "HKD"):
+        last = store.fx(ccy).index.max()
+        if last < end:
+            late.append(f"USD/{ccy} after {last.date()}")
+    if not late:
+        return None
+    return "FX carried forward (last known rate) for " + ", ".join(late)
