@@ -99,8 +99,9 @@ def run_discount_cli(
             for k, v in res.diagnostics.items()
         },
         "notes": [
-            "signal at the close of the signal date; orders at the first later close on which every "
-            "name traded had a home-market close (next trading day unless a market was shut)",
+            "signal at the close of the signal date; orders at the first later close on which "
+            "every name traded had a home-market close (next trading day unless a market was "
+            "shut)",
             "valuation signal: the screen's score on point-in-time data; price "
             "signal: PRICE-RELATIVE to US peers, not a valuation",
             "risk-free rate 0 in Sharpe, Sortino and alpha",
