@@ -245,7 +245,10 @@ def _trades(pos: pd.Series, value: pd.Series, a: str, b: str, w: pd.DataFrame) -
             decided -= 1
         end = orders[n + 1] if n + 1 < len(orders) else None
         mark = end if end is not None else len(idx) - 1
-        pnl = float(value.iat[mark] - value.iat[i - 1])
+        # a direct flip: the previous trade was marked to this close, so start from it
+        flip = n > 0 and float(w["a"].iat[orders[n - 1]]) * wa < 0
+        base = i if flip else i - 1
+        pnl = float(value.iat[mark] - value.iat[base])
         rows.append(
             {
                 "signal_date": idx[decided],
@@ -258,7 +261,7 @@ def _trades(pos: pd.Series, value: pd.Series, a: str, b: str, w: pd.DataFrame) -
                 "weight_b": float(w["b"].iat[i]),
                 "days_held": int(mark - i),
                 "pnl": pnl,
-                "return": pnl / float(value.iat[i - 1]) if value.iat[i - 1] > 0 else np.nan,
+                "return": pnl / float(value.iat[base]) if value.iat[base] > 0 else np.nan,
             }
         )
     return pd.DataFrame(

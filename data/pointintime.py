@@ -291,6 +291,10 @@ def valuation_panel(
             at_snap.at[d, t]
             for d, t in zip(snap["snap_date"][use_snap], tick_level[use_snap], strict=True)
         ]
+        # the snapshot's own quote is the price its market cap was taken at (an intraday
+        # yfinance quote is not the previous close); the store's close on its date otherwise
+        own = snap["snap_price"].to_numpy(dtype=float)
+        p_snap = np.where(np.isfinite(own) & (own > 0), own, p_snap)
         ratio = out["price_usd"].to_numpy(dtype=float) / p_snap
         ok = use_snap & fresh_price & np.isfinite(ratio) & (ratio > 0)
         roll = np.where(ok, ratio, 1.0)

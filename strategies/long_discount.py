@@ -286,7 +286,9 @@ def target_weights(
         if i < 0 or i + 1 >= len(cal):
             continue  # no later bar to trade on
         nxt = pos[k + 1] if k + 1 < len(pos) and pos[k + 1] > i else len(cal) - 1
-        eligible = np.where(np.isfinite(px[i]), sig[k], np.nan)
+        # a name whose data end by the next bar cannot be bought and held (its last close is
+        # carried for up to five days, so it still has a price on the signal date)
+        eligible = np.where(np.isfinite(px[i]) & ~(ends & (last_trade <= i + 1)), sig[k], np.nan)
         chosen = _select(eligible, seg, params)
         wt = _weigh(chosen, vol_np[i], seg, tilt, params, eligible)
         target = np.zeros(len(cols))
@@ -299,6 +301,7 @@ def target_weights(
             if trad[j, involved].all() or j >= last_j:
                 break
             j += 1
+        target[ends & (last_trade <= j)] = 0.0  # data end by the fill: not bought (cash)
         live = (held > 0) & ~(ends & (last_trade < j))
         involved = live | (target > 0)
         shut = involved & ~trad[j]
@@ -324,6 +327,5 @@ def target_weights(
             }
         )
     for c in np.flatnonzero(ends & (last_trade >= 0)):
-        if np.isnan(w[last_trade[c], c]):
-            w[last_trade[c], c] = 0.0
+        w[last_trade[c], c] = 0.0  # never bought there (see above), so this only sells
     return pd.DataFrame(w, index=cal, columns=cols), records

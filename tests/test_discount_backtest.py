@@ -241,3 +241,59 @@ def test_score_weighting_is_proportional_to_the_score_above_the_floor(synthetic_
     np.testing.assert_allclose(w, np.array([3.0, 2.0, 1.0]) / 6.0)
     eq = _weigh(chosen, np.ones(5), seg, np.ones(5), LongDiscountParams(top_n=3, cap=1.0))
     np.testing.assert_allclose(eq, [1 / 3] * 3)
+
+
+def test_a_name_whose_data_end_is_never_left_in_the_book(tmp_path, synthetic_universe):
+    """SYNTHETIC: CNA's prices stop on Thursday 2024-02-01 and the book rebalances on
+    Wednesdays; the top name must be sold, never bought on its last day and stranded."""
+    idx = bdays("2024-01-01", "2024-03-29")
+    cna = pd.Series(10.0, index=idx).where(idx <= pd.Timestamp("2024-02-01"))
+    store = write_store(
+        tmp_path / "s",
+        {
+            "CNA": cna,
+            "CNB": pd.Series(5.0, index=idx),
+            "CNS": pd.Series(20.0, index=idx),
+            "CNY=X": pd.Series(7.0, index=idx),
+            "HKD=X": pd.Series(7.8, index=idx),
+        },
+    )
+    names = ["CNA", "CNB", "CNS"]
+    px = usd_closes(store, synthetic_universe, names, idx)
+    trad = close_age_days(store, names, idx) == 0
+    sig_days = signal_dates(idx, "W-WED")
+    signal = pd.DataFrame({"CNA": 3.0, "CNB": 2.0, "CNS": 1.0}, index=sig_days)
+    w, rec = target_weights(
+        signal, px, LongDiscountParams(top_n=1, cap=1.0), synthetic_universe, tradable=trad
+    )
+    by_trade = {r["trade_date"]: r["weights"] for r in rec}
+    assert by_trade[pd.Timestamp("2024-01-25")] == {"CNA": 1.0}
+    assert by_trade[pd.Timestamp("2024-02-01")] == {"CNB": 1.0}  # CNA ends: not chosen
+    orders = w["CNA"].dropna()
+    assert orders.iloc[-1] == 0.0 and orders.index[-1] <= pd.Timestamp("2024-02-01")
+    assert hand_total_return(px, w) == pytest.approx(0.0)  # flat prices, no costs
+
+
+@pytest.mark.parametrize("freq", ["W-WED", "W-THU", "B"])
+def test_every_name_whose_data_end_is_sold_by_its_last_close(embedded, universe, freq):
+    p = LongDiscountParams(top_n=20, rebalance=freq, signal="price", cap=0.1)
+    res = run_discount_backtest(
+        embedded,
+        universe,
+        [p],
+        start="2025-06-01",
+        end="2026-07-14",
+        fees=0.0,
+        slippage=0.0,
+        diagnostics=False,
+    )
+    w = res.weights[p.label]
+    age = close_age_days(embedded, list(w.columns), w.index)
+    ended = [c for c in w.columns if c in universe.china and age[c].iloc[-1] > 5]
+    assert ended
+    for c in ended:
+        orders = w[c].dropna()
+        if len(orders):
+            assert orders.iloc[-1] == 0.0, c  # the last order for an ended name is a sale
+    for r in res.rebalances[p.label]:
+        assert sum(r["weights"].values()) <= 1.0 + 1e-9

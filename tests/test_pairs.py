@@ -301,3 +301,19 @@ def test_a_run_stops_when_its_equity_is_gone():
     r = out.pct_change().fillna(0.0)
     assert r.iloc[3] == -1.0 and (r.iloc[4:] == 0).all()
     assert _stop_at_ruin(v.abs())[1] is None
+
+
+def test_trade_pnl_adds_up_across_a_direct_flip():
+    from backtests.pairs import _trades
+
+    idx = bdays()[:10]
+    value = pd.Series([100, 101, 103, 99, 104, 108, 107, 110, 112, 111], index=idx, dtype=float)
+    w = pd.DataFrame({"a": np.nan, "b": np.nan}, index=idx)
+    w.iloc[2] = [0.5, -0.5]
+    w.iloc[5] = [-0.5, 0.5]  # an exit and the opposite entry in one order
+    w.iloc[8] = [0.0, 0.0]
+    pos = pd.Series([0, 1, 1, 1, -1, -1, -1, 0, 0, 0], index=idx, dtype=float)
+    t = _trades(pos, value, "A", "B", w)
+    assert t["direction"].tolist() == ["long spread", "short spread"]
+    assert t["pnl"].tolist() == [108 - 101, 112 - 108]
+    assert t["pnl"].sum() == value.iloc[8] - value.iloc[1]
