@@ -170,8 +170,8 @@ def _count(n: int, params: LongDiscountParams) -> int:
 
 
 def cap_weights(w: np.ndarray, cap: float) -> np.ndarray:
-    """Clip at ``cap`` and hand the excess to the names below it, pro rata; if ``cap * n < 1``
-    the remainder stays in cash."""
+    """Clip at ``cap`` and hand the excess to the names below it, pro rata; what cannot be
+    placed (``cap * n < 1``, or only zero weights left) stays in cash."""
     w = np.asarray(w, dtype=float)
     w = w / w.sum()
     for _ in range(len(w) + 1):
@@ -180,7 +180,7 @@ def cap_weights(w: np.ndarray, cap: float) -> np.ndarray:
             break
         excess = (w[over] - cap).sum()
         w[over] = cap
-        free = ~over & (w < cap - 1e-12)
+        free = ~over & (w < cap - 1e-12) & (w > 0)  # a zero weight stays zero
         if not free.any():
             break
         w[free] += excess * w[free] / w[free].sum()
@@ -291,6 +291,8 @@ def target_weights(
         eligible = np.where(np.isfinite(px[i]) & ~(ends & (last_trade <= i + 1)), sig[k], np.nan)
         chosen = _select(eligible, seg, params)
         wt = _weigh(chosen, vol_np[i], seg, tilt, params, eligible)
+        if not np.isfinite(wt).all():  # a weighting bug must never reach the simulator
+            raise ValueError(f"non-finite target weights on {signal.index[k].date()}")
         target = np.zeros(len(cols))
         target[chosen] = wt
         last_j = min(i + 1 + max_defer, nxt, len(cal) - 1)

@@ -173,6 +173,11 @@ def test_cap_weights_invariants(raw, cap):
         assert w.sum() == pytest.approx(cap * len(raw))
 
 
+def test_cap_weights_with_zero_weights_keeps_cash():
+    w = cap_weights(np.array([5.0, 0.0, 0.0]), 0.25)
+    assert w.tolist() == [0.25, 0.0, 0.0]  # not NaN: the rest is cash
+
+
 def test_bad_parameters():
     from data.errors import InputError
 
