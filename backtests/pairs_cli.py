@@ -113,8 +113,9 @@ def run_pairs_cli(
             for r in t.index
         ],
         "notes": [
-            "decision at the New York close, both legs filled at the next US trading "
-            "day's close; HK/A-share legs use their close of that calendar day",
+            "decision at the New York close; both legs filled at the close of the first later "
+            "US trading day on which both markets trade (HK/A-share legs: their close of that "
+            "calendar day); --lag delays only the signal of a non-US leg",
             "borrow fee accrued daily on the short leg's notional",
         ],
     }
