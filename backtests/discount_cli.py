@@ -10,9 +10,8 @@ from rich.console import Console
 
 from backtests.discount import run_discount_backtest
 from backtests.metrics import SUMMARY_METRICS
-from backtests.report import check_out_dir, frame_records, to_json, write_out_dir
-from backtests.walkforward import check_walk_forward, walk_forward_report
-from data.fx import fx_coverage_note
+from backtests.report import check_out_dir, finish_document, frame_records, to_json, write_out_dir
+from backtests.walkforward import check_walk_forward
 from data.store import Store
 from data.universe import Universe
 from strategies.long_discount import LongDiscountParams
@@ -107,15 +106,15 @@ def run_discount_cli(
             "risk-free rate 0 in Sharpe, Sortino and alpha",
         ],
     }
-    fx_note = fx_coverage_note(store, res.value.index[-1])
-    if fx_note:
-        doc["notes"].append(fx_note)
-    wf = None
-    if walk_forward:
-        wf = walk_forward_report(
-            res.returns[runs], train_years=train_years, test_months=test_months
-        )
-        doc["walk_forward"] = wf
+    finish_document(
+        doc,
+        store,
+        res.returns[runs],
+        walk_forward=walk_forward,
+        train_years=train_years,
+        test_months=test_months,
+    )
+    wf = doc.get("walk_forward")
     if out:
         frames = {
             "equity": res.value,

@@ -8,9 +8,15 @@ import pandas as pd
 from rich.console import Console
 
 from backtests.pairs import heatmap, run_pairs_backtest
-from backtests.report import check_out_dir, clean, frame_records, to_json, write_out_dir
-from backtests.walkforward import check_walk_forward, walk_forward_report
-from data.fx import fx_coverage_note
+from backtests.report import (
+    check_out_dir,
+    clean,
+    finish_document,
+    frame_records,
+    to_json,
+    write_out_dir,
+)
+from backtests.walkforward import check_walk_forward
 from data.store import Store
 from data.universe import Universe
 
@@ -119,13 +125,14 @@ def run_pairs_cli(
             "borrow fee accrued daily on the short leg's notional",
         ],
     }
-    fx_note = fx_coverage_note(store, res.value.index[-1])
-    if fx_note:
-        doc["notes"].append(fx_note)
-    if walk_forward:
-        doc["walk_forward"] = walk_forward_report(
-            res.returns, train_years=train_years, test_months=test_months
-        )
+    finish_document(
+        doc,
+        store,
+        res.returns,
+        walk_forward=walk_forward,
+        train_years=train_years,
+        test_months=test_months,
+    )
     if out:
         frames = {
             "runs": t,

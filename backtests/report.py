@@ -12,7 +12,14 @@ import pandas as pd
 from data.errors import InputError
 from data.store import atomic_write_text
 
-__all__ = ["check_out_dir", "clean", "frame_records", "to_json", "write_out_dir"]
+__all__ = [
+    "check_out_dir",
+    "clean",
+    "finish_document",
+    "frame_records",
+    "to_json",
+    "write_out_dir",
+]
 
 
 def clean(x: Any) -> Any:
@@ -67,3 +74,26 @@ def write_out_dir(out: str | Path, doc: dict, frames: dict[str, pd.DataFrame]) -
     atomic_write_text(to_json(doc), p)
     written.append(p)
     return written
+
+
+def finish_document(
+    doc: dict,
+    store,
+    returns: pd.DataFrame,
+    *,
+    walk_forward: bool,
+    train_years: float,
+    test_months: int,
+) -> None:
+    """What every backtest document ends with: the FX caveat, and the walk-forward selection
+    over ``returns`` (date x run) when asked."""
+    from backtests.walkforward import walk_forward_report
+    from data.fx import fx_coverage_note
+
+    note = fx_coverage_note(store, returns.index[-1])
+    if note:
+        doc["notes"].append(note)
+    if walk_forward:
+        doc["walk_forward"] = walk_forward_report(
+            returns, train_years=train_years, test_months=test_months
+        )

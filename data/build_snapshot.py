@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from data.stitch import Source, stitch
-from data.store import PRICE_COLUMNS, price_currency
+from data.store import PRICE_COLUMNS, atomic_write_parquet, price_currency
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "snapshot"
@@ -407,12 +407,6 @@ def valuation_snapshots(src: Path) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------- main
-def _write_parquet(df: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    df.to_parquet(tmp, index=False, compression="zstd")
-    tmp.replace(path)
-
-
 def build(src: Path, out: Path = OUT) -> dict:
     universe = tomllib.loads(UNIVERSE.read_text())
     tickers = list(universe["china"]) + list(universe["us"]) + list(universe["benchmarks"])
@@ -451,13 +445,15 @@ def build(src: Path, out: Path = OUT) -> dict:
         prices[c] = prices[c].astype("float64")
     first_price = prices.groupby("ticker")["date"].min().to_dict()
     prices["currency"] = prices["ticker"].map(lambda t: price_currency(t, universe))
-    _write_parquet(prices[PRICE_COLUMNS], out / "prices.parquet")
-    _write_parquet(annual_fundamentals(src, universe, first_price), out / "fundamentals.parquet")
-    _write_parquet(corporate_actions(src), out / "corporate_actions.parquet")
-    _write_parquet(shares_outstanding(src), out / "shares_outstanding.parquet")
-    _write_parquet(sec_facts(src), out / "sec_facts.parquet")
+    atomic_write_parquet(prices[PRICE_COLUMNS], out / "prices.parquet")
+    atomic_write_parquet(
+        annual_fundamentals(src, universe, first_price), out / "fundamentals.parquet"
+    )
+    atomic_write_parquet(corporate_actions(src), out / "corporate_actions.parquet")
+    atomic_write_parquet(shares_outstanding(src), out / "shares_outstanding.parquet")
+    atomic_write_parquet(sec_facts(src), out / "sec_facts.parquet")
     vals = valuation_snapshots(src)
-    _write_parquet(vals, out / "valuations.parquet")
+    atomic_write_parquet(vals, out / "valuations.parquet")
     manifest = {
         "description": "aigap embedded snapshot, built by data/build_snapshot.py from public "
         "market data (Yahoo Finance via yfinance, Nasdaq, SEC EDGAR, company "

@@ -19,7 +19,8 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,9 @@ __all__ = [
     "PRICE_COLUMNS",
     "TABLES",
     "Store",
+    "atomic_write_bytes",
     "atomic_write_parquet",
+    "atomic_write_text",
     "price_currency",
     "resolve_store",
 ]
@@ -68,29 +71,33 @@ def price_currency(ticker: str, universe) -> str:
 ENV_VAR = "AIGAP_DATA_DIR"
 
 
-def atomic_write_parquet(df: pd.DataFrame, path: Path) -> None:
-    """Write to a temporary file in the same folder, then rename: never a half-written file."""
+@contextmanager
+def _atomic_target(path: Path) -> Iterator[Path]:
+    """A temporary path in the same folder, renamed onto ``path`` only if the block succeeds:
+    never a half-written file, and a failed write leaves the old file as it was."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
     try:
-        df.to_parquet(tmp, index=False, compression="zstd")
+        yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_parquet(df: pd.DataFrame, path: Path) -> None:
+    with _atomic_target(path) as tmp:
+        df.to_parquet(tmp, index=False, compression="zstd")
+
+
+def atomic_write_bytes(data: bytes, path: Path) -> None:
+    with _atomic_target(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def atomic_write_text(text: str, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(text.encode("utf-8"), path)
 
 
 class Store:

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from data.errors import InputError
-from data.store import atomic_write_text
+from data.store import atomic_write_bytes, atomic_write_text
 from data.universe import Universe
 from screens.multiples import METRICS
 from screens.screen import ScreenResult
@@ -171,18 +171,7 @@ def check_archive_dir(path: str | Path) -> Path:
 
 def write_bytes(data: bytes, path: str | Path) -> None:
     """Atomic write (temporary file in the same folder, then rename)."""
-    import os
-    import tempfile
-
-    p = check_output_file(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(data, check_output_file(path))
 
 
 def _xlsx(res: ScreenResult) -> bytes:
