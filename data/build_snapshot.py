@@ -27,8 +27,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from data.build_shares import share_counts
+from data.fundamentals import filing_lag_days
 from data.stitch import Source, stitch
 from data.store import PRICE_COLUMNS, atomic_write_parquet, price_currency
+from data.traded import UnadjustedSource, traded_close
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "snapshot"
@@ -179,6 +182,9 @@ def price_plan(src: Path, tickers: list[str]) -> dict[str, list[Callable[[], Sou
             ]
             if code in ("000977", "002230"):  # qfq in this source; the others are raw
                 plan[t].append(custom("ashare_kayatjill", f"{code}.csv", read_tushare))
+            over = next(iter((p / "ashare_overwatchmercy").glob(f"{code}_2026-01*.csv")), None)
+            if over is not None:  # raw closes to 2026-07-17 (603019); returns from closes
+                plan[t].append(custom("ashare_overwatchmercy", over.name, read_overwatch))
             if chen is not None:
                 plan[t].append(
                     custom(
@@ -193,6 +199,9 @@ def price_plan(src: Path, tickers: list[str]) -> dict[str, list[Callable[[], Sou
                 plain("ccf_hsi", f"{t}.csv"),
                 plain("wubw_invest", f"{t}.csv", close="Adj Close"),
             ]
+            laimanto = next(iter((p / "laimanto_yf").glob(f"{t}_*.csv")), None)
+            if laimanto is not None:  # to 2026-08-27; adjusted as of download: returns only
+                plan[t].append(plain("laimanto_yf", laimanto.name))
         else:
             plan[t] = [
                 plain("dsturdy_fa5", f"{t}.csv"),
@@ -207,8 +216,14 @@ def price_plan(src: Path, tickers: list[str]) -> dict[str, list[Callable[[], Sou
             ("alitalbi", "CNY=X.csv"),
             ("maxime_bgn", "USDCNY=X.csv"),
             ("alexshch09", "CNY=X.csv"),
+            ("ecb_alexprengere", "CNY"),
+            ("idealauror_pboc_fixing", "usdcny.csv"),
         ],
-        "HKD=X": [("maxime_bgn", "USDHKD=X.csv"), ("alexshch09", "HKD=X.csv")],
+        "HKD=X": [
+            ("maxime_bgn", "USDHKD=X.csv"),
+            ("alexshch09", "HKD=X.csv"),
+            ("ecb_alexprengere", "HKD"),
+        ],
     }.items():
         plan[sym] = [
             (lambda folder=folder, file=file: _fx_source(fx, folder, file))  # type: ignore[misc]
@@ -217,10 +232,161 @@ def price_plan(src: Path, tickers: list[str]) -> dict[str, list[Callable[[], Sou
     return plan
 
 
+def read_ecb(path: Path, ccy: str) -> pd.DataFrame:
+    """ECB reference rates (units per EUR): local per USD = ``ccy`` / ``USD`` on each day."""
+    raw = pd.read_csv(path, na_values=["N/A"])
+    rate = pd.to_numeric(raw[ccy], errors="coerce") / pd.to_numeric(raw["USD"], errors="coerce")
+    return _frame(raw["Date"], {"close": rate})
+
+
 def _fx_source(fx: Path, folder: str, file: str) -> Source:
-    df = read_fx(fx / folder / file, folder)[["close"]]
+    if folder == "ecb_alexprengere":
+        df = read_ecb(fx / folder / "eurofxref-hist.zip", file)
+    elif folder == "idealauror_pboc_fixing":  # the central parity, not spot: returns only
+        raw = pd.read_csv(fx / folder / file)
+        df = _frame(raw["date"], {"close": raw["close"]})
+    else:
+        df = read_fx(fx / folder / file, folder)[["close"]]
     df = df[df["close"] > 0]
     return Source(folder, df, _pct(df))
+
+
+# ----------------------------------------------------------------------------- traded closes
+# Ex-dates inside a gap of the unadjusted sources, from ../shared/data/README.md (laimanto_yf:
+# "rows before the 2026 ex-dates (0700 05-15, 9988 06-10) are dividend-adjusted").
+KNOWN_EX_DATES = {"0700.HK": ("2026-05-15",), "9988.HK": ("2026-06-10",)}
+
+
+def _last_date(s: pd.Series) -> pd.Timestamp:
+    return pd.Timestamp(s.dropna().index.max())
+
+
+def _ccf_unadjusted(path: Path) -> pd.Series:
+    """ccf_hsi closes are adjusted as of its download; its ``Dividends`` column is the record.
+    Undo it backwards from the last row: DF(e-1) = DF(e) / (1 + d_e DF(e) / A(e-1))."""
+    raw = pd.read_csv(path)
+    idx = pd.DatetimeIndex(pd.to_datetime(raw["Date"].astype(str).str[:10]), name="date")
+    a = pd.Series(raw["Close"].to_numpy(dtype=float), index=idx)
+    d = pd.Series(raw["Dividends"].to_numpy(dtype=float), index=idx).fillna(0.0)
+    keep = ~a.index.duplicated(keep="last") & a.notna().to_numpy()
+    a, d = a[keep].sort_index(), d[keep].sort_index()
+    df = np.ones(len(a))
+    for i in range(len(a) - 1, 0, -1):
+        df[i - 1] = df[i]
+        if d.iloc[i] > 0:
+            df[i - 1] = df[i] / (1.0 + d.iloc[i] * df[i] / a.iloc[i - 1])
+    return a / df
+
+
+def unadjusted_sources(src: Path, ticker: str) -> list[UnadjustedSource]:
+    """Every dividend-unadjusted close series of ``ticker`` in ../shared, best first."""
+    p = src / "prices"
+    out: list[UnadjustedSource] = []
+    nas = src / "fundamentals/nasdaq_snapshots/details_HEAD" / f"{ticker}.json"
+    if nas.is_file():  # split-adjusted as of its last date, not dividend-adjusted
+        cs = json.loads(nas.read_text()).get("chartSeries") or []
+        if cs:
+            c = pd.Series(
+                [float(r[3]) for r in cs], index=pd.DatetimeIndex([str(r[5])[:10] for r in cs])
+            )
+            c = c[~c.index.duplicated(keep="last")].sort_index()
+            out.append(UnadjustedSource("nasdaq_chart", c, _last_date(c)))
+    if ticker.endswith((".SS", ".SZ")):
+        code = ticker.split(".")[0]
+        ex = "sh" if ticker.endswith(".SS") else "sz"
+        raw_files = [
+            (
+                "ashare_akshare_chenyihui",
+                next(iter((p / "ashare_akshare_chenyihui").glob(f"{code}_*")), None),
+                read_tushare,
+            ),
+            (
+                "ashare_overwatchmercy",
+                next(iter((p / "ashare_overwatchmercy").glob(f"{code}_*")), None),
+                read_overwatch,
+            ),
+            (
+                "ashare_raw_confidentalways",
+                p / "ashare_raw_confidentalways" / f"{code}.csv",
+                read_tushare,
+            ),
+            (
+                "ashare_xbx_ganlei333",
+                p / "ashare_xbx_ganlei333" / f"{ex}{code}.csv",
+                lambda f: read_xbx(f)[0],
+            ),
+        ]
+        for name, f, reader in raw_files:
+            if f is not None and f.is_file():
+                out.append(UnadjustedSource(name, reader(f)["close"], None))
+        return out
+    for folder in ("dieperdev_yf", "wubw_invest"):
+        f = p / folder / f"{ticker}.csv"
+        if f.is_file():  # Yahoo Close: split-adjusted as of the download, not for dividends
+            c = read_plain(f)["close"]
+            basis = _last_date(c)
+            if folder == "wubw_invest" and ticker.endswith(".HK"):
+                c = c.iloc[:-1]  # its last HK row (2022-09-19) was taken intraday
+            if ticker == "0700.HK":  # 2022-01-10..19 are scaled by 0.97059, not raw
+                c = c.drop(c.loc["2022-01-10":"2022-01-19"].index)
+            out.append(UnadjustedSource(folder, c, basis))
+    f = p / "ccf_hsi" / f"{ticker}.csv"
+    if f.is_file():
+        c = _ccf_unadjusted(f)
+        if ticker == "0700.HK":
+            # its Dividends column lacks Tencent's in-specie distributions: about 5% applied
+            # between 2022-09 and 2023-05 has no date or size in ../shared, so the record is
+            # used only after it (the gap is filled and marked estimated)
+            c = c.loc["2023-05-19":]
+        out.append(UnadjustedSource("ccf_hsi (dividend record)", c, _last_date(c)))
+    return out
+
+
+def read_overwatch(path: Path) -> pd.DataFrame:
+    raw = pd.read_csv(path)
+    df = _frame(raw["日期"], {"close": raw["收盘价"]})
+    return df.drop(pd.Timestamp("2026-07-01"), errors="ignore")  # a copy of 06-30 (README)
+
+
+def _has_sibling(ticker: str, universe: dict) -> bool:
+    """An HK line whose company also lists an ADR (BABA/9988.HK, JD/9618.HK, ...)."""
+    x = universe["china"].get(ticker) or {}
+    other = universe["china"].get(x.get("cross_listing", "")) or {}
+    return ticker.endswith(".HK") and other.get("ads_ratio") is not None
+
+
+def traded_closes(
+    src: Path, prices: pd.DataFrame, actions: pd.DataFrame, tickers: list[str], universe: dict
+) -> tuple[pd.Series, dict]:
+    """``close_traded`` for every price row of ``tickers`` (NaN elsewhere) and, per ticker, how
+    many dates each source of the dividend factor supplied."""
+    out = pd.Series(np.nan, index=prices.index)
+    info: dict[str, dict] = {}
+    for t in tickers:
+        rows = prices.index[prices["ticker"] == t]
+        if not len(rows):
+            continue
+        adj = pd.Series(
+            prices.loc[rows, "close"].to_numpy(), index=pd.DatetimeIndex(prices.loc[rows, "date"])
+        )
+        splits = actions[actions["ticker"] == t][["date", "factor"]]
+        ex = tuple(pd.Timestamp(d) for d in KNOWN_EX_DATES.get(t, ()))
+        srcs = unadjusted_sources(src, t)
+        if _has_sibling(t, universe):
+            # ccf_hsi's dividend column does not describe how Yahoo adjusted these HK lines:
+            # with it 9618.HK x2 / JD drifts to 1.05 in 2023; without it (the adjusted close taken
+            # as traded after the raw wubw_invest closes end in 2022-09) monthly medians stay
+            # within 2% of the ADR (tests/test_traded.py)
+            srcs = [s for s in srcs if not s.name.startswith("ccf_hsi")]
+        res = traded_close(adj, srcs, splits, ex_dates=ex)
+        out[rows] = res.frame["close_traded"].reindex(adj.index).to_numpy()
+        est = res.frame["estimated"]
+        info[t] = {
+            "dividend_factor_sources": res.observed,
+            "estimated_dates": int(est.sum()),
+            "min_factor": round(float(res.frame["dividend_factor"].min()), 6),
+        }
+    return out, info
 
 
 # ----------------------------------------------------------------------------- fundamentals
@@ -289,17 +455,9 @@ def annual_fundamentals(
     )
     a["period_end"] = pd.to_datetime(a["period_end"])
     a["reported_date"] = pd.to_datetime(a["reported_date"])
-    lag = []
-    for r in a.itertuples():
-        t = r.ticker
-        if t.endswith((".SS", ".SZ")):
-            lag.append(120)  # A-share annual reports are due by April 30
-        elif t.endswith(".HK"):
-            lag.append(90)  # HK annual results are due within three months
-        elif universe["china"].get(t) is not None:
-            lag.append(120)  # 20-F filers
-        else:
-            lag.append(90)  # 10-K filers
+    lag = [
+        filing_lag_days(t, foreign_issuer=t in universe["china"]) for t in a["ticker"].astype(str)
+    ]
     a["lag_days"] = lag
     lagged = a["period_end"] + pd.to_timedelta(a["lag_days"], unit="D")
     listing = a["ticker"].map(first_price)
@@ -319,10 +477,149 @@ def annual_fundamentals(
     return a.sort_values(["ticker", "fiscal_year"]).reset_index(drop=True)
 
 
-def shares_outstanding(src: Path) -> pd.DataFrame:
-    s = pd.read_csv(src / "fundamentals/pit_annual_hk_ashare/shares_outstanding.csv")
-    s["date"] = pd.to_datetime(s["date"])
-    return s.rename(columns={"shares_outstanding_millions": "shares_millions"})
+SIMFIN = {  # bulk file -> the date its values (and split-adjusted share counts) are as of
+    "simfin_2023-01-09_us-income-quarterly.zip": "2023-01-09",
+    "simfin_2026-03-06_us-income-quarterly.zip": "2026-03-06",
+}
+SIMFIN_TICKERS = {"GOOG": "GOOGL"}  # SimFin files Alphabet under GOOG
+
+
+def simfin_quarters(src: Path, us: list[str]) -> pd.DataFrame:
+    """Quarterly income rows of the US peers from the SimFin bulk files, one per (ticker, report
+    date): the older bulk wins where both have the quarter (nearer to first reported).  Values
+    are as restated on ``Restated Date``; shares split-adjusted as of the bulk (``basis_date``)."""
+    frames = []
+    for name, asof in SIMFIN.items():
+        raw = pd.read_csv(src / "fundamentals/us_quarterly_simfin" / name, sep=";")
+        raw["Ticker"] = raw["Ticker"].replace(SIMFIN_TICKERS)
+        raw = raw[raw["Ticker"].isin(us)].copy()
+        raw["basis_date"] = pd.Timestamp(asof)
+        raw["bulk"] = name
+        frames.append(raw)
+    q = pd.concat(frames, ignore_index=True)
+    q["period_end"] = pd.to_datetime(q["Report Date"])
+    q["publish"] = pd.to_datetime(q["Publish Date"])
+    q = q.sort_values(["Ticker", "period_end", "basis_date"], kind="mergesort")
+    return q.drop_duplicates(["Ticker", "period_end"], keep="first").reset_index(drop=True)
+
+
+def simfin_ttm(q: pd.DataFrame) -> pd.DataFrame:
+    """Trailing-twelve-month revenue and net income at each quarter end with four consecutive
+    quarters (each 80-100 days after the previous), public the day after the latest quarter was
+    filed."""
+    rows = []
+    for t, g in q.groupby("Ticker", sort=True):
+        g = g.sort_values("period_end").reset_index(drop=True)
+        gaps = g["period_end"].diff().dt.days
+        for i in range(3, len(g)):
+            w = g.iloc[i - 3 : i + 1]
+            if not gaps.iloc[i - 2 : i + 1].between(80, 100).all():
+                continue
+            if w["Revenue"].isna().any():
+                continue
+            last = g.iloc[i]
+            rows.append(
+                {
+                    "ticker": t,
+                    "fiscal_year": int(last["period_end"].year),
+                    "period_end": last["period_end"],
+                    "reported_date": last["publish"],
+                    "currency": "USD",
+                    "revenue": w["Revenue"].sum() / 1e6,
+                    "net_income": w["Net Income"].sum() / 1e6
+                    if w["Net Income"].notna().all()
+                    else np.nan,
+                    "diluted_eps": np.nan,
+                    "eps_unit": None,
+                    "diluted_shares": np.nan,
+                    "source": f"SimFin {last['bulk']} (restated as of "
+                    f"{last['basis_date'].date()}), four quarters",
+                    "public_date": last["publish"] + pd.Timedelta(days=1),
+                    "public_date_basis": "reported+1d",
+                    "shares_derived": False,
+                    "basis": "ttm",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def simfin_shares(q: pd.DataFrame) -> pd.DataFrame:
+    """Quarterly weighted diluted shares (basic where diluted is missing) as share-count rows on
+    the split basis of their bulk file."""
+    sh = q["Shares (Diluted)"].fillna(q["Shares (Basic)"])
+    ok = sh.notna() & (sh > 0)
+    q = q[ok]
+    return pd.DataFrame(
+        {
+            "ticker": q["Ticker"],
+            "as_of": q["period_end"],
+            "public_date": q["publish"] + pd.Timedelta(days=1),
+            "shares_millions": sh[ok] / 1e6,
+            "basis_date": q["basis_date"],
+            "kind": "weighted_diluted",
+            "usable": True,
+            "source": "fundamentals/us_quarterly_simfin/" + q["bulk"],
+            "note": "quarterly weighted shares, split-adjusted as of the bulk file "
+            "(restated values)",
+        }
+    )
+
+
+def shares_table(src: Path, fundamentals: pd.DataFrame, universe: dict) -> pd.DataFrame:
+    """Every dated share count (:mod:`data.build_shares` for the Chinese names), plus for the US
+    peers the SEC cover-page counts and the annual weighted diluted shares (or net income over
+    diluted EPS where a source lacks them, marked as derived)."""
+    china = share_counts(src)
+    us = list(universe["us"])
+    f = src / "fundamentals/share_counts/sec_companyfacts_slices/sec_share_counts_us.csv"
+    sec = pd.read_csv(f, dtype={"ticker": str})
+    cov = sec[
+        (sec["concept"] == "EntityCommonStockSharesOutstanding") & (sec["end"] >= "2014-12-31")
+    ]
+    cov = cov[cov["ticker"].isin(us)].sort_values("filed").drop_duplicates(["ticker", "end"])
+    cover = pd.DataFrame(
+        {
+            "ticker": cov["ticker"],
+            "as_of": pd.to_datetime(cov["end"]),
+            "public_date": pd.to_datetime(cov["filed"]) + pd.Timedelta(days=1),
+            "shares_millions": cov["val"] / 1e6,
+            "kind": "cover_outstanding",
+            "usable": True,
+            "source": "fundamentals/share_counts/sec_companyfacts_slices/sec_share_counts_us.csv",
+            "note": "SEC cover page count at its date (dei), "
+            + cov["form"]
+            + " accn "
+            + cov["accn"],
+        }
+    )
+    a = fundamentals[fundamentals["ticker"].isin(us) & fundamentals["diluted_shares"].notna()]
+    annual = pd.DataFrame(
+        {
+            "ticker": a["ticker"],
+            "as_of": a["period_end"],
+            "public_date": a["public_date"],
+            "shares_millions": a["diluted_shares"],
+            "kind": np.where(a["shares_derived"], "derived_ni_over_eps", "weighted_diluted"),
+            "usable": True,
+            "source": "fundamentals/pit_annual/fundamentals_annual.csv",
+            "note": "FY"
+            + a["fiscal_year"].astype(str)
+            + " weighted diluted shares ("
+            + a["public_date_basis"]
+            + ")",
+        }
+    )
+    us_rows = pd.concat([cover, annual], ignore_index=True)
+    us_rows["basis_date"] = us_rows["public_date"]
+    us_rows = pd.concat([us_rows, simfin_shares(simfin_quarters(src, us))], ignore_index=True)
+    out = pd.concat([china, us_rows.reindex(columns=china.columns)], ignore_index=True)
+    out["shares_millions"] = out["shares_millions"].astype(float)
+    out["usable"] = out["usable"].astype(bool)
+    for c in ("as_of", "public_date", "basis_date"):
+        out[c] = pd.to_datetime(out[c]).astype("datetime64[us]")
+    return out.sort_values(
+        ["ticker", "as_of", "public_date", "kind"], kind="mergesort"
+    ).reset_index(drop=True)
 
 
 def sec_facts(src: Path) -> pd.DataFrame:
@@ -425,7 +722,7 @@ def build(src: Path, out: Path = OUT) -> dict:
                 }
             )
             continue
-        series, info = stitch(loaded)
+        series, info = stitch(loaded, anchor="backbone" if t in ("CNY=X", "HKD=X") else "last")
         series = series.reset_index()
         series.insert(1, "ticker", t)
         frames.append(series)
@@ -445,12 +742,22 @@ def build(src: Path, out: Path = OUT) -> dict:
         prices[c] = prices[c].astype("float64")
     first_price = prices.groupby("ticker")["date"].min().to_dict()
     prices["currency"] = prices["ticker"].map(lambda t: price_currency(t, universe))
+    actions = corporate_actions(src)
+    valued = list(universe["china"]) + list(universe["us"])
+    prices["close_traded"], traded_info = traded_closes(src, prices, actions, valued, universe)
+    for s in manifest_series:
+        if s["ticker"] in traded_info:
+            s["close_traded"] = traded_info[s["ticker"]]
     atomic_write_parquet(prices[PRICE_COLUMNS], out / "prices.parquet")
-    atomic_write_parquet(
-        annual_fundamentals(src, universe, first_price), out / "fundamentals.parquet"
-    )
-    atomic_write_parquet(corporate_actions(src), out / "corporate_actions.parquet")
-    atomic_write_parquet(shares_outstanding(src), out / "shares_outstanding.parquet")
+    annual = annual_fundamentals(src, universe, first_price).assign(basis="annual")
+    ttm = simfin_ttm(simfin_quarters(src, list(universe["us"])))
+    fundamentals = pd.concat([annual, ttm.reindex(columns=annual.columns)], ignore_index=True)
+    fundamentals = fundamentals.sort_values(
+        ["ticker", "period_end", "basis"], kind="mergesort"
+    ).reset_index(drop=True)
+    atomic_write_parquet(fundamentals, out / "fundamentals.parquet")
+    atomic_write_parquet(actions, out / "corporate_actions.parquet")
+    atomic_write_parquet(shares_table(src, fundamentals, universe), out / "shares.parquet")
     atomic_write_parquet(sec_facts(src), out / "sec_facts.parquet")
     vals = valuation_snapshots(src)
     atomic_write_parquet(vals, out / "valuations.parquet")
@@ -458,8 +765,9 @@ def build(src: Path, out: Path = OUT) -> dict:
         "description": "aigap embedded snapshot, built by data/build_snapshot.py from public "
         "market data (Yahoo Finance via yfinance, Nasdaq, SEC EDGAR, company "
         "filings). For research use.",
-        "price_units": "adjusted close in the listing currency; FX (CNY=X, HKD=X) in local "
-        "currency per USD",
+        "price_units": "close: adjusted (dividends and splits) in the listing currency; "
+        "close_traded: the close as printed on its date (data/traded.py); FX (CNY=X, HKD=X) in "
+        "local currency per USD",
         "series": manifest_series,
         "valuation_snapshots": {
             s: {

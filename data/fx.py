@@ -7,7 +7,7 @@ import pandas as pd
 from data.store import Store
 from data.universe import Universe
 
-__all__ = ["close_age_days", "fx_coverage_note", "usd_closes"]
+__all__ = ["close_age_days", "fixing_since", "fx_coverage_note", "usd_closes"]
 
 
 def _ages(close: pd.DataFrame, index: pd.DatetimeIndex) -> pd.DataFrame:
@@ -57,13 +57,30 @@ def usd_closes(
     return pd.DataFrame(out, index=index).reindex(columns=list(dict.fromkeys(tickers)))
 
 
+def fixing_since(store: Store) -> dict[str, pd.Timestamp]:
+    """Per currency, the first date from which the stored rate is a central-bank fixing rather
+    than a market rate (the manifest's FX segments whose source is a fixing)."""
+    out = {}
+    for s in store.manifest().get("series", []):
+        ccy = {"CNY=X": "CNY", "HKD=X": "HKD"}.get(s.get("ticker", ""))
+        for seg in s.get("segments", []):
+            if ccy and "fixing" in str(seg.get("source", "")):
+                out[ccy] = pd.Timestamp(seg["first_date"])
+    return out
+
+
 def fx_coverage_note(store: Store, end: pd.Timestamp) -> str | None:
-    """A note when USD conversions after an FX series ends carry its last rate forward."""
+    """A note when USD conversions after an FX series ends carry its last rate forward, or use a
+    central-bank fixing instead of a market rate."""
+    notes = []
     late = []
     for ccy in ("CNY", "HKD"):
         last = store.fx(ccy).index.max()
         if last < end:
             late.append(f"USD/{ccy} after {last.date()}")
-    if not late:
-        return None
-    return "FX carried forward (last known rate) for " + ", ".join(late)
+    if late:
+        notes.append("FX carried forward (last known rate) for " + ", ".join(late))
+    for ccy, since in sorted(fixing_since(store).items()):
+        if since <= end:
+            notes.append(f"USD/{ccy} from {since.date()} is the central-bank fixing, not spot")
+    return "; ".join(notes) or None

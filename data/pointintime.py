@@ -1,134 +1,150 @@
 """Point-in-time valuation inputs: what was known about each name on each date.
 
-:func:`valuation_panel` returns one row per (date, ticker) with the inputs of the valuation
-multiples in USD, built only from data public on that date:
+:func:`valuation_panel` returns one row per ``(date, ticker)`` with the inputs of the valuation
+multiples in USD, assembled from small steps, each a pure function over tidy frames:
 
-* prices up to the date (the last close on or before it, and the date of that close);
-* FX as of the date (the last rate on or before it; a rate carried forward is flagged);
-* a valuation snapshot recorded on or before the date and at most ``max_snapshot_age_days`` old
-  (Nasdaq or yfinance ``Ticker.info``; already in USD), rolled forward to the date's close
-  (market cap x close on the date / close on the snapshot date); otherwise
-* the latest annual fundamentals whose ``public_date`` is on or before the date (reported date,
-  else a conservative lag applied when the snapshot was built), priced at the date's close.  A
-  figure is used until ``max_fundamentals_age_days`` after its fiscal year end (default 500: the
-  next annual report is due by then), and a figure older than ``stale_fundamentals_days`` is
-  flagged.
+* :func:`traded_prices_usd`: the close **as traded** on the date (not adjusted for dividends paid
+  or splits made later; :mod:`data.traded`), at most ``max_price_age_days`` old, in USD at the FX
+  rate of the date;
+* :func:`data.fundamentals.fundamentals_asof`: the latest period public by the date, one period
+  per block (sales; earnings), used until ``max_fundamentals_age_days`` after its period end;
+* :func:`data.shares.shares_asof`: the latest share count public by the date, restated to the
+  share basis of the date;
+* :func:`data.snapshots.snapshot_fields_asof`: each field of the latest valuation snapshot that
+  has it (Nasdaq, yfinance ``Ticker.info``; USD), at most ``max_snapshot_age_days`` old.
 
-Share counts and per-share figures are restated to the share basis of the adjusted prices with the
-corporate actions after their public date: ``adjusted price x restated shares`` equals the market
-value on that date, so this is a change of units, not look-ahead.
+A snapshot market cap is rolled to the date with traded prices on one share basis:
+``market cap x (close as traded on the date x splits since) / the snapshot's own quote``.  Without
+a snapshot, market cap = traded price x shares.  Snapshot fields win over filings while fresh.
 
-Output columns (money in USD): ``price_usd price_date market_cap ev sales sales_basis net_income
-eps_ttm eps_fwd ebitda revenue_growth_pct valuation_source fundamentals_period_end
-fundamentals_public_date fx_date flags``.
+For every input that is missing, ``why_<input>`` says why (``not listed yet``, ``no price``,
+``no share count``, ``share count older than N days``, ``no fundamentals``, ``fundamentals older
+than N months``, ``negative earnings`` is decided by the multiples).  Output columns (money in
+USD): ``price_usd price_traded price_date market_cap market_cap_source shares shares_as_of
+shares_kind ev sales sales_basis sales_period_end net_income eps_ttm eps_fwd ebitda
+revenue_growth_pct earnings_period_end valuation_source snapshot_date fundamentals_period_end
+fundamentals_public_date fx_date unused_fundamentals_end why_* flags``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
+from data.asof import as_datetime, grid_frame, split_restatement
 from data.errors import NoDataError
+from data.fundamentals import company_fundamentals, fundamentals_asof
+from data.fx import fixing_since
+from data.shares import company_share_counts, shares_asof
+from data.snapshots import snapshot_fields_asof
 from data.store import FX_SYMBOLS, Store
 from data.universe import Universe
 
-__all__ = ["PanelConfig", "restated_fundamentals", "valuation_panel"]
-
-
-class PanelConfig:
-    """Tolerances of the point-in-time assembly (days)."""
-
-    def __init__(
-        self,
-        *,
-        max_price_age_days: int = 7,
-        max_snapshot_age_days: int = 14,
-        max_fundamentals_age_days: int = 500,
-        stale_fundamentals_days: int = 456,
-        fx_carry_flag_days: int = 5,
-    ) -> None:
-        self.max_price_age_days = max_price_age_days
-        self.max_snapshot_age_days = max_snapshot_age_days
-        self.max_fundamentals_age_days = max_fundamentals_age_days
-        self.stale_fundamentals_days = stale_fundamentals_days
-        self.fx_carry_flag_days = fx_carry_flag_days
-
+__all__ = ["INPUTS", "PanelConfig", "traded_prices_usd", "valuation_panel"]
 
 _NONE = np.array(None, dtype=object)
 
+#: the inputs whose absence is explained in ``why_<input>``
+INPUTS = ("price", "market_cap", "sales", "earnings", "eps_fwd", "ev", "ebitda")
 
-def _dt(values) -> pd.Series:
-    """Datetimes at one resolution (pandas 3 keeps s/ms/us/ns apart; merge_asof needs one)."""
-    return pd.to_datetime(values).astype("datetime64[us]")
+
+@dataclass(frozen=True)
+class PanelConfig:
+    """Tolerances of the point-in-time assembly (days)."""
+
+    max_price_age_days: int = 7
+    max_snapshot_age_days: int = 14
+    max_fundamentals_age_days: int = 500
+    stale_fundamentals_days: int = 456
+    max_shares_age_days: int = 550
+    fx_carry_flag_days: int = 5
+
+    def with_stale_days(self, days: int) -> PanelConfig:
+        return replace(self, stale_fundamentals_days=days)
 
 
 def _asof_wide(wide: pd.DataFrame, dates: pd.DatetimeIndex) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Last value on or before each date, and the date of that value."""
     idx = wide.index.union(dates)
-    obs_date = pd.DataFrame(
+    obs = pd.DataFrame(
         np.where(wide.notna(), wide.index.to_numpy()[:, None], np.datetime64("NaT")),
         index=wide.index,
         columns=wide.columns,
     ).astype("datetime64[us]")
-    val = wide.reindex(idx).ffill().reindex(dates)
-    when = obs_date.reindex(idx).ffill().reindex(dates)
+    return wide.reindex(idx).ffill().reindex(dates), obs.reindex(idx).ffill().reindex(dates)
+
+
+def _fx_asof(store: Store, dates: pd.DatetimeIndex) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Units per USD of each currency on each date (last rate on or before it) and its date."""
+    rates = {"USD": pd.Series(1.0, index=dates)}
+    for ccy in FX_SYMBOLS:
+        try:
+            rates[ccy] = store.fx(ccy)
+        except Exception:  # a store without that FX series: conversions from it are NaN
+            rates[ccy] = pd.Series(dtype=float)
+    wide = pd.DataFrame(rates).sort_index()
+    val, when = _asof_wide(wide, dates)
+    when["USD"] = dates
     return val, when
 
 
-def restated_fundamentals(store: Store, universe: Universe) -> pd.DataFrame:
-    """Annual fundamentals with ``shares_adj`` and ``eps_adj`` on today's share basis, revenue
-    growth, and rows derived for HK lines of ADR companies (ADS ratio from the universe)."""
-    f = store.table("fundamentals").copy()
-    for c in ("period_end", "public_date"):
-        f[c] = _dt(f[c])
-    f["ticker"] = f["ticker"].astype("str")
-    ca = store.table("corporate_actions").assign(date=lambda d: _dt(d["date"]))
-    f["factor"] = 1.0
-    for r in ca.itertuples():
-        m = (f["ticker"] == r.ticker) & (f["public_date"] < r.date)
-        f.loc[m, "factor"] *= r.factor
-    f["shares_adj"] = f["diluted_shares"] * f["factor"]
-    f["eps_adj"] = f["diluted_eps"] / f["factor"]
-    prev = f[["ticker", "fiscal_year", "revenue"]].assign(fiscal_year=f["fiscal_year"] + 1)
-    f = f.merge(
-        prev.rename(columns={"revenue": "revenue_prev"}), on=["ticker", "fiscal_year"], how="left"
-    )
-    f["revenue_growth_pct"] = (f["revenue"] / f["revenue_prev"] - 1.0) * 100.0
-    f.loc[~(f["revenue_prev"] > 0), "revenue_growth_pct"] = np.nan
-    derived = []
-    have = set(f["ticker"])
-    for t in universe.china:
-        x = universe[t]
-        adr = universe.listings.get(x.cross_listing or "")
-        if t in have or adr is None or adr.ads_ratio is None or adr.ticker not in have:
-            continue
-        d = f[f["ticker"] == adr.ticker].copy()
-        d["ticker"] = t
-        d["shares_adj"] *= adr.ads_ratio
-        d["eps_adj"] /= adr.ads_ratio
-        d["source"] = f"derived from {adr.ticker} at {adr.ads_ratio:g} shares per ADS"
-        derived.append(d)
-    if derived:
-        f = pd.concat([f, *derived], ignore_index=True)
-    return f.sort_values(["ticker", "public_date", "fiscal_year"]).reset_index(drop=True)
+def _lookup(wide: pd.DataFrame, dates: pd.Index, keys: pd.Series) -> np.ndarray:
+    """``wide.at[date, key]`` for each row (NaN where the key is missing)."""
+    out = np.full(len(keys), np.nan)
+    k = keys.astype(object).to_numpy()
+    for c in wide.columns:
+        m = k == c
+        if m.any():
+            out[m] = wide[c].reindex(dates[m]).to_numpy(dtype=float)
+    return out
 
 
-def _asof_field(grid: pd.DataFrame, f: pd.DataFrame, cols: list[str], key: str) -> pd.DataFrame:
-    """Latest row per ticker with ``key`` present and public on or before each grid date."""
-    rows = f.dropna(subset=[key])[["ticker", "public_date", "period_end", *cols]]
-    rows = rows.rename(columns={"public_date": f"{key}_public", "period_end": f"{key}_period_end"})
-    rows = rows.sort_values(f"{key}_public")
-    out = pd.merge_asof(
-        grid.sort_values("date", kind="stable"),
-        rows,
-        left_on="date",
-        right_on=f"{key}_public",
-        by="ticker",
-        direction="backward",
+def _lookup_dates(wide: pd.DataFrame, dates: pd.Index, keys: pd.Series) -> np.ndarray:
+    out = np.full(len(keys), np.datetime64("NaT"), dtype="datetime64[us]")
+    k = keys.astype(object).to_numpy()
+    for c in wide.columns:
+        m = k == c
+        if m.any():
+            out[m] = wide[c].reindex(dates[m]).to_numpy(dtype="datetime64[us]")
+    return out
+
+
+def traded_prices_usd(
+    store: Store, universe: Universe, tickers: list[str], dates: pd.DatetimeIndex
+) -> pd.DataFrame:
+    """Per ``(date, ticker)``: ``price_traded`` (listing currency), ``price_usd``,
+    ``price_date`` (its close), ``price_basis`` (``traded`` or ``adjusted`` where the store has
+    no traded close), ``fx_rate`` and ``fx_date``; the one USD conversion of the panel."""
+    adj = store.close(tickers, strict=False).reindex(columns=tickers)
+    traded = store.traded_close(tickers).reindex(index=adj.index, columns=tickers)
+    basis = pd.DataFrame("traded", index=adj.index, columns=tickers)
+    basis = basis.where(traded.notna() | adj.isna(), "adjusted")
+    px = traded.fillna(adj)
+    val, when = _asof_wide(px, dates)
+    bas = basis.where(adj.notna()).reindex(adj.index.union(dates)).ffill().reindex(dates)
+    out = pd.DataFrame(
+        {
+            "price_traded": val.stack(future_stack=True),
+            "price_date": when.stack(future_stack=True),
+            "price_basis": bas.stack(future_stack=True),
+        }
     )
-    return out.set_index(["date", "ticker"])[[f"{key}_public", f"{key}_period_end", *cols]]
+    out.index.names = ["date", "ticker"]
+    fx, fx_when = _fx_asof(store, dates)
+    ccy = pd.Series([universe[t].currency for t in out.index.get_level_values("ticker")])
+    d = out.index.get_level_values("date")
+    out["fx_rate"] = _lookup(fx, d, ccy)
+    out["fx_date"] = _lookup_dates(fx_when, d, ccy)
+    out["price_usd"] = out["price_traded"] / out["fx_rate"]
+    return out
+
+
+def _first_prices(store: Store, tickers: list[str]) -> pd.Series:
+    c = store.close(tickers, strict=False)
+    return c.apply(lambda s: s.first_valid_index()).reindex(tickers)
 
 
 def valuation_panel(
@@ -140,253 +156,252 @@ def valuation_panel(
 ) -> pd.DataFrame:
     """Point-in-time valuation inputs for ``tickers`` (default: Chinese names and US peers)."""
     cfg = config or PanelConfig()
-    dates = pd.DatetimeIndex(_dt(list(dates_in))).normalize().unique().sort_values()
-    tickers = tickers or [*universe.china, *universe.us]
+    dates = pd.DatetimeIndex(as_datetime(list(dates_in))).normalize().unique().sort_values()
+    tickers = list(tickers or [*universe.china, *universe.us])
     close = store.close(tickers, strict=False)
     if close.empty or dates.min() < close.index.min():
         first = close.index.min().date() if not close.empty else "never"
         raise NoDataError(
             f"as-of date {dates.min().date()} is before any price data (first price {first})"
         )
-    grid = pd.MultiIndex.from_product([dates, tickers], names=["date", "ticker"])
-    out = pd.DataFrame(index=grid)
-    px, pdate = _asof_wide(close.reindex(columns=tickers), dates)
-    out["price_local"] = px.stack(future_stack=True).reindex(grid)
-    out["price_date"] = pdate.stack(future_stack=True).reindex(grid)
+    grid = grid_frame(dates, tickers)
+    idx = pd.MultiIndex.from_frame(grid)
+    out = traded_prices_usd(store, universe, tickers, dates).reindex(idx)
+    d = idx.get_level_values("date")
+    tk = idx.get_level_values("ticker").to_numpy()
+    fx, _ = _fx_asof(store, dates)
 
-    # FX as of each date for the listing and reporting currencies
-    fx_rate: dict[str, pd.Series] = {}
-    fx_when: dict[str, pd.Series] = {}
-    for ccy, sym in {"USD": None, **FX_SYMBOLS}.items():
-        if sym is None:
-            fx_rate[ccy] = pd.Series(1.0, index=dates)
-            fx_when[ccy] = pd.Series(dates, index=dates)
-            continue
-        s = store.fx(ccy).to_frame()
-        v, w = _asof_wide(s, dates)
-        fx_rate[ccy], fx_when[ccy] = v.iloc[:, 0], w.iloc[:, 0]
-    date_level = out.index.get_level_values("date")
-    list_ccy = pd.Series(
-        [universe[t].currency for t in out.index.get_level_values("ticker")], index=out.index
-    )
+    age = (d - pd.DatetimeIndex(out["price_date"])).days
+    fresh_price = np.asarray(age <= cfg.max_price_age_days)
+    listed = np.asarray(d >= pd.DatetimeIndex(_first_prices(store, tickers).reindex(tk)))
+    price_usd = out["price_usd"].where(fresh_price)
 
-    def rate(ccy: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-        r = np.full(len(out), np.nan)
-        w = np.full(len(out), np.datetime64("NaT"), dtype="datetime64[us]")
-        for c in ccy.dropna().unique():
-            m = (ccy == c).to_numpy()
-            if c not in fx_rate:
-                continue
-            r[m] = fx_rate[c].reindex(date_level[m]).to_numpy()
-            w[m] = fx_when[c].reindex(date_level[m]).to_numpy()
-        return r, w
+    actions = store.table("corporate_actions")
+    fund = company_fundamentals(store.table("fundamentals"), universe)
+    fa = fundamentals_asof(fund, actions, grid).reindex(idx)
+    counts = company_share_counts(store.table("shares"), universe)
+    sh = shares_asof(counts, actions, grid, max_age_days=cfg.max_shares_age_days)
+    sh = sh.reindex(idx)
+    snap = snapshot_fields_asof(
+        store.table("valuations"), grid, max_age_days=cfg.max_snapshot_age_days
+    ).reindex(idx)
 
-    fx_list, fx_list_date = rate(list_ccy)
-    out["price_usd"] = out["price_local"] / fx_list
-    price_age = (date_level - pd.DatetimeIndex(out["price_date"])).days
-    fresh_price = np.asarray(price_age <= cfg.max_price_age_days)
-
-    # annual fundamentals, field by field (latest public figure of each)
-    f = restated_fundamentals(store, universe)
-    g = out.index.to_frame(index=False)
-    g["ticker"] = g["ticker"].astype("str")
-    g["date"] = _dt(g["date"])
-    rev = _asof_field(g, f, ["revenue", "revenue_growth_pct", "currency"], "revenue")
-    ni = _asof_field(g, f, ["net_income", "currency"], "net_income")
-    eps = _asof_field(g, f, ["eps_adj", "currency"], "eps_adj")
-    sh = _asof_field(g, f, ["shares_adj"], "shares_adj")
-    so = store.table("shares_outstanding")
-    if len(so):
-        so = so.copy()
-        so["date"] = _dt(so["date"])
-        so["ticker"] = so["ticker"].astype("str")
-        ca = store.table("corporate_actions").assign(date=lambda d: _dt(d["date"]))
-        so["shares_adj"] = so["shares_millions"]
-        for r in ca.itertuples():
-            so.loc[(so["ticker"] == r.ticker) & (so["date"] < r.date), "shares_adj"] *= r.factor
-        so = so.rename(columns={"date": "so_date"})[["ticker", "so_date", "shares_adj"]]
-        so_asof = pd.merge_asof(
-            g.sort_values("date", kind="stable"),
-            so.sort_values("so_date"),
-            left_on="date",
-            right_on="so_date",
-            by="ticker",
-            direction="backward",
-        ).set_index(["date", "ticker"])
-        newer = so_asof["so_date"].reindex(out.index) > sh["shares_adj_public"].reindex(out.index)
-        newer |= (
-            sh["shares_adj"].reindex(out.index).isna()
-            & so_asof["shares_adj"].reindex(out.index).notna()
-        )
-        sh = sh.reindex(out.index)
-        sh.loc[newer, "shares_adj"] = so_asof["shares_adj"].reindex(out.index)[newer]
-        sh.loc[newer, "shares_adj_period_end"] = so_asof["so_date"].reindex(out.index)[newer]
     limit = pd.Timedelta(days=cfg.max_fundamentals_age_days)
+    sales_ok = np.asarray((d - pd.DatetimeIndex(fa["sales_period_end"])) <= limit)
+    earn_ok = np.asarray((d - pd.DatetimeIndex(fa["earnings_period_end"])) <= limit)
+    s_fx = _lookup(fx, d, fa["sales_currency"].reset_index(drop=True))
+    e_fx = _lookup(fx, d, fa["earnings_currency"].reset_index(drop=True))
+    f_sales = np.where(sales_ok, fa["revenue"].to_numpy(dtype=float) * 1e6 / s_fx, np.nan)
+    f_ni = np.where(earn_ok, fa["net_income"].to_numpy(dtype=float) * 1e6 / e_fx, np.nan)
+    f_eps = np.where(earn_ok, fa["eps"].to_numpy(dtype=float) / e_fx, np.nan)
+    f_growth = np.where(sales_ok, fa["revenue_growth_pct"].to_numpy(dtype=float), np.nan)
 
-    def fresh(frame: pd.DataFrame, key: str) -> pd.Series:
-        pe = _dt(frame[f"{key}_period_end"].reindex(out.index))
-        return (date_level - pd.DatetimeIndex(pe)) <= limit
-
-    r_ok, n_ok, e_ok, s_ok = (
-        fresh(rev, "revenue"),
-        fresh(ni, "net_income"),
-        fresh(eps, "eps_adj"),
-        fresh(sh, "shares_adj"),
-    )
-    rev_fx, rev_fx_date = rate(rev["currency"].reindex(out.index))
-    ni_fx, _ = rate(ni["currency"].reindex(out.index))
-    eps_fx, _ = rate(eps["currency"].reindex(out.index))
-    a_sales = (rev["revenue"].reindex(out.index) * 1e6 / rev_fx).where(r_ok)
-    a_ni = (ni["net_income"].reindex(out.index) * 1e6 / ni_fx).where(n_ok)
-    a_eps = (eps["eps_adj"].reindex(out.index) / eps_fx).where(e_ok).where(fresh_price)
-    a_mcap = (out["price_usd"] * sh["shares_adj"].reindex(out.index) * 1e6).where(s_ok)
-    a_mcap = a_mcap.where(fresh_price)
-
-    # valuation snapshots (already USD), the latest within the tolerance
-    v = store.table("valuations").copy()
-    v["date"] = _dt(v["date"])
-    v["ticker"] = v["ticker"].astype("str")
-    v["_pref"] = (v["source"] == "nasdaq").astype(int)
-    v = v.sort_values(["date", "_pref"]).drop_duplicates(["date", "ticker"], keep="last")
-    v = v.rename(columns={"date": "snap_date", "price": "snap_price", "source": "snap_source"})
-    # ``snap_date`` is the close the figures refer to; ``usable_from`` the first close at which
-    # they were public (the day after, unless the build recorded an earlier time)
-    if "usable_from" in v.columns:
-        v["usable_from"] = _dt(v["usable_from"]).fillna(v["snap_date"] + pd.Timedelta(days=1))
-    else:
-        v["usable_from"] = v["snap_date"] + pd.Timedelta(days=1)
-    v = v.sort_values("usable_from")
-    snap = pd.merge_asof(
-        g.sort_values("date", kind="stable"),
-        v,
-        left_on="date",
-        right_on="usable_from",
-        by="ticker",
-        direction="backward",
-        tolerance=pd.Timedelta(days=cfg.max_snapshot_age_days),
-    )
-    snap = snap.set_index(["date", "ticker"]).reindex(out.index)
-    use_snap = snap["market_cap"].notna().to_numpy()
-
-    def pick(snap_col: pd.Series, annual: pd.Series) -> np.ndarray:
-        return np.where(use_snap, snap_col.to_numpy(dtype=float), annual.to_numpy(dtype=float))
-
-    # a snapshot is rolled forward to the as-of close: same shares and balance sheet, the
-    # day's price (both prices from the store, so the dividend adjustment cancels)
-    roll = np.ones(len(out))
-    if use_snap.any():
-        usd_close = close.reindex(columns=tickers)
-        for t in usd_close.columns:
-            ccy = universe[t].currency
-            if ccy != "USD":
-                r = store.fx(ccy)
-                usd_close[t] = usd_close[t] / r.reindex(
-                    r.index.union(usd_close.index)
-                ).ffill().reindex(usd_close.index)
-        snap_dates = pd.DatetimeIndex(snap["snap_date"][use_snap].unique()).sort_values()
-        at_snap, _ = _asof_wide(usd_close, snap_dates)
-        tick_level = out.index.get_level_values("ticker")
-        p_snap = np.full(len(out), np.nan)
-        p_snap[use_snap] = [
-            at_snap.at[d, t]
-            for d, t in zip(snap["snap_date"][use_snap], tick_level[use_snap], strict=True)
-        ]
-        # the snapshot's own quote is the price its market cap was taken at (an intraday
-        # yfinance quote is not the previous close); the store's close on its date otherwise
-        own = snap["snap_price"].to_numpy(dtype=float)
-        p_snap = np.where(np.isfinite(own) & (own > 0), own, p_snap)
-        ratio = out["price_usd"].to_numpy(dtype=float) / p_snap
-        ok = use_snap & fresh_price & np.isfinite(ratio) & (ratio > 0)
-        roll = np.where(ok, ratio, 1.0)
-    out["snapshot_price_roll"] = np.where(use_snap, roll, np.nan)
-
-    out["market_cap"] = pick(snap["market_cap"] * roll, a_mcap)
-    out["sales"] = pick(snap["sales"], a_sales)
-    out["net_income"] = pick(snap["net_income"], a_ni)
-    out["eps_ttm"] = pick(snap["eps_ttm"], a_eps)
-    out["eps_fwd"] = np.where(use_snap, snap["eps_fwd"], np.nan)
-    out["ebitda"] = np.where(use_snap, snap["ebitda"], np.nan)
-    net_debt = (snap["debt"] - snap["cash"]).to_numpy(dtype=float)
-    out["ev"] = np.where(use_snap, out["market_cap"] + net_debt, np.nan)
-    # the store's close of the day (adjusted, like every other price here); the snapshot's own
-    # quote only where the store has no fresh close
-    store_px = out["price_usd"].to_numpy(dtype=float)
-    out["price_usd"] = np.where(
-        use_snap & ~(fresh_price & np.isfinite(store_px)),
-        snap["snap_price"].to_numpy(dtype=float),
-        store_px,
-    )
-    out["revenue_growth_pct"] = rev["revenue_growth_pct"].reindex(out.index).where(r_ok)
-    out["sales_basis"] = np.where(
-        use_snap,
-        snap["sales_basis"].astype(object),
-        np.where(out["sales"].notna(), "latest_fy", _NONE),
-    )
-    annual_any = (a_sales.notna() | a_ni.notna() | a_eps.notna()).to_numpy()
-    out["valuation_source"] = np.where(
-        use_snap, snap["snap_source"].astype(object), np.where(annual_any, "annual", _NONE)
-    )
-    out["snapshot_date"] = np.where(use_snap, snap["snap_date"], pd.NaT)
-    # the oldest figure in use decides staleness
-    pe_cols = [
-        rev["revenue_period_end"].reindex(out.index).where(r_ok),
-        ni["net_income_period_end"].reindex(out.index).where(n_ok),
-    ]
-    per = pd.concat(pe_cols, axis=1).min(axis=1)
-    pub = pd.concat(
-        [rev["revenue_public"].reindex(out.index), ni["net_income_public"].reindex(out.index)],
-        axis=1,
-    ).max(axis=1)
-    out["fundamentals_period_end"] = per
-    out["fundamentals_public_date"] = pub
-    out["fx_date"] = fx_list_date
-    # figures that exist but are too old to use: say so rather than drop them silently
-    too_old = []
-    for frame, key in ((rev, "revenue"), (ni, "net_income")):
-        pe = _dt(frame[f"{key}_period_end"].reindex(out.index))
-        too_old.append(
-            pd.Series(
-                np.where(pe.notna() & ~np.asarray(fresh(frame, key)), pe, pd.NaT), index=out.index
-            )
+    # market cap: a fresh snapshot rolled on traded prices, else traded price x shares
+    def snap_col(name: str) -> np.ndarray:
+        return (
+            snap[name].to_numpy(dtype=float, copy=True)
+            if name in snap
+            else np.full(len(idx), np.nan)
         )
-    out["unused_fundamentals_end"] = pd.concat(too_old, axis=1).max(axis=1)
-    fund_fx_date = np.where(np.asarray(r_ok) & (use_snap == 0), rev_fx_date, np.datetime64("NaT"))
-    out["flags"] = _flags(out, cfg, date_level, fresh_price, use_snap, fx_list_date, fund_fx_date)
-    return out.drop(columns=["price_local"])
+
+    def snap_str(name: str) -> np.ndarray:
+        if name not in snap:
+            return np.full(len(idx), None, dtype=object)
+        col = snap[name]
+        return np.where(col.notna(), col.astype(str), _NONE)
+
+    def snap_date(name: str) -> pd.DatetimeIndex:
+        col = f"{name}_date"
+        return pd.DatetimeIndex(snap[col] if col in snap else pd.Series(pd.NaT, index=idx))
+
+    mc_date = snap_date("market_cap")
+    k_mc = split_restatement(actions, tk, mc_date.to_numpy(), d.to_numpy())
+    quote = snap_col("market_cap_price")
+    # without its own quote, the snapshot's market cap is taken at the traded close of its date
+    no_quote = ~(np.isfinite(quote) & (quote > 0)) & ~mc_date.isna()
+    if no_quote.any():
+        at = traded_prices_usd(
+            store, universe, tickers, pd.DatetimeIndex(mc_date[no_quote].unique())
+        )
+        quote[no_quote] = (
+            at["price_usd"]
+            .reindex(pd.MultiIndex.from_arrays([mc_date[no_quote], tk[no_quote]]))
+            .to_numpy(dtype=float)
+        )
+    roll = price_usd.to_numpy(dtype=float) * k_mc / quote
+    snap_mc = snap_col("market_cap") * roll
+    from_snap = np.isfinite(snap_mc) & (snap_mc > 0)
+    shares_mc = price_usd.to_numpy(dtype=float) * sh["shares"].to_numpy(dtype=float) * 1e6
+    out["market_cap"] = np.where(from_snap, snap_mc, shares_mc)
+    out["market_cap_source"] = np.where(
+        from_snap,
+        np.char.add("snapshot ", snap_str("market_cap_source").astype(str)),
+        np.where(np.isfinite(shares_mc), "price x shares", _NONE),
+    )
+    out["snapshot_price_roll"] = np.where(from_snap, roll, np.nan)
+    for c in ("shares", "shares_as_of", "shares_kind", "shares_source"):
+        out[c] = sh[c]
+
+    def pick(name: str, filed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        v = snap_col(name)
+        use = np.isfinite(v)
+        return np.where(use, v, filed), use
+
+    out["sales"], sales_snap = pick("sales", f_sales)
+    out["net_income"], ni_snap = pick("net_income", f_ni)
+    k_eps = split_restatement(actions, tk, snap_date("eps_ttm").to_numpy(), d.to_numpy())
+    eps_snap = snap_col("eps_ttm") / k_eps
+    out["eps_ttm"] = np.where(np.isfinite(eps_snap), eps_snap, np.where(ni_snap, np.nan, f_eps))
+    k_fwd = split_restatement(actions, tk, snap_date("eps_fwd").to_numpy(), d.to_numpy())
+    out["eps_fwd"] = snap_col("eps_fwd") / k_fwd
+    out["ebitda"] = snap_col("ebitda")
+    net_debt = snap_col("debt") - snap_col("cash")
+    out["ev"] = out["market_cap"] + net_debt
+    out["revenue_growth_pct"] = f_growth
+    out["price_usd"] = price_usd
+    filed_basis = np.where(fa["sales_basis"].to_numpy(dtype=object) == "ttm", "ttm", "latest_fy")
+    out["sales_basis"] = np.where(
+        sales_snap,
+        snap_str("sales_basis"),
+        np.where(np.isfinite(f_sales), filed_basis, _NONE),
+    )
+    out["sales_period_end"] = fa["sales_period_end"].where(sales_ok)
+    out["earnings_period_end"] = fa["earnings_period_end"].where(earn_ok)
+    any_snap = from_snap | sales_snap | ni_snap
+    annual_any = np.isfinite(f_sales) | np.isfinite(f_ni)
+    src = snap_str("market_cap_source")
+    for other in ("sales_source", "net_income_source"):
+        src = np.where(pd.isna(src), snap_str(other), src)
+    out["valuation_source"] = np.where(any_snap, src, np.where(annual_any, "annual", _NONE))
+    out["snapshot_date"] = np.where(any_snap, mc_date, pd.NaT)
+    per = pd.concat([out["sales_period_end"], out["earnings_period_end"]], axis=1)
+    out["fundamentals_period_end"] = per.min(axis=1)
+    pub = pd.concat([fa["sales_public_date"], fa["earnings_public_date"]], axis=1)
+    out["fundamentals_public_date"] = pub.where(
+        pd.concat([pd.Series(sales_ok, index=idx), pd.Series(earn_ok, index=idx)], axis=1)
+    ).max(axis=1)
+    unused = pd.concat(
+        [fa["sales_period_end"].where(~sales_ok), fa["earnings_period_end"].where(~earn_ok)],
+        axis=1,
+    )
+    out["unused_fundamentals_end"] = unused.max(axis=1)
+    why = _why(out, fa, sh, cfg, listed, fresh_price, from_snap, sales_snap, ni_snap)
+    for k, v in why.items():
+        out[f"why_{k}"] = v
+    fund_fx_date = np.where(sales_ok & ~sales_snap, out["fx_date"], np.datetime64("NaT"))
+    out["flags"] = _flags(out, cfg, d, fresh_price, any_snap, fund_fx_date)
+    fixing = fixing_since(store).get("CNY")
+    if fixing is not None:  # CNY statements (or a CNY price) converted at the PBOC fixing
+        cny = (fa["sales_currency"] == "CNY").to_numpy() & sales_ok & ~sales_snap
+        cny |= np.array([universe[t].currency == "CNY" for t in tk])
+        on_fix = cny & np.asarray(d >= fixing)
+        out["flags"] = [
+            "; ".join(x for x in (f, "USD/CNY: PBOC fixing, not spot") if x) if m else f
+            for f, m in zip(out["flags"], on_fix, strict=True)
+        ]
+    return out.drop(columns=["fx_rate"])
+
+
+def _why(
+    out: pd.DataFrame,
+    fa: pd.DataFrame,
+    sh: pd.DataFrame,
+    cfg: PanelConfig,
+    listed: np.ndarray,
+    fresh_price: np.ndarray,
+    from_snap: np.ndarray,
+    sales_snap: np.ndarray,
+    ni_snap: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """For each input, why it is missing ('' where it is there)."""
+    n = len(out)
+    months = round(cfg.max_fundamentals_age_days / 30.4)
+
+    def reason(have: np.ndarray, *cases: tuple[np.ndarray, str]) -> np.ndarray:
+        r = np.full(n, "", dtype=object)
+        todo = ~have
+        for cond, text in cases:
+            m = todo & cond
+            r[m] = text
+            todo &= ~m
+        r[todo] = "not in the data"
+        return r
+
+    not_listed = (~listed, "not listed yet")
+    no_price = (~fresh_price, "no price")
+    price = reason(fresh_price, not_listed, (np.ones(n, bool), "no price"))
+    too_old_sh = sh["shares_too_old"].fillna(False).to_numpy(dtype=bool)
+    mcap = reason(
+        np.isfinite(out["market_cap"].to_numpy(dtype=float)),
+        not_listed,
+        no_price,
+        (too_old_sh, f"share count older than {cfg.max_shares_age_days} days"),
+        (np.ones(n, bool), "no share count"),
+    )
+    s_have = fa["revenue"].notna().to_numpy()
+    sales = reason(
+        np.isfinite(out["sales"].to_numpy(dtype=float)),
+        (s_have, f"fundamentals older than {months} months"),
+        (np.ones(n, bool), "no fundamentals"),
+    )
+    e_have = fa["net_income"].notna().to_numpy()
+    earnings = reason(
+        np.isfinite(out["net_income"].to_numpy(dtype=float))
+        | np.isfinite(out["eps_ttm"].to_numpy(dtype=float)),
+        (e_have, f"fundamentals older than {months} months"),
+        (np.ones(n, bool), "no fundamentals"),
+    )
+    no_snap = (~from_snap & ~sales_snap & ~ni_snap, "no valuation snapshot")
+    fwd = reason(np.isfinite(out["eps_fwd"].to_numpy(dtype=float)), no_snap)
+    ev = reason(
+        np.isfinite(out["ev"].to_numpy(dtype=float)), (mcap != "", "no market cap"), no_snap
+    )
+    ebitda = reason(np.isfinite(out["ebitda"].to_numpy(dtype=float)), no_snap)
+    return {
+        "price": price,
+        "market_cap": mcap,
+        "sales": sales,
+        "earnings": earnings,
+        "eps_fwd": fwd,
+        "ev": ev,
+        "ebitda": ebitda,
+    }
 
 
 def _flags(
     out: pd.DataFrame,
     cfg: PanelConfig,
-    date_level: pd.DatetimeIndex,
+    dates: pd.DatetimeIndex,
     fresh_price: np.ndarray,
     use_snap: np.ndarray,
-    fx_date: np.ndarray,
     fund_fx_date: np.ndarray,
 ) -> list[str]:
-    """Human-readable caveats per row: stale or missing price, stale fundamentals, figures too
-    old to use, FX rates carried forward (for the price and for the statements)."""
+    """Human-readable caveats per row: stale or missing price, a price that is the adjusted close
+    (no traded close known), stale fundamentals, figures too old to use, FX carried forward."""
     flags = []
     stale_f = pd.Timedelta(days=cfg.stale_fundamentals_days)
     carry = pd.Timedelta(days=cfg.fx_carry_flag_days)
     pdate = pd.DatetimeIndex(out["price_date"])
+    basis = out["price_basis"].to_numpy(dtype=object)
     fend = pd.DatetimeIndex(out["fundamentals_period_end"])
     unused = pd.DatetimeIndex(out["unused_fundamentals_end"])
-    fxd = pd.DatetimeIndex(fx_date)
+    fxd = pd.DatetimeIndex(out["fx_date"])
     ffxd = pd.DatetimeIndex(fund_fx_date)
-    for i, d in enumerate(date_level):
+    for i, day in enumerate(dates):
         fl = []
         if pd.isna(pdate[i]):
             fl.append("no price")
         elif not fresh_price[i]:
             fl.append(f"stale price (last {pdate[i].date()})")
+        elif basis[i] == "adjusted":
+            fl.append("adjusted close used (no traded close)")
         if not use_snap[i]:
-            if pd.notna(fend[i]) and d - fend[i] > stale_f:
+            if pd.notna(fend[i]) and day - fend[i] > stale_f:
                 fl.append(f"stale fundamentals (FY end {fend[i].date()})")
             if pd.notna(unused[i]) and (pd.isna(fend[i]) or unused[i] < fend[i]):
                 fl.append(f"fundamentals too old to use (FY end {unused[i].date()})")
-            carried = [x for x in (fxd[i], ffxd[i]) if pd.notna(x) and d - x > carry]
-            if carried:
-                fl.append(f"FX carried forward from {min(carried).date()}")
+        carried = [x for x in (fxd[i], ffxd[i]) if pd.notna(x) and day - x > carry]
+        if carried:
+            fl.append(f"FX carried forward from {min(carried).date()}")
         flags.append("; ".join(fl))
     return flags

@@ -25,11 +25,14 @@ class Source:
     ret: pd.Series
 
 
-def stitch(sources: list[Source]) -> tuple[pd.DataFrame, dict]:
+def stitch(sources: list[Source], *, anchor: str = "last") -> tuple[pd.DataFrame, dict]:
     """Chain daily returns across ``sources`` (highest priority first); see module docstring.
 
     The first source is the backbone; each further source only extends the stitched series
-    before its first or after its last date, linked at the nearest date both cover."""
+    before its first or after its last date, linked at the nearest date both cover.  ``anchor``:
+    ``"last"`` sets the level so that the last close equals its supplier's (adjusted prices, the
+    yfinance convention); ``"backbone"`` keeps the backbone's own levels, extensions scaled at the
+    seam (FX: a later fixing series must not move the spot history)."""
     sources = [s for s in sources if not s.frame.empty]
     if not sources:
         raise ValueError("no source")
@@ -57,9 +60,13 @@ def stitch(sources: list[Source]) -> tuple[pd.DataFrame, dict]:
             names.insert(0, pd.Series(s.name, index=before))
         level, supplier = pd.concat(parts), pd.concat(names)
     idx = pd.DatetimeIndex(level.index, name="date")
-    end_src = next(s for s in sources if s.name == supplier.iloc[-1])
-    anchor = float(end_src.frame.loc[idx[-1], "close"])
-    close = (anchor * level / level.iloc[-1]).to_numpy()
+    if anchor == "backbone":
+        j = sources[0].frame.index.intersection(idx).max()
+        close = (float(sources[0].frame.loc[j, "close"]) * level / level[j]).to_numpy()
+    else:
+        end_src = next(s for s in sources if s.name == supplier.iloc[-1])
+        level_end = float(end_src.frame.loc[idx[-1], "close"])
+        close = (level_end * level / level.iloc[-1]).to_numpy()
     out = pd.DataFrame({"close": close}, index=idx)
     by_src = pd.Series(supplier.to_numpy(), index=idx)
     # OHLC from the supplying source, scaled to the stitched close (adjusted levels differ by

@@ -46,13 +46,25 @@ TABLES = (
     "prices",
     "fundamentals",
     "corporate_actions",
-    "shares_outstanding",
+    "shares",
     "sec_facts",
     "valuations",
 )
 FX_SYMBOLS = {"CNY": "CNY=X", "HKD": "HKD=X"}
-#: columns of the prices table: adjusted OHLC in ``currency``; FX rows are local per USD
-PRICE_COLUMNS = ["date", "ticker", "open", "high", "low", "close", "volume", "currency"]
+#: columns of the prices table: adjusted OHLC in ``currency``, ``close_traded`` the close as
+#: printed on its date (no later dividend or split adjustment; NaN where unknown); FX rows are
+#: local per USD
+PRICE_COLUMNS = [
+    "date",
+    "ticker",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "currency",
+    "close_traded",
+]
 
 
 def price_currency(ticker: str, universe) -> str:
@@ -166,6 +178,20 @@ class Store:
             w.columns.name = None
             self._cache["wide_close"] = w
         return self._cache["wide_close"]
+
+    def traded_close(self, tickers: Iterable[str]) -> pd.DataFrame:
+        """Wide ``date x ticker`` closes as traded on each date (listing currency; NaN where the
+        store has none, e.g. a store written before ``close_traded`` existed)."""
+        if "wide_traded" not in self._cache:
+            px = self.table("prices")
+            if "close_traded" not in px.columns:
+                w = pd.DataFrame(index=self._wide_close().index)
+            else:
+                w = px.pivot(index="date", columns="ticker", values="close_traded").sort_index()
+                w.columns.name = None
+            self._cache["wide_traded"] = w
+        w = self._cache["wide_traded"]
+        return w.reindex(columns=list(dict.fromkeys(tickers)))
 
     def fx(self, currency: str) -> pd.Series:
         """Units of ``currency`` per USD, by date (1.0 for USD)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -80,9 +79,8 @@ def run_screen(
     _check_as_of(store, universe, as_of_ts)
     if panel_config is None:
         panel_config = PanelConfig(stale_fundamentals_days=flt.stale_days)
-    else:  # the filter decides staleness; do not change the caller's object
-        panel_config = copy.copy(panel_config)
-        panel_config.stale_fundamentals_days = flt.stale_days
+    else:  # the filter decides staleness (a new frozen config; the caller's is unchanged)
+        panel_config = panel_config.with_stale_days(flt.stale_days)
     mult, scores = score_panel(
         store, universe, [as_of_ts], panel_config=panel_config, score_config=score_config
     )

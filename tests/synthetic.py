@@ -143,14 +143,49 @@ def fund_row(
     }
 
 
+SHARE_COLS = [
+    "ticker",
+    "as_of",
+    "public_date",
+    "shares_millions",
+    "basis_date",
+    "kind",
+    "usable",
+    "source",
+    "note",
+]
+
+
+def share_row(ticker, as_of, public, shares, *, kind="weighted_diluted", usable=True, basis=None):
+    """One SYNTHETIC share count (millions of listed units) on the basis of ``basis`` (default:
+    its public date)."""
+    return {
+        "ticker": ticker,
+        "as_of": pd.Timestamp(as_of),
+        "public_date": pd.Timestamp(public),
+        "shares_millions": float(shares),
+        "basis_date": pd.Timestamp(basis or public),
+        "kind": kind,
+        "usable": usable,
+        "source": "synthetic",
+        "note": "synthetic",
+    }
+
+
 def write_store(
     root: Path,
     prices: dict[str, pd.Series],
     fundamentals: list[dict] | None = None,
     valuations: list[dict] | None = None,
     actions: list[dict] | None = None,
+    shares: list[dict] | None = None,
+    traded: dict[str, pd.Series] | None = None,
 ) -> Store:
-    """Write a SYNTHETIC store (same layout as the embedded snapshot) and open it."""
+    """Write a SYNTHETIC store (same layout as the embedded snapshot) and open it.
+
+    Share counts: every fundamentals row with ``diluted_shares`` gives a weighted-diluted count
+    (as the snapshot build does), plus ``shares`` rows (see :func:`share_row`).  Traded closes
+    equal the closes (no dividends) unless ``traded`` gives a series."""
     root.mkdir(parents=True, exist_ok=True)
     rows = []
     for t, s in prices.items():
@@ -165,6 +200,8 @@ def write_store(
                     "low": np.nan,
                     "close": s.to_numpy(dtype=float),
                     "volume": np.nan,
+                    "currency": "USD",
+                    "close_traded": (traded or {}).get(t, s).reindex(s.index).to_numpy(float),
                 }
             )
         )
@@ -178,9 +215,16 @@ def write_store(
     pd.DataFrame(actions or [], columns=["ticker", "date", "factor", "kind", "note"]).to_parquet(
         root / "corporate_actions.parquet", index=False
     )
-    pd.DataFrame(columns=["ticker", "date", "shares_millions", "source"]).to_parquet(
-        root / "shares_outstanding.parquet", index=False
-    )
+    from_fund = [
+        share_row(r["ticker"], r["period_end"], r["public_date"], r["diluted_shares"])
+        for r in fundamentals or []
+        if pd.notna(r.get("diluted_shares"))
+    ]
+    sh = pd.DataFrame([*from_fund, *(shares or [])], columns=SHARE_COLS)
+    for c in ("as_of", "public_date", "basis_date"):
+        sh[c] = pd.to_datetime(sh[c])
+    sh["usable"] = sh["usable"].astype(bool)
+    sh.to_parquet(root / "shares.parquet", index=False)
     pd.DataFrame(columns=["ticker"]).to_parquet(root / "sec_facts.parquet", index=False)
     (root / "manifest.json").write_text(
         json.dumps({"description": "SYNTHETIC test store", "series": []})

@@ -231,9 +231,11 @@ def test_stale_days_and_exclusions_are_visible(embedded, universe):
 
 def test_stale_price_gives_no_multiple_and_statement_fx_carry_is_flagged(embedded, universe):
     rows = run_screen(embedded, universe, "2026-04-15").rows.set_index("ticker")
-    # Tencent's last stored close is 2026-03-26: no multiple from a 20-day-old price
-    assert np.isnan(rows.loc["0700.HK", "pe_trailing"]) and np.isnan(rows.loc["0700.HK", "rank"])
-    assert "stale price (last 2026-03-26)" in rows.loc["0700.HK", "flags"]
-    # KC: USD price, CNY statements converted at a USD/CNY rate last seen on 2026-02-23
-    assert rows.loc["KC", "valuation_source"] == "annual"
-    assert "FX carried forward from 2026-02-23" in rows.loc["KC", "flags"]
+    # Meituan's last stored close is 2026-03-26: no multiple from a 20-day-old price
+    assert np.isnan(rows.loc["3690.HK", "ps"]) and np.isnan(rows.loc["3690.HK", "rank"])
+    assert "stale price (last 2026-03-26)" in rows.loc["3690.HK", "flags"]
+    # HK closes run to 2026-08-27 for Tencent, USD/HKD (ECB cross rates) only to 2026-04-13
+    late = run_screen(embedded, universe, "2026-08-20").rows.set_index("ticker")
+    assert "FX carried forward from 2026-04-13" in late.loc["0700.HK", "flags"]
+    # after 2026-04-13 USD/CNY is the PBOC fixing: said wherever CNY statements are converted
+    assert "USD/CNY: PBOC fixing, not spot" in late.loc["688256.SS", "flags"]

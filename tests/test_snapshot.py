@@ -35,9 +35,12 @@ def test_snapshot_is_compact_and_has_manifest():
         assert s["rows"] > 0 and s["segments"], s["ticker"]
         for a in s["agreement"]:  # every other source, on the dates it did not supply
             if a["overlap_rows_not_supplied"] > 20:
-                # within rounding: A-share sources quote 2 decimals (~1e-4 of a CNY 50 price)
-                assert a["median_abs_return_diff"] < 5e-4, (s["ticker"], a)
-                assert a["p99_abs_return_diff"] < 0.01, (s["ticker"], a)
+                # within rounding: A-share sources quote 2 decimals (~1e-4 of a CNY 50 price);
+                # the ECB reference rate (14:15 CET) and the PBOC fixing (09:15 Beijing) are
+                # taken at other times of day than a spot close
+                fixed_time = a["source"] in ("ecb_alexprengere", "idealauror_pboc_fixing")
+                assert a["median_abs_return_diff"] < (2e-3 if fixed_time else 5e-4), (s, a)
+                assert a["p99_abs_return_diff"] < (0.02 if fixed_time else 0.01), (s, a)
                 checked += 1
     assert checked > 50
 

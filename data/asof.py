@@ -1,0 +1,91 @@
+"""As-of selection: the figure that was public on each date (one rule, used by every table).
+
+:func:`latest_public` picks, for every ``(date, ticker)`` of a grid, the row whose
+``public_date`` is on or before the date and whose period is the latest among those (ties broken
+by the later public date, then by the row's ``rank``).  All fields come from that one row, so
+a multiple never mixes two fiscal periods.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["as_datetime", "grid_frame", "latest_public", "split_restatement"]
+
+
+def as_datetime(values) -> pd.Series:
+    """Datetimes at one resolution (pandas 3 keeps s/ms/us/ns apart; merge_asof needs one)."""
+    return pd.Series(pd.to_datetime(values)).astype("datetime64[us]")
+
+
+def grid_frame(dates: pd.DatetimeIndex, tickers: list[str]) -> pd.DataFrame:
+    """Every ``(date, ticker)`` pair as columns, dates at microsecond resolution."""
+    idx = pd.MultiIndex.from_product([dates, tickers], names=["date", "ticker"])
+    g = idx.to_frame(index=False)
+    g["date"] = as_datetime(g["date"]).to_numpy()
+    g["ticker"] = g["ticker"].astype(str)
+    return g
+
+
+def latest_public(
+    rows: pd.DataFrame,
+    grid: pd.DataFrame,
+    *,
+    period: str = "period_end",
+    public: str = "public_date",
+    rank: str | None = None,
+) -> pd.DataFrame:
+    """For each row of ``grid`` (columns ``date``, ``ticker``), the row of ``rows`` public on or
+    before ``date`` with the latest ``period`` (then the latest ``public``, then the highest
+    ``rank``).  Returns a frame indexed by ``(date, ticker)`` with the columns of ``rows``
+    (NaN where nothing was public)."""
+    r = rows.copy()
+    r["ticker"] = r["ticker"].astype(str)
+    r[public] = as_datetime(r[public]).to_numpy()
+    r[period] = as_datetime(r[period]).to_numpy()
+    r = r.dropna(subset=[public, period])
+    keys = [period, public] + ([rank] if rank else [])
+    r = r.sort_values(["ticker", *keys], kind="mergesort").reset_index(drop=True)
+    r["_order"] = np.arange(len(r))  # lexicographic order of (period, public, rank) per ticker
+    # walk each ticker's rows in order of publication: the best row known so far
+    by_pub = r.sort_values(["ticker", public, "_order"], kind="mergesort")
+    best = by_pub.groupby("ticker", sort=False)["_order"].cummax()
+    known = pd.DataFrame(
+        {"ticker": by_pub["ticker"].to_numpy(), "_known": by_pub[public].to_numpy(), "_best": best}
+    ).drop_duplicates(["ticker", "_known"], keep="last")
+    g = grid[["date", "ticker"]].sort_values("date", kind="mergesort")
+    hit = pd.merge_asof(
+        g, known.sort_values("_known"), left_on="date", right_on="_known", by="ticker"
+    )
+    out = r.drop(columns=["ticker"]).reindex(hit["_best"].to_numpy())
+    out.index = pd.MultiIndex.from_arrays(
+        [pd.DatetimeIndex(hit["date"]), hit["ticker"].to_numpy()], names=["date", "ticker"]
+    )
+    return out.drop(columns=["_order"])
+
+
+def split_restatement(
+    actions: pd.DataFrame,
+    tickers: np.ndarray,
+    from_dates: np.ndarray,
+    to_dates: np.ndarray,
+) -> np.ndarray:
+    """Factor that puts a share count on the share basis of ``from_dates`` onto that of
+    ``to_dates`` (multiply counts, divide per-share figures): the product of the splits dated in
+    ``(from, to]``, or its inverse when ``to`` is earlier.  NaN dates give 1."""
+    out = np.ones(len(tickers))
+    fr = pd.DatetimeIndex(from_dates)
+    to = pd.DatetimeIndex(to_dates)
+    ok = ~(fr.isna() | to.isna())
+    for t, d, f in zip(
+        actions["ticker"], pd.to_datetime(actions["date"]), actions["factor"], strict=True
+    ):
+        m = (tickers == t) & ok
+        if not m.any():
+            continue
+        fwd = m & (fr < d) & (to >= d)
+        back = m & (to < d) & (fr >= d)
+        out[fwd] *= float(f)
+        out[back] /= float(f)
+    return out

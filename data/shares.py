@@ -1,0 +1,100 @@
+"""Shares outstanding as of a date.
+
+The ``shares`` table (built by ``data/build_snapshot.py``) holds one row per published count:
+``ticker as_of public_date shares_millions basis_date kind source usable note``.  Counts are in
+listed units (ADS for an ADR, ordinary shares for an HK or A-share line) on the share basis of
+``basis_date``; ``kind`` says what the figure is (:data:`KIND_RANK`).
+
+At a date the count used is the one with the latest ``as_of`` among those public by then, a count
+outstanding winning over a weighted average of the same date; it is restated to the share basis
+of the date (splits after ``basis_date``) and is too old past ``max_age_days``.  Rows marked
+``usable = False`` (a weighted average over an IPO year, which understates the count after the
+listing) are never used.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from data.asof import as_datetime, latest_public, split_restatement
+from data.universe import Universe
+
+__all__ = ["KIND_RANK", "OUTSTANDING_KINDS", "company_share_counts", "shares_asof"]
+
+#: preference among counts of the same date (higher wins)
+KIND_RANK = {
+    "weighted_basic": 0,
+    "weighted_diluted": 1,
+    "derived_ni_over_eps": 1,
+    "aggregator_rounded": 2,
+    "ashare_total": 3,
+    "balance_outstanding": 3,
+    "hkex_filing": 3,
+    "cover_outstanding": 4,
+}
+OUTSTANDING_KINDS = frozenset(
+    {
+        "aggregator_rounded",
+        "ashare_total",
+        "balance_outstanding",
+        "hkex_filing",
+        "cover_outstanding",
+    }
+)
+
+
+def company_share_counts(shares: pd.DataFrame, universe: Universe) -> pd.DataFrame:
+    """The shares table plus rows for a line with no count of its own whose company's other
+    line has counts: an HK line of an ADR company at the ADS ratio (ordinary = ADS x ratio), an
+    ADR from its HK line (ADS = ordinary / ratio), an A-share line share for share."""
+    s = shares.copy()
+    s["ticker"] = s["ticker"].astype(str)
+    have = set(s.loc[s["usable"].astype(bool), "ticker"])
+    extra = []
+    for t in universe.china:
+        x = universe[t]
+        other = universe.listings.get(x.cross_listing or "")
+        if t in have or other is None or other.ticker not in have:
+            continue
+        if other.ads_ratio is not None:
+            ratio = float(other.ads_ratio)
+        elif x.ads_ratio is not None:
+            ratio = 1.0 / float(x.ads_ratio)
+        else:
+            ratio = 1.0
+        d = s[s["ticker"] == other.ticker].copy()
+        d["ticker"] = t
+        d["shares_millions"] = d["shares_millions"] * ratio
+        d["note"] = f"{other.ticker}'s count x {ratio:g}"
+        extra.append(d)
+    return pd.concat([s, *extra], ignore_index=True) if extra else s
+
+
+def shares_asof(
+    shares: pd.DataFrame, actions: pd.DataFrame, grid: pd.DataFrame, *, max_age_days: int
+) -> pd.DataFrame:
+    """Per ``(date, ticker)``: ``shares`` (millions of listed units on the date's basis),
+    ``shares_as_of``, ``shares_public_date``, ``shares_kind``, ``shares_source`` and
+    ``shares_too_old`` (a count exists but is older than ``max_age_days``)."""
+    s = shares[shares["usable"].astype(bool)].copy()
+    s["as_of"] = as_datetime(s["as_of"]).to_numpy()
+    s["_rank"] = s["kind"].map(KIND_RANK).fillna(0)
+    hit = latest_public(s, grid, period="as_of", rank="_rank")
+    dates = hit.index.get_level_values("date")
+    k = split_restatement(
+        actions,
+        hit.index.get_level_values("ticker").to_numpy(),
+        as_datetime(hit["basis_date"]).to_numpy(),
+        dates.to_numpy(),
+    )
+    age = (dates - pd.DatetimeIndex(hit["as_of"])).days
+    too_old = np.asarray(age > max_age_days)
+    out = pd.DataFrame(index=hit.index)
+    out["shares"] = np.where(too_old, np.nan, hit["shares_millions"].to_numpy(dtype=float) * k)
+    out["shares_as_of"] = hit["as_of"]
+    out["shares_public_date"] = hit["public_date"]
+    out["shares_kind"] = hit["kind"]
+    out["shares_source"] = hit["source"]
+    out["shares_too_old"] = too_old
+    return out

@@ -1,0 +1,79 @@
+"""Valuation snapshots as of a date, field by field.
+
+A snapshot row (Nasdaq or yfinance ``Ticker.info``, money in USD) can lack some fields: BABA's
+Nasdaq row of 2026-06-30 has a market cap but no sales.  Each field is therefore taken from the
+latest snapshot, of any source, that has it, was usable on or before the date
+(``usable_from``) and is at most ``max_age_days`` old; its snapshot date and source are kept.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from data.asof import as_datetime
+
+__all__ = ["SNAPSHOT_FIELDS", "snapshot_fields_asof"]
+
+#: per-field money in USD; ``price`` is the snapshot's own quote (USD) at ``date``
+SNAPSHOT_FIELDS = (
+    "market_cap",
+    "price",
+    "sales",
+    "net_income",
+    "debt",
+    "cash",
+    "eps_ttm",
+    "eps_fwd",
+    "ebitda",
+)
+
+
+def _usable(v: pd.DataFrame) -> pd.DataFrame:
+    v = v.copy()
+    v["ticker"] = v["ticker"].astype(str)
+    v["date"] = as_datetime(v["date"]).to_numpy()
+    default = v["date"] + pd.Timedelta(days=1)
+    if "usable_from" in v.columns:
+        v["usable_from"] = as_datetime(v["usable_from"]).fillna(default).to_numpy()
+    else:
+        v["usable_from"] = default
+    # one row per (date, ticker): Nasdaq first where both sources recorded the same close
+    v["_pref"] = (v["source"] == "nasdaq").astype(int)
+    v = v.sort_values(["ticker", "date", "_pref"], kind="mergesort")
+    return v.drop_duplicates(["date", "ticker", "source"], keep="last")
+
+
+def snapshot_fields_asof(
+    valuations: pd.DataFrame, grid: pd.DataFrame, *, max_age_days: int
+) -> pd.DataFrame:
+    """Per ``(date, ticker)`` of ``grid``: for each field ``f`` of :data:`SNAPSHOT_FIELDS`,
+    ``f``, ``f_date`` (the close the figure refers to) and ``f_source``; plus
+    ``sales_basis`` (``latest_fy`` or ``ttm``) with the sales figure.  A market cap comes with
+    the quote it was taken at (``market_cap_price``) from the same row."""
+    v = _usable(valuations)
+    g = grid[["date", "ticker"]].sort_values("date", kind="mergesort")
+    out = pd.DataFrame(index=pd.MultiIndex.from_frame(g))
+    tol = pd.Timedelta(days=max_age_days)
+    for f in SNAPSHOT_FIELDS:
+        if f not in v.columns:
+            continue
+        extra = {"market_cap": ["price"], "sales": ["sales_basis"]}.get(f, [])
+        rows = v[v[f].notna()][["ticker", "date", "usable_from", "source", "_pref", f, *extra]]
+        rows = rows.rename(columns={"price": "market_cap_price"}) if f == "market_cap" else rows
+        # the latest close first, Nasdaq before yfinance on the same close; one row per moment
+        rows = rows.sort_values(["usable_from", "date", "_pref"], kind="mergesort")
+        rows = rows.drop_duplicates(["ticker", "usable_from"], keep="last").drop(columns="_pref")
+        hit = pd.merge_asof(
+            g,
+            rows.rename(columns={"date": f"{f}_date", "source": f"{f}_source"}),
+            left_on="date",
+            right_on="usable_from",
+            by="ticker",
+            direction="backward",
+            tolerance=tol,
+        )
+        hit.index = out.index
+        for c in hit.columns:
+            if c not in ("date", "ticker", "usable_from"):
+                out[c] = hit[c].to_numpy()
+    return out
