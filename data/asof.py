@@ -55,6 +55,8 @@ def latest_public(
         {"ticker": by_pub["ticker"].to_numpy(), "_known": by_pub[public].to_numpy(), "_best": best}
     ).drop_duplicates(["ticker", "_known"], keep="last")
     g = grid[["date", "ticker"]].sort_values("date", kind="mergesort")
+    g = g.assign(ticker=g["ticker"].astype(object))  # one key dtype, even for an empty table
+    known = known.assign(ticker=known["ticker"].astype(object))
     hit = pd.merge_asof(
         g, known.sort_values("_known"), left_on="date", right_on="_known", by="ticker"
     )

@@ -52,6 +52,7 @@ def snapshot_fields_asof(
     the quote it was taken at (``market_cap_price``) from the same row."""
     v = _usable(valuations)
     g = grid[["date", "ticker"]].sort_values("date", kind="mergesort")
+    g = g.assign(ticker=g["ticker"].astype(object))  # one key dtype, even for an empty table
     out = pd.DataFrame(index=pd.MultiIndex.from_frame(g))
     tol = pd.Timedelta(days=max_age_days)
     for f in SNAPSHOT_FIELDS:
@@ -63,6 +64,7 @@ def snapshot_fields_asof(
         # the latest close first, Nasdaq before yfinance on the same close; one row per moment
         rows = rows.sort_values(["usable_from", "date", "_pref"], kind="mergesort")
         rows = rows.drop_duplicates(["ticker", "usable_from"], keep="last").drop(columns="_pref")
+        rows = rows.assign(ticker=rows["ticker"].astype(object))
         hit = pd.merge_asof(
             g,
             rows.rename(columns={"date": f"{f}_date", "source": f"{f}_source"}),
