@@ -166,6 +166,52 @@ def data_update(
 
 
 # ----------------------------------------------------------------------------- screen
+@data_app.command("coverage")
+def data_coverage(
+    start: Annotated[
+        str | None, typer.Option("--start", help="YYYY-MM-DD (default: a year before --end)")
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option("--end", help="YYYY-MM-DD (default: the last US trading day in the store)"),
+    ] = None,
+    freq: Annotated[str, typer.Option("--freq", help="W, M or Q")] = "M",
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    data_dir: DataDir = None,
+    universe: UniverseOpt = None,
+) -> None:
+    """Per date and name: which multiples are computable and, for each gap, the missing input."""
+    import pandas as pd
+
+    from data.calendar import period_ends, us_calendar
+    from data.dates import parse_date
+    from screens.coverage import coverage
+
+    _choice(fmt, ("table", "json"), "--format")
+    offset = {"W": "W-FRI", "M": "ME", "Q": "QE"}.get(_choice(freq, ("W", "M", "Q"), "--freq"))
+    store, uni = _ctx(data_dir, universe)
+    cal = us_calendar(store)
+    end_ts = parse_date(end, "--end") if end else cal.max()
+    start_ts = parse_date(start, "--start") if start else end_ts - pd.DateOffset(years=1)
+    if start_ts > end_ts:
+        raise InputError(f"--start {start_ts.date()} is after --end {end_ts.date()}")
+    dates = period_ends(us_calendar(store, start_ts, end_ts), str(offset))
+    if not len(dates):
+        raise InputError(
+            f"no US trading day between {start_ts.date()} and {end_ts.date()} in the store "
+            f"(data from {cal.min().date()} to {cal.max().date()})"
+        )
+    res = coverage(store, uni, dates)
+    if fmt == "json":
+        from aigap.render import coverage_document
+
+        sys.stdout.write(json.dumps(coverage_document(res), indent=1) + "\n")
+    else:
+        from aigap.render import coverage_table
+
+        coverage_table(_console(), res)
+
+
 def _split(values: list[str] | None) -> tuple[str, ...]:
     out: list[str] = []
     for v in values or []:

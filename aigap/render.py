@@ -179,3 +179,67 @@ def walk_forward_tables(console: Console, wf: dict) -> None:
         "Walk-forward: stitched out-of-sample returns",
         "{:.3f}",
     )
+
+
+def coverage_document(res) -> dict:
+    """The coverage as JSON: per date the summary and, per name, each metric's reason
+    (``null`` = computable)."""
+    from screens.multiples import METRICS
+
+    out = []
+    for _, srow in res.summary.iterrows():
+        d = srow["date"]
+        rows = res.rows[res.rows["date"] == d]
+        out.append(
+            {
+                "date": d.date().isoformat(),
+                "china_valued": int(srow["china_valued"]),
+                "china_names": int(srow["china_names"]),
+                "us_valued": int(srow["us_valued"]),
+                "us_with_ps": int(srow["us_with_ps"]),
+                "us_names": int(srow["us_names"]),
+                "names": [
+                    {
+                        "ticker": r["ticker"],
+                        "role": r["role"],
+                        "segment": r["segment"],
+                        "valued": bool(r["valued"]),
+                        "metrics": {m: (r[m] if isinstance(r[m], str) else None) for m in METRICS},
+                    }
+                    for _, r in rows.iterrows()
+                ],
+            }
+        )
+    return {"dates": out}
+
+
+def coverage_table(console, res) -> None:
+    """One summary line per date, then one row per name: computable metrics and the gaps."""
+    from rich.table import Table
+
+    from screens.multiples import METRICS
+
+    for _, srow in res.summary.iterrows():
+        d = srow["date"]
+        console.print(
+            f"[bold]{d.date()}[/bold]: {srow['china_valued']} of {srow['china_names']} Chinese "
+            f"names valued; {srow['us_valued']} of {srow['us_names']} US peers valued "
+            f"({srow['us_with_ps']} with P/S)"
+        )
+        t = Table(show_edge=False, pad_edge=False)
+        for c in ("ticker", "role", "valued", "computable", "missing (metric: input)"):
+            t.add_column(c, overflow="fold")
+        for _, r in res.rows[res.rows["date"] == d].iterrows():
+            ok = [m for m in METRICS if not isinstance(r[m], str)]
+            gaps: dict[str, list[str]] = {}
+            for m in METRICS:
+                if isinstance(r[m], str):
+                    gaps.setdefault(r[m], []).append(m)
+            t.add_row(
+                r["ticker"],
+                r["role"],
+                "yes" if r["valued"] else "no",
+                ",".join(ok) or "-",
+                "; ".join(f"{','.join(ms)}: {why}" for why, ms in gaps.items()),
+            )
+        console.print(t)

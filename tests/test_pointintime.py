@@ -7,12 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from synthetic import bdays, fund_row, share_row, write_store
 
 from data.asof import grid_frame, latest_public, split_restatement
 from data.pointintime import valuation_panel
 from data.traded import UnadjustedSource, traded_close
 from screens.screen import run_screen, score_panel
+
+from synthetic import bdays, fund_row, share_row, write_store
 
 D = pd.Timestamp
 
