@@ -112,7 +112,7 @@ def test_traded_close_undoes_later_splits():
     np.testing.assert_allclose(res.frame["dividend_factor"].to_numpy(), 1.0)
 
 
-# --------------------------------------------------------------------- 3. snapshot roll over a split
+# ------------------------------------------------------------------ 3. snapshot roll over a split
 def test_servicenow_multiples_are_continuous_across_its_split(embedded, universe):
     # 5:1 on 2025-12-18: before the fix P/S 2.5 and forward P/E 7.5 from 2025-11-27 to 12-17
     dates = ["2025-12-01", "2025-12-17", "2025-12-19", "2025-12-30"]
