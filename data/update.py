@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from data.errors import OfflineError
+from data.fundamentals import filing_lag_days
 from data.stitch import Source, stitch
 from data.store import (
     FX_SYMBOLS,
@@ -24,6 +25,7 @@ from data.store import (
     atomic_write_text,
     price_currency,
 )
+from data.traded import UnadjustedSource, traded_close
 from data.universe import Universe
 
 __all__ = ["UpdateReport", "update_store"]
@@ -52,11 +54,47 @@ class UpdateReport:
 
 
 def _merge(old: pd.DataFrame | None, new: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
-    srcs = [Source("yfinance", new, new["close"].pct_change())]
+    cols = ["open", "high", "low", "close", "volume"]
+    fresh = new[[c for c in cols if c in new.columns]]
+    srcs = [Source("yfinance", fresh, fresh["close"].pct_change())]
     if old is not None and len(old):
-        o = old.set_index("date")[["open", "high", "low", "close", "volume"]]
+        o = old.set_index("date")[cols]
         srcs.append(Source("stored", o, o["close"].pct_change()))
     return stitch(srcs)
+
+
+def new_splits(ticker: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Corporate-action rows for the splits in a download (``split`` > 0 on the ex-date)."""
+    if "split" not in frame.columns:
+        return pd.DataFrame(columns=["ticker", "date", "factor", "kind", "note"])
+    sp = frame["split"].fillna(0.0)
+    sp = sp[(sp > 0) & (sp != 1.0)]
+    return pd.DataFrame(
+        {
+            "ticker": ticker,
+            "date": pd.DatetimeIndex(sp.index),
+            "factor": sp.to_numpy(dtype=float),
+            "kind": "stock_split",
+            "note": "yfinance Stock Splits",
+        }
+    )
+
+
+def merged_traded_close(
+    merged: pd.DataFrame, new: pd.DataFrame, old: pd.DataFrame | None, splits: pd.DataFrame
+) -> pd.Series:
+    """Closes as traded for a merged series: the download's unadjusted ``Close`` (split-adjusted
+    as of its last date), then the stored traded closes, by the one rule of :mod:`data.traded`."""
+    sources = []
+    if "close_unadjusted" in new.columns:
+        u = new["close_unadjusted"].dropna()
+        if len(u):
+            sources.append(UnadjustedSource("yfinance Close", u, pd.Timestamp(u.index.max())))
+    if old is not None and "close_traded" in old.columns:
+        o = old.set_index("date")["close_traded"].dropna()
+        sources.append(UnadjustedSource("stored traded close", o, None))
+    res = traded_close(merged["close"], sources, splits[["date", "factor"]])
+    return res.frame["close_traded"].reindex(merged.index)
 
 
 def update_store(
@@ -96,13 +134,29 @@ def update_store(
     prices = store.table("prices")
     manifest = dict(store.manifest())
     series_meta = {s["ticker"]: s for s in manifest.get("series", [])}
+    actions = store.table("corporate_actions")
+    added = [new_splits(t, f) for t, f in batch.frames.items()]
+    if any(len(a) for a in added):
+        actions = pd.concat([actions, *[a for a in added if len(a)]], ignore_index=True)
+        actions = actions.drop_duplicates(["ticker", "date"], keep="first")
+        actions = actions.sort_values(["ticker", "date"]).reset_index(drop=True)
     merged = []
     for t, frame in batch.frames.items():
         old = prices[prices["ticker"] == t]
+        if len(old) and not frame.index.isin(pd.DatetimeIndex(old["date"])).any():
+            # returns can only be chained across a common date: keep the stored series
+            report.failed[t] = (
+                f"download ({frame.index.min().date()}..) does not overlap the stored "
+                f"history (..{pd.Timestamp(old['date'].max()).date()}); stored series kept"
+            )
+            continue
         series, info = _merge(old if len(old) else None, frame)
         s = series.reset_index()
         s.insert(1, "ticker", t)
         s["currency"] = price_currency(t, universe)
+        s["close_traded"] = merged_traded_close(
+            series, frame, old if len(old) else None, actions[actions["ticker"] == t]
+        ).to_numpy()
         merged.append(s)
         report.succeeded.append(t)
         series_meta[t] = {
@@ -135,7 +189,7 @@ def update_store(
             report.failed.setdefault(t, f"valuation: {type(e).__name__}: {e}")
             continue
         fin_ccy = str(info.get("financialCurrency") or universe[t].reporting_currency)
-        lag = 120 if universe[t].role == "china" else 90
+        lag = filing_lag_days(t, foreign_issuer=universe[t].role == "china")
         try:
             stmt_rows.append(provider.annual_statements(t, fin_ccy, lag))
             measures.append(provider.valuation_measures(t))
@@ -157,6 +211,8 @@ def update_store(
         price_currency(t, universe) for t in new_prices.loc[missing, "ticker"]
     ]
     atomic_write_parquet(new_prices, root / "prices.parquet")
+    if any(len(a) for a in added):
+        atomic_write_parquet(actions, root / "corporate_actions.parquet")
     if val_rows:
         vals = store.table("valuations")
         add = pd.DataFrame(val_rows)

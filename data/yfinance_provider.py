@@ -1,6 +1,7 @@
 """The live provider: Yahoo Finance through yfinance (the only module that imports yfinance).
 
-* batch price downloads (``yf.download``: ``(Price, Ticker)`` column MultiIndex, adjusted);
+* batch price downloads (``yf.download(auto_adjust=False, actions=True)``: ``(Price, Ticker)``
+  column MultiIndex; adjusted OHLC computed as yfinance does, the unadjusted close and splits kept);
 * ``Ticker.info`` turned into a dated valuation row in USD (``currency`` is the quote's currency,
   ``financialCurrency`` the statements', which differ for ADRs: BABA quotes in USD, reports CNY);
 * ``Ticker.get_valuation_measures`` (period-end multiples) and annual income statements.
@@ -25,11 +26,38 @@ from data.errors import ProviderError
 
 __all__ = ["PriceBatch", "YFinanceProvider", "info_to_valuation", "parse_download"]
 
-_FIELDS = {"Open": "open", "High": "high", "Low": "low", "Close": "close", "Volume": "volume"}
+_FIELDS = {
+    "Open": "open",
+    "High": "high",
+    "Low": "low",
+    "Close": "close",
+    "Volume": "volume",
+    "Close (unadjusted)": "close_unadjusted",
+    "Stock Splits": "split",
+}
+
+
+def _adjusted(sub: pd.DataFrame) -> pd.DataFrame:
+    """``auto_adjust=False`` columns to adjusted OHLC, as ``auto_adjust=True`` computes them
+    (every price times Adj Close / Close), keeping the unadjusted close."""
+    if "Adj Close" not in sub.columns:
+        return sub
+    sub = sub.copy()
+    ratio = sub["Adj Close"] / sub["Close"]
+    sub["Close (unadjusted)"] = sub["Close"]
+    for c in ("Open", "High", "Low"):
+        if c in sub.columns:
+            sub[c] = sub[c] * ratio
+    sub["Close"] = sub["Adj Close"]
+    return sub.drop(columns=["Adj Close", "Dividends", "Capital Gains"], errors="ignore")
 
 
 @dataclass
 class PriceBatch:
+    """Per ticker a frame of adjusted ``open high low close volume`` plus ``close_unadjusted``
+    (Yahoo's ``Close`` with ``auto_adjust=False``: split-adjusted as of the download, not for
+    dividends) and ``split`` (the ``Stock Splits`` ratio on its ex-date, 0 elsewhere)."""
+
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
 
@@ -70,6 +98,7 @@ def parse_download(df: pd.DataFrame | None, tickers: list[str]) -> PriceBatch:
             sub = df.xs(t, axis=1, level=lvl)
         else:
             sub = df
+        sub = _adjusted(sub)
         sub = sub.rename(columns=_FIELDS)[
             [c for c in _FIELDS.values() if c in sub.rename(columns=_FIELDS).columns]
         ]
@@ -187,8 +216,8 @@ class YFinanceProvider:
                         part,
                         start=start,
                         end=end,
-                        auto_adjust=True,
-                        actions=False,
+                        auto_adjust=False,  # Close and Adj Close: traded closes kept
+                        actions=True,  # Stock Splits restate share counts and traded closes
                         progress=False,
                         group_by="column",
                         multi_level_index=True,

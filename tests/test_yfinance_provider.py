@@ -16,18 +16,35 @@ from data.update import update_store
 from data.yfinance_provider import YFinanceProvider, info_to_valuation, parse_download
 
 
-def yf_frame(tickers, dates, tz=None, missing=()):
-    """A SYNTHETIC frame with yf.download's layout (auto_adjust=True, group_by='column')."""
+def yf_frame(tickers, dates, tz=None, missing=(), dividend=None, split=None, close=None):
+    """A SYNTHETIC frame with the layout of yfinance 1.7's ``download(auto_adjust=False,
+    actions=True, group_by='column')``: the Price level sorted ('Adj Close', 'Close',
+    'Dividends', 'High', 'Low', 'Open', 'Stock Splits', 'Volume'), as multi.py concatenates and
+    sorts it.  ``dividend=(date, amount)`` makes Adj Close = Close x (1 - amount / previous close)
+    before the ex-date (Yahoo's adjustment); ``split=(date, ratio)`` records a split; ``close``
+    gives the unadjusted Close of every ticker (default: random levels)."""
     idx = pd.DatetimeIndex(dates, name="Date")
     if tz:
         idx = idx.tz_localize(tz)
-    cols = pd.MultiIndex.from_product(
-        [["Close", "High", "Low", "Open", "Volume"], tickers], names=["Price", "Ticker"]
-    )
+    fields = ["Adj Close", "Close", "Dividends", "High", "Low", "Open", "Stock Splits", "Volume"]
+    cols = pd.MultiIndex.from_product([fields, tickers], names=["Price", "Ticker"])
     rng = np.random.default_rng(0)
-    data = rng.uniform(50, 60, size=(len(idx), len(cols)))
-    df = pd.DataFrame(data, index=idx, columns=cols)
-    for t in missing:
+    df = pd.DataFrame(rng.uniform(50, 60, size=(len(idx), len(cols))), index=idx, columns=cols)
+    for t in tickers:
+        if close is not None:
+            df[("Close", t)] = close.to_numpy(dtype=float)
+        df[("Dividends", t)] = 0.0
+        df[("Stock Splits", t)] = 0.0
+        df[("Adj Close", t)] = df[("Close", t)]
+        if dividend is not None:
+            ex = pd.Timestamp(dividend[0])
+            pos = idx.get_loc(ex)
+            prev = df[("Close", t)].iloc[pos - 1]
+            df.loc[idx < ex, ("Adj Close", t)] *= 1 - dividend[1] / prev
+            df.loc[ex, ("Dividends", t)] = dividend[1]
+        if split is not None:
+            df.loc[pd.Timestamp(split[0]), ("Stock Splits", t)] = split[1]
+    for t in missing:  # a failed ticker: yfinance leaves its columns NaN
         df.loc[:, (slice(None), t)] = np.nan
     return df
 
@@ -96,7 +113,8 @@ class FakeYF:
 
     def download(self, tickers, **kw):
         self.calls += 1
-        assert kw["auto_adjust"] is True and kw["multi_level_index"] is True
+        assert kw["auto_adjust"] is False and kw["actions"] is True
+        assert kw["multi_level_index"] is True
         if self.errors:
             raise self.errors.pop(0)
         return self.frame.loc[:, (slice(None), list(tickers))]
@@ -113,9 +131,22 @@ def test_parse_download_multiindex_tz_and_missing():
     assert set(b.frames) == {"BABA", "MSFT"}
     assert b.failures == {"GONE": "no rows returned", "NOTASKED": "not in the download"}
     f = b.frames["BABA"]
-    assert list(f.columns) == ["open", "high", "low", "close", "volume"]
+    cols = ["open", "high", "low", "close", "volume", "close_unadjusted", "split"]
+    assert list(f.columns) == cols
     assert f.index.tz is None and f.index[0] == pd.Timestamp("2026-07-01")
-    assert f["close"].iloc[0] == df[("Close", "BABA")].iloc[0]
+    assert f["close"].iloc[0] == df[("Adj Close", "BABA")].iloc[0]
+    assert f["close_unadjusted"].iloc[0] == df[("Close", "BABA")].iloc[0]
+
+
+def test_parse_download_adjusts_ohlc_like_auto_adjust():
+    dates = pd.bdate_range("2026-07-01", periods=5)
+    df = yf_frame(["JD"], dates, dividend=("2026-07-03", 1.0))
+    f = parse_download(df, ["JD"]).frames["JD"]
+    ratio = df[("Adj Close", "JD")] / df[("Close", "JD")]
+    assert ratio.iloc[0] < 1 and ratio.iloc[-1] == 1
+    # yfinance's auto_adjust: every price times Adj Close / Close
+    np.testing.assert_allclose(f["open"], df[("Open", "JD")] * ratio)
+    np.testing.assert_allclose(f["close"], df[("Adj Close", "JD")])
 
 
 def test_retry_with_backoff_on_rate_limit():
@@ -215,3 +246,43 @@ def test_partial_update_merges_by_returns_and_keeps_failed_series(user_store, un
     assert rep.statements == len(added) <= 1
     vm = pd.read_parquet(user_store / "valuation_measures.parquet")
     assert set(vm["ticker"]) == {"BABA"}
+
+
+def test_update_keeps_traded_closes_and_records_splits(user_store, universe):
+    old = Store(user_store)
+    old_traded = old.traded_close(["JD"])["JD"].dropna()
+    dates = pd.bdate_range("2026-07-01", "2026-07-31")  # overlaps the stored history
+    # Yahoo's Close is split-adjusted as of the download: half the printed close before the
+    # 2:1 split of 07-29; on the stored dates it is the stored traded close / 2
+    printed = old_traded.reindex(dates).ffill()
+    printed.loc["2026-07-15":] = printed.loc["2026-07-14"] * np.linspace(1.0, 1.1, 13)
+    printed.loc["2026-07-29":] /= 2.0
+    shown = printed.where(dates >= pd.Timestamp("2026-07-29"), printed / 2.0)
+    frame = yf_frame(
+        ["JD"], dates, dividend=("2026-07-22", 0.3), split=("2026-07-29", 2.0), close=shown
+    )
+    p = YFinanceProvider(yf_module=FakeYF(frame), sleep=lambda s: None)
+    update_store(user_store, universe, ["JD"], provider=p)
+    new = Store(user_store)
+    traded = new.traded_close(["JD"])["JD"]
+    close = frame[("Close", "JD")]
+    # on the download's dates: its unadjusted Close, which is split-adjusted as of the download,
+    # so the close printed before the 2:1 split is twice the Close shown
+    before = dates[dates < pd.Timestamp("2026-07-29")]
+    after = dates[dates >= pd.Timestamp("2026-07-29")]
+    np.testing.assert_allclose(traded.loc[before], close.loc[before] * 2.0)
+    np.testing.assert_allclose(traded.loc[after], close.loc[after])
+    # older stored history keeps its traded closes (they do not move with later dividends)
+    hist = old_traded.loc[:"2026-06-30"]
+    np.testing.assert_allclose(traded.loc[hist.index], hist, rtol=1e-9)
+    ca = new.table("corporate_actions")
+    assert ((ca["ticker"] == "JD") & (ca["date"] == pd.Timestamp("2026-07-29"))).sum() == 1
+
+
+def test_update_without_overlap_keeps_the_stored_series(user_store, universe):
+    before = Store(user_store).close(["JD"])["JD"]
+    frame = yf_frame(["JD"], pd.bdate_range("2026-08-03", periods=5))
+    p = YFinanceProvider(yf_module=FakeYF(frame), sleep=lambda s: None)
+    with pytest.raises(OfflineError, match="left untouched"):  # nothing usable received
+        update_store(user_store, universe, ["JD"], provider=p)
+    pd.testing.assert_series_equal(Store(user_store).close(["JD"])["JD"], before)
