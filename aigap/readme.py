@@ -1,0 +1,114 @@
+"""Regenerate the README's figures from the embedded data: ``python -m aigap.readme [--check]``.
+
+Every figure between ``<!-- figures:NAME -->`` and ``<!-- /figures:NAME -->`` in README.md is
+written by this module (never typed): the screen's headline on :data:`HEADLINE_DATE` and the
+coverage on the floor dates of the point-in-time panel.  ``--check`` exits 1 when the README
+differs from what the data gives (the test suite runs it).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from data.store import Store, resolve_store
+from data.universe import Universe, load_universe
+
+__all__ = ["COVERAGE_DATES", "HEADLINE_DATE", "figures", "render_readme"]
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+HEADLINE_DATE = "2026-07-01"
+COVERAGE_DATES = ("2019-06-28", "2021-06-30", "2025-06-30", "2026-07-01")
+
+
+def _x(v: float) -> str:
+    return "n/a" if pd.isna(v) else f"{v:.1f}x"
+
+
+def headline(store: Store, universe: Universe, as_of: str = HEADLINE_DATE) -> str:
+    """The screen's segment gap view on one date, in words."""
+    from screens.screen import run_screen
+
+    res = run_screen(store, universe, as_of)
+    seg = res.segments.set_index(["segment", "metric"])
+    ranked = int(res.rows["rank"].notna().sum())
+
+    def line(segment: str, metric: str) -> tuple[float, float, int, int, float]:
+        r = seg.loc[(segment, metric)]
+        n_cn, n_us = int(r["china_n"]), int(r["us_n"])
+        return r["china_median"], r["us_median"], n_cn, n_us, r["gap_pct"]
+
+    a = line("ALL", "pe_forward")
+    i = line("internet", "pe_forward")
+    c = line("cloud", "pe_forward")
+    ps = line("ALL", "ps")
+    return (
+        f"On the embedded data the screen's own headline for **{as_of}** ranks {ranked} of "
+        f"{len(universe.china)} Chinese names: a median {_x(a[0])} forward P/E against "
+        f"{_x(a[1])} for the US peers ({a[2]} vs {a[3]} names with a forward EPS, "
+        f"{a[4]:+.0%}), internet platforms {_x(i[0])} vs {_x(i[1])} ({i[2]} vs {i[3]} names, "
+        f"{i[4]:+.0%}), cloud {_x(c[0])} vs {_x(c[1])} ({c[2]} vs {c[3]}); P/S {_x(ps[0])} vs "
+        f"{_x(ps[1])} ({ps[2]} vs {ps[3]} names)."
+    )
+
+
+def coverage_lines(store: Store, universe: Universe) -> str:
+    """A markdown table: per floor date, names valued, and what keeps the others out."""
+    from screens.coverage import coverage
+
+    res = coverage(store, universe, [pd.Timestamp(d) for d in COVERAGE_DATES])
+    rows = [
+        "| date | Chinese names valued | US peers with P/S | most common gap (Chinese names) |",
+        "|---|---|---|---|",
+    ]
+    for _, s in res.summary.iterrows():
+        d = s["date"]
+        china = res.rows[(res.rows["date"] == d) & (res.rows["role"] == "china")]
+        gaps = china.loc[~china["valued"], "ps"].dropna().value_counts()
+        top = ", ".join(f"{why} {n}" for why, n in gaps.head(3).items())
+        rows.append(
+            f"| {d.date()} | {s['china_valued']} of {s['china_names']} | "
+            f"{s['us_with_ps']} of {s['us_names']} | {top or '-'} |"
+        )
+    return "\n".join(rows)
+
+
+def figures(store: Store, universe: Universe) -> dict[str, str]:
+    return {"headline": headline(store, universe), "coverage": coverage_lines(store, universe)}
+
+
+def render_readme(text: str, blocks: dict[str, str]) -> str:
+    """``text`` with each marked block replaced by its figures."""
+    for name, body in blocks.items():
+        pat = re.compile(
+            rf"(<!-- figures:{name} -->\n)(?:.*?\n)?(<!-- /figures:{name} -->)", flags=re.DOTALL
+        )
+        if not pat.search(text):
+            raise ValueError(f"README has no <!-- figures:{name} --> block")
+        text = pat.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    store, universe = resolve_store(), load_universe()
+    old = README.read_text()
+    new = render_readme(old, figures(store, universe))
+    if "--check" in argv:
+        if new != old:
+            print("README figures are out of date: run python -m aigap.readme", file=sys.stderr)
+            return 1
+        return 0
+    if new != old:
+        from data.store import atomic_write_text
+
+        atomic_write_text(new, README)
+        print(f"updated {README}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
