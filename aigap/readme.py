@@ -80,6 +80,13 @@ def figures(store: Store, universe: Universe) -> dict[str, str]:
     return {"headline": headline(store, universe), "coverage": coverage_lines(store, universe)}
 
 
+def _replacement(body: str):
+    def repl(m: re.Match[str]) -> str:
+        return m.group(1) + body + "\n" + m.group(2)
+
+    return repl
+
+
 def render_readme(text: str, blocks: dict[str, str]) -> str:
     """``text`` with each marked block replaced by its figures."""
     for name, body in blocks.items():
@@ -88,7 +95,7 @@ def render_readme(text: str, blocks: dict[str, str]) -> str:
         )
         if not pat.search(text):
             raise ValueError(f"README has no <!-- figures:{name} --> block")
-        text = pat.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text)
+        text = pat.sub(_replacement(body), text)
     return text
 
 
