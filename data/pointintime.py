@@ -239,7 +239,7 @@ def valuation_panel(
         np.where(np.isfinite(shares_mc), "price x shares", _NONE),
     )
     out["snapshot_price_roll"] = np.where(from_snap, roll, np.nan)
-    for c in ("shares", "shares_as_of", "shares_kind", "shares_source"):
+    for c in ("shares", "shares_as_of", "shares_public_date", "shares_kind", "shares_source"):
         out[c] = sh[c]
 
     def pick(name: str, filed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -276,10 +276,10 @@ def valuation_panel(
     out["snapshot_date"] = np.where(any_snap, mc_date, pd.NaT)
     per = pd.concat([out["sales_period_end"], out["earnings_period_end"]], axis=1)
     out["fundamentals_period_end"] = per.min(axis=1)
-    pub = pd.concat([fa["sales_public_date"], fa["earnings_public_date"]], axis=1)
-    out["fundamentals_public_date"] = pub.where(
-        pd.concat([pd.Series(sales_ok, index=idx), pd.Series(earn_ok, index=idx)], axis=1)
-    ).max(axis=1)
+    out["sales_public_date"] = fa["sales_public_date"].where(sales_ok)
+    out["earnings_public_date"] = fa["earnings_public_date"].where(earn_ok)
+    pub = pd.concat([out["sales_public_date"], out["earnings_public_date"]], axis=1)
+    out["fundamentals_public_date"] = pub.max(axis=1)
     unused = pd.concat(
         [fa["sales_period_end"].where(~sales_ok), fa["earnings_period_end"].where(~earn_ok)],
         axis=1,

@@ -56,6 +56,36 @@ def _date(x: Any) -> str | None:
     return None if x is None or pd.isna(x) else pd.Timestamp(x).date().isoformat()
 
 
+def _inputs(r: dict) -> dict:
+    """Every input of the row with its source and dates (money in USD)."""
+
+    def text(k: str) -> str | None:
+        v = r.get(k)
+        return v if isinstance(v, str) and v else None
+
+    return {
+        "price_traded_local": _num(r.get("price_traded"), 4),
+        "price_basis": text("price_basis"),
+        "fx_date": _date(r.get("fx_date")),
+        "market_cap_source": text("market_cap_source"),
+        "shares_millions": _num(r.get("shares"), 3),
+        "shares_as_of": _date(r.get("shares_as_of")),
+        "shares_public_date": _date(r.get("shares_public_date")),
+        "shares_kind": text("shares_kind"),
+        "shares_source": text("shares_source"),
+        "sales_usd": _num(r.get("sales"), 0),
+        "sales_basis": text("sales_basis"),
+        "sales_period_end": _date(r.get("sales_period_end")),
+        "net_income_usd": _num(r.get("net_income"), 0),
+        "earnings_period_end": _date(r.get("earnings_period_end")),
+        "fundamentals_public_date": _date(r.get("fundamentals_public_date")),
+        "eps_forward_usd": _num(r.get("eps_fwd"), 4),
+        "missing": {
+            k: text(f"why_{k}") for k in ("market_cap", "sales", "earnings") if text(f"why_{k}")
+        },
+    }
+
+
 def screen_document(res: ScreenResult) -> dict:
     rows = []
     for r in res.rows.to_dict("records"):
@@ -82,6 +112,7 @@ def screen_document(res: ScreenResult) -> dict:
                 "price_usd": _num(r["price_usd"], 4),
                 "price_date": _date(r["price_date"]),
                 "fundamentals_period_end": _date(r["fundamentals_period_end"]),
+                "inputs": _inputs(r),
                 "metrics": metrics,
                 "composite_discount": _num(r["composite"]),
                 "n_metrics": int(r["n_metrics"]),

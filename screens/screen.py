@@ -18,6 +18,28 @@ from screens.scoring import ScoreConfig, discount_scores, segment_medians
 __all__ = ["ScreenFilters", "ScreenResult", "run_screen", "score_panel"]
 
 NO_VALUATION = "no valuation data"
+#: where each input came from and when it was public: carried into every output row
+INPUT_COLUMNS = (
+    "price_traded",
+    "price_basis",
+    "fx_date",
+    "market_cap_source",
+    "shares",
+    "shares_as_of",
+    "shares_public_date",
+    "shares_kind",
+    "shares_source",
+    "sales",
+    "sales_basis",
+    "sales_period_end",
+    "net_income",
+    "earnings_period_end",
+    "fundamentals_public_date",
+    "eps_fwd",
+    "why_market_cap",
+    "why_sales",
+    "why_earnings",
+)
 
 
 @dataclass(frozen=True)
@@ -95,6 +117,7 @@ def run_screen(
         "snapshot_date",
         "fundamentals_period_end",
         "negative_earnings",
+        *INPUT_COLUMNS,
     ):
         s[col] = m[col].reindex(s.index)
     flags = []

@@ -268,3 +268,28 @@ def test_mid_2026_coverage_is_data_limited_and_says_why(embedded, universe):
     assert (why != "").any(axis=1).all()
     assert p.loc["0700.HK", "why_sales"] == "fundamentals older than 16 months"
     assert p.loc["9618.HK", "why_market_cap"] == "no price"
+
+
+# --------------------------------------------------------------------- traceability
+@pytest.mark.parametrize("as_of", ["2021-06-30", "2025-06-30", "2026-07-01"])
+def test_every_ranked_figure_names_its_source_and_was_public_by_the_date(as_of, capsys):
+    import json
+
+    from aigap.cli import main
+
+    assert main(["screen", "--as-of", as_of, "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    ranked = [r for r in doc["rows"] if r["rank"] is not None]
+    assert ranked
+    for r in ranked:
+        i = r["inputs"]
+        assert i["market_cap_source"] and i["price_basis"] in ("traded", "adjusted")
+        if i["market_cap_source"] == "price x shares":
+            assert i["shares_source"] and i["shares_public_date"] <= as_of
+            assert i["shares_kind"] and i["shares_as_of"] <= as_of
+        for k in ("fundamentals_public_date", "sales_period_end", "earnings_period_end"):
+            assert i[k] is None or i[k] <= as_of, (r["ticker"], k, i[k])
+    ntes = next(r for r in doc["rows"] if r["ticker"] == "NTES")["inputs"]
+    if as_of == "2021-06-30":
+        assert ntes["price_traded_local"] == pytest.approx(115.25)
+        assert ntes["fundamentals_public_date"] == "2021-04-30"  # FY2020 20-F, lagged
