@@ -147,6 +147,122 @@ def _first_prices(store: Store, tickers: list[str]) -> pd.Series:
     return c.apply(lambda s: s.first_valid_index()).reindex(tickers)
 
 
+@dataclass(frozen=True)
+class _Filed:
+    """Reported figures in USD on each row, blank past ``max_fundamentals_age_days``."""
+
+    sales: np.ndarray
+    net_income: np.ndarray
+    eps: np.ndarray
+    growth: np.ndarray
+    sales_ok: np.ndarray
+    earn_ok: np.ndarray
+
+
+def _filed_usd(fa: pd.DataFrame, fx: pd.DataFrame, cfg: PanelConfig) -> _Filed:
+    d = fa.index.get_level_values("date")
+    limit = pd.Timedelta(days=cfg.max_fundamentals_age_days)
+    sales_ok = np.asarray((d - pd.DatetimeIndex(fa["sales_period_end"])) <= limit)
+    earn_ok = np.asarray((d - pd.DatetimeIndex(fa["earnings_period_end"])) <= limit)
+    s_fx = _lookup(fx, d, fa["sales_currency"].reset_index(drop=True))
+    e_fx = _lookup(fx, d, fa["earnings_currency"].reset_index(drop=True))
+    return _Filed(
+        sales=np.where(sales_ok, fa["revenue"].to_numpy(dtype=float) * 1e6 / s_fx, np.nan),
+        net_income=np.where(earn_ok, fa["net_income"].to_numpy(dtype=float) * 1e6 / e_fx, np.nan),
+        eps=np.where(earn_ok, fa["eps"].to_numpy(dtype=float) / e_fx, np.nan),
+        growth=np.where(sales_ok, fa["revenue_growth_pct"].to_numpy(dtype=float), np.nan),
+        sales_ok=sales_ok,
+        earn_ok=earn_ok,
+    )
+
+
+class _Snap:
+    """Typed access to the per-field snapshot frame (missing fields are blank)."""
+
+    def __init__(self, snap: pd.DataFrame) -> None:
+        self.frame, self.n = snap, len(snap)
+
+    def num(self, name: str) -> np.ndarray:
+        if name not in self.frame:
+            return np.full(self.n, np.nan)
+        return self.frame[name].to_numpy(dtype=float, copy=True)
+
+    def text(self, name: str) -> np.ndarray:
+        if name not in self.frame:
+            return np.full(self.n, None, dtype=object)
+        col = self.frame[name]
+        return np.where(col.notna(), col.astype(str), _NONE)
+
+    def date(self, name: str) -> pd.DatetimeIndex:
+        col = f"{name}_date"
+        if col not in self.frame:
+            return pd.DatetimeIndex(np.full(self.n, np.datetime64("NaT"), dtype="datetime64[us]"))
+        return pd.DatetimeIndex(self.frame[col])
+
+
+def _snapshot_market_cap(
+    store: Store,
+    universe: Universe,
+    snap: _Snap,
+    price_usd: np.ndarray,
+    actions: pd.DataFrame,
+    idx: pd.MultiIndex,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A snapshot's market cap rolled to each row's date on traded prices: ``market cap x (close
+    as traded x splits since the snapshot) / the snapshot's own quote`` (its traded close where
+    it has none).  Returns the rolled market cap and the roll factor."""
+    d = idx.get_level_values("date")
+    tk = idx.get_level_values("ticker").to_numpy()
+    mc_date = snap.date("market_cap")
+    k = split_restatement(actions, tk, mc_date.to_numpy(), d.to_numpy())
+    quote = snap.num("market_cap_price")
+    no_quote = ~(np.isfinite(quote) & (quote > 0)) & ~mc_date.isna()
+    if no_quote.any():
+        tickers = list(dict.fromkeys(tk[no_quote]))
+        at = traded_prices_usd(
+            store, universe, tickers, pd.DatetimeIndex(mc_date[no_quote].unique())
+        )
+        keys = pd.MultiIndex.from_arrays([mc_date[no_quote], tk[no_quote]])
+        quote[no_quote] = at["price_usd"].reindex(keys).to_numpy(dtype=float)
+    roll = price_usd * k / quote
+    return snap.num("market_cap") * roll, roll
+
+
+def _provenance(
+    out: pd.DataFrame, fa: pd.DataFrame, filed: _Filed, snap: _Snap, used: dict[str, np.ndarray]
+) -> None:
+    """Where each figure came from and when it was public (columns added to ``out``)."""
+    filed_basis = np.where(fa["sales_basis"].to_numpy(dtype=object) == "ttm", "ttm", "latest_fy")
+    out["sales_basis"] = np.where(
+        used["sales"],
+        snap.text("sales_basis"),
+        np.where(np.isfinite(filed.sales), filed_basis, _NONE),
+    )
+    out["sales_period_end"] = fa["sales_period_end"].where(filed.sales_ok)
+    out["earnings_period_end"] = fa["earnings_period_end"].where(filed.earn_ok)
+    any_snap = used["market_cap"] | used["sales"] | used["net_income"]
+    src = snap.text("market_cap_source")
+    for other in ("sales_source", "net_income_source"):
+        src = np.where(pd.isna(src), snap.text(other), src)
+    annual_any = np.isfinite(filed.sales) | np.isfinite(filed.net_income)
+    out["valuation_source"] = np.where(any_snap, src, np.where(annual_any, "annual", _NONE))
+    out["snapshot_date"] = np.where(any_snap, snap.date("market_cap"), pd.NaT)
+    per = pd.concat([out["sales_period_end"], out["earnings_period_end"]], axis=1)
+    out["fundamentals_period_end"] = per.min(axis=1)
+    out["sales_public_date"] = fa["sales_public_date"].where(filed.sales_ok)
+    out["earnings_public_date"] = fa["earnings_public_date"].where(filed.earn_ok)
+    pub = pd.concat([out["sales_public_date"], out["earnings_public_date"]], axis=1)
+    out["fundamentals_public_date"] = pub.max(axis=1)
+    unused = pd.concat(
+        [
+            fa["sales_period_end"].where(~filed.sales_ok),
+            fa["earnings_period_end"].where(~filed.earn_ok),
+        ],
+        axis=1,
+    )
+    out["unused_fundamentals_end"] = unused.max(axis=1)
+
+
 def valuation_panel(
     store: Store,
     universe: Universe,
@@ -166,140 +282,82 @@ def valuation_panel(
         )
     grid = grid_frame(dates, tickers)
     idx = pd.MultiIndex.from_frame(grid)
-    out = traded_prices_usd(store, universe, tickers, dates).reindex(idx)
     d = idx.get_level_values("date")
     tk = idx.get_level_values("ticker").to_numpy()
-    fx, _ = _fx_asof(store, dates)
-
-    age = (d - pd.DatetimeIndex(out["price_date"])).days
-    fresh_price = np.asarray(age <= cfg.max_price_age_days)
+    out = traded_prices_usd(store, universe, tickers, dates).reindex(idx)
+    fresh_price = np.asarray(
+        (d - pd.DatetimeIndex(out["price_date"])).days <= cfg.max_price_age_days
+    )
     listed = np.asarray(d >= pd.DatetimeIndex(_first_prices(store, tickers).reindex(tk)))
-    price_usd = out["price_usd"].where(fresh_price)
+    price_usd = out["price_usd"].where(fresh_price).to_numpy(dtype=float)
 
     actions = store.table("corporate_actions")
-    fund = company_fundamentals(store.table("fundamentals"), universe)
-    fa = fundamentals_asof(fund, actions, grid).reindex(idx)
+    fa = fundamentals_asof(
+        company_fundamentals(store.table("fundamentals"), universe), actions, grid
+    )
+    fa = fa.reindex(idx)
     counts = company_share_counts(store.table("shares"), universe)
-    sh = shares_asof(counts, actions, grid, max_age_days=cfg.max_shares_age_days)
-    sh = sh.reindex(idx)
-    snap = snapshot_fields_asof(
-        store.table("valuations"), grid, max_age_days=cfg.max_snapshot_age_days
-    ).reindex(idx)
-
-    limit = pd.Timedelta(days=cfg.max_fundamentals_age_days)
-    sales_ok = np.asarray((d - pd.DatetimeIndex(fa["sales_period_end"])) <= limit)
-    earn_ok = np.asarray((d - pd.DatetimeIndex(fa["earnings_period_end"])) <= limit)
-    s_fx = _lookup(fx, d, fa["sales_currency"].reset_index(drop=True))
-    e_fx = _lookup(fx, d, fa["earnings_currency"].reset_index(drop=True))
-    f_sales = np.where(sales_ok, fa["revenue"].to_numpy(dtype=float) * 1e6 / s_fx, np.nan)
-    f_ni = np.where(earn_ok, fa["net_income"].to_numpy(dtype=float) * 1e6 / e_fx, np.nan)
-    f_eps = np.where(earn_ok, fa["eps"].to_numpy(dtype=float) / e_fx, np.nan)
-    f_growth = np.where(sales_ok, fa["revenue_growth_pct"].to_numpy(dtype=float), np.nan)
+    sh = shares_asof(counts, actions, grid, max_age_days=cfg.max_shares_age_days).reindex(idx)
+    snap = _Snap(
+        snapshot_fields_asof(
+            store.table("valuations"), grid, max_age_days=cfg.max_snapshot_age_days
+        ).reindex(idx)
+    )
+    filed = _filed_usd(fa, _fx_asof(store, dates)[0], cfg)
 
     # market cap: a fresh snapshot rolled on traded prices, else traded price x shares
-    def snap_col(name: str) -> np.ndarray:
-        return (
-            snap[name].to_numpy(dtype=float, copy=True)
-            if name in snap
-            else np.full(len(idx), np.nan)
-        )
-
-    def snap_str(name: str) -> np.ndarray:
-        if name not in snap:
-            return np.full(len(idx), None, dtype=object)
-        col = snap[name]
-        return np.where(col.notna(), col.astype(str), _NONE)
-
-    def snap_date(name: str) -> pd.DatetimeIndex:
-        col = f"{name}_date"
-        return pd.DatetimeIndex(snap[col] if col in snap else pd.Series(pd.NaT, index=idx))
-
-    mc_date = snap_date("market_cap")
-    k_mc = split_restatement(actions, tk, mc_date.to_numpy(), d.to_numpy())
-    quote = snap_col("market_cap_price")
-    # without its own quote, the snapshot's market cap is taken at the traded close of its date
-    no_quote = ~(np.isfinite(quote) & (quote > 0)) & ~mc_date.isna()
-    if no_quote.any():
-        at = traded_prices_usd(
-            store, universe, tickers, pd.DatetimeIndex(mc_date[no_quote].unique())
-        )
-        quote[no_quote] = (
-            at["price_usd"]
-            .reindex(pd.MultiIndex.from_arrays([mc_date[no_quote], tk[no_quote]]))
-            .to_numpy(dtype=float)
-        )
-    roll = price_usd.to_numpy(dtype=float) * k_mc / quote
-    snap_mc = snap_col("market_cap") * roll
-    from_snap = np.isfinite(snap_mc) & (snap_mc > 0)
-    shares_mc = price_usd.to_numpy(dtype=float) * sh["shares"].to_numpy(dtype=float) * 1e6
-    out["market_cap"] = np.where(from_snap, snap_mc, shares_mc)
+    snap_mc, roll = _snapshot_market_cap(store, universe, snap, price_usd, actions, idx)
+    used = {"market_cap": np.isfinite(snap_mc) & (snap_mc > 0)}
+    shares_mc = price_usd * sh["shares"].to_numpy(dtype=float) * 1e6
+    out["market_cap"] = np.where(used["market_cap"], snap_mc, shares_mc)
     out["market_cap_source"] = np.where(
-        from_snap,
-        np.char.add("snapshot ", snap_str("market_cap_source").astype(str)),
+        used["market_cap"],
+        np.char.add("snapshot ", snap.text("market_cap_source").astype(str)),
         np.where(np.isfinite(shares_mc), "price x shares", _NONE),
     )
-    out["snapshot_price_roll"] = np.where(from_snap, roll, np.nan)
+    out["snapshot_price_roll"] = np.where(used["market_cap"], roll, np.nan)
     for c in ("shares", "shares_as_of", "shares_public_date", "shares_kind", "shares_source"):
         out[c] = sh[c]
-
-    def pick(name: str, filed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        v = snap_col(name)
-        use = np.isfinite(v)
-        return np.where(use, v, filed), use
-
-    out["sales"], sales_snap = pick("sales", f_sales)
-    out["net_income"], ni_snap = pick("net_income", f_ni)
-    k_eps = split_restatement(actions, tk, snap_date("eps_ttm").to_numpy(), d.to_numpy())
-    eps_snap = snap_col("eps_ttm") / k_eps
-    out["eps_ttm"] = np.where(np.isfinite(eps_snap), eps_snap, np.where(ni_snap, np.nan, f_eps))
-    k_fwd = split_restatement(actions, tk, snap_date("eps_fwd").to_numpy(), d.to_numpy())
-    out["eps_fwd"] = snap_col("eps_fwd") / k_fwd
-    out["ebitda"] = snap_col("ebitda")
-    net_debt = snap_col("debt") - snap_col("cash")
-    out["ev"] = out["market_cap"] + net_debt
-    out["revenue_growth_pct"] = f_growth
+    # statement figures: a fresh snapshot's field, else the filed figure
+    for name, figure in (("sales", filed.sales), ("net_income", filed.net_income)):
+        v = snap.num(name)
+        used[name] = np.isfinite(v)
+        out[name] = np.where(used[name], v, figure)
+    k_eps = split_restatement(actions, tk, snap.date("eps_ttm").to_numpy(), d.to_numpy())
+    eps_snap = snap.num("eps_ttm") / k_eps
+    out["eps_ttm"] = np.where(
+        np.isfinite(eps_snap), eps_snap, np.where(used["net_income"], np.nan, filed.eps)
+    )
+    k_fwd = split_restatement(actions, tk, snap.date("eps_fwd").to_numpy(), d.to_numpy())
+    out["eps_fwd"] = snap.num("eps_fwd") / k_fwd
+    out["ebitda"] = snap.num("ebitda")
+    out["ev"] = out["market_cap"] + snap.num("debt") - snap.num("cash")
+    out["revenue_growth_pct"] = filed.growth
     out["price_usd"] = price_usd
-    filed_basis = np.where(fa["sales_basis"].to_numpy(dtype=object) == "ttm", "ttm", "latest_fy")
-    out["sales_basis"] = np.where(
-        sales_snap,
-        snap_str("sales_basis"),
-        np.where(np.isfinite(f_sales), filed_basis, _NONE),
-    )
-    out["sales_period_end"] = fa["sales_period_end"].where(sales_ok)
-    out["earnings_period_end"] = fa["earnings_period_end"].where(earn_ok)
-    any_snap = from_snap | sales_snap | ni_snap
-    annual_any = np.isfinite(f_sales) | np.isfinite(f_ni)
-    src = snap_str("market_cap_source")
-    for other in ("sales_source", "net_income_source"):
-        src = np.where(pd.isna(src), snap_str(other), src)
-    out["valuation_source"] = np.where(any_snap, src, np.where(annual_any, "annual", _NONE))
-    out["snapshot_date"] = np.where(any_snap, mc_date, pd.NaT)
-    per = pd.concat([out["sales_period_end"], out["earnings_period_end"]], axis=1)
-    out["fundamentals_period_end"] = per.min(axis=1)
-    out["sales_public_date"] = fa["sales_public_date"].where(sales_ok)
-    out["earnings_public_date"] = fa["earnings_public_date"].where(earn_ok)
-    pub = pd.concat([out["sales_public_date"], out["earnings_public_date"]], axis=1)
-    out["fundamentals_public_date"] = pub.max(axis=1)
-    unused = pd.concat(
-        [fa["sales_period_end"].where(~sales_ok), fa["earnings_period_end"].where(~earn_ok)],
-        axis=1,
-    )
-    out["unused_fundamentals_end"] = unused.max(axis=1)
-    why = _why(out, fa, sh, cfg, listed, fresh_price, from_snap, sales_snap, ni_snap)
+    _provenance(out, fa, filed, snap, used)
+    why = _why(out, fa, sh, cfg, listed, fresh_price, used)
     for k, v in why.items():
         out[f"why_{k}"] = v
-    fund_fx_date = np.where(sales_ok & ~sales_snap, out["fx_date"], np.datetime64("NaT"))
-    out["flags"] = _flags(out, cfg, d, fresh_price, any_snap, fund_fx_date)
-    fixing = fixing_since(store).get("CNY")
-    if fixing is not None:  # CNY statements (or a CNY price) converted at the PBOC fixing
-        cny = (fa["sales_currency"] == "CNY").to_numpy() & sales_ok & ~sales_snap
-        cny |= np.array([universe[t].currency == "CNY" for t in tk])
-        on_fix = cny & np.asarray(d >= fixing)
-        out["flags"] = [
-            "; ".join(x for x in (f, "USD/CNY: PBOC fixing, not spot") if x) if m else f
-            for f, m in zip(out["flags"], on_fix, strict=True)
-        ]
+    any_snap = used["market_cap"] | used["sales"] | used["net_income"]
+    fund_fx = np.where(filed.sales_ok & ~used["sales"], out["fx_date"], np.datetime64("NaT"))
+    out["flags"] = _flags(out, cfg, d, fresh_price, any_snap, fund_fx)
+    cny = (fa["sales_currency"] == "CNY").to_numpy() & filed.sales_ok & ~used["sales"]
+    cny |= np.array([universe[t].currency == "CNY" for t in tk])
+    out["flags"] = _fixing_flags(out["flags"], cny, d, fixing_since(store).get("CNY"))
     return out.drop(columns=["fx_rate"])
+
+
+def _fixing_flags(
+    flags: pd.Series, cny: np.ndarray, d: pd.DatetimeIndex, since: pd.Timestamp | None
+) -> list[str]:
+    """Say so where a CNY figure (statements or a price) was converted at the PBOC fixing."""
+    if since is None:
+        return list(flags)
+    on_fix = cny & np.asarray(d >= since)
+    note = "USD/CNY: PBOC fixing, not spot"
+    return [
+        "; ".join(x for x in (f, note) if x) if m else f for f, m in zip(flags, on_fix, strict=True)
+    ]
 
 
 def _why(
@@ -309,9 +367,7 @@ def _why(
     cfg: PanelConfig,
     listed: np.ndarray,
     fresh_price: np.ndarray,
-    from_snap: np.ndarray,
-    sales_snap: np.ndarray,
-    ni_snap: np.ndarray,
+    used: dict[str, np.ndarray],
 ) -> dict[str, np.ndarray]:
     """For each input, why it is missing ('' where it is there)."""
     n = len(out)
@@ -351,7 +407,10 @@ def _why(
         (e_have, f"fundamentals older than {months} months"),
         (np.ones(n, bool), "no fundamentals"),
     )
-    no_snap = (~from_snap & ~sales_snap & ~ni_snap, "no valuation snapshot")
+    no_snap = (
+        ~used["market_cap"] & ~used["sales"] & ~used["net_income"],
+        "no valuation snapshot",
+    )
     fwd = reason(np.isfinite(out["eps_fwd"].to_numpy(dtype=float)), no_snap)
     ev = reason(
         np.isfinite(out["ev"].to_numpy(dtype=float)), (mcap != "", "no market cap"), no_snap
