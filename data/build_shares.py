@@ -18,6 +18,8 @@ from pathlib import Path
 import pandas as pd
 from pandas.tseries.offsets import BDay
 
+from data.fundamentals import filing_lag_days
+
 __all__ = ["share_counts"]
 
 # ---------------------------------------------------------------- listing dates (first row of local price files)
@@ -1067,24 +1069,14 @@ def share_count_rows(root: Path) -> pd.DataFrame:
         for _, r in a.iterrows():
             t, fy = r.ticker, int(r.fiscal_year)
             pe = r.period_end
+            # the one public-date rule of the fundamentals table (data.fundamentals)
             if isinstance(r.reported_date, str) and r.reported_date:
-                pub, how = r.reported_date, "public = reported_date in file"
+                pub = (pd.Timestamp(r.reported_date) + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+                how = "public = the day after the reported date"
             else:
-                yr = int(pe[:4])
-                if t.endswith(".SS") or t.endswith(".SZ"):
-                    pub, how = (
-                        f"{yr + 1}-04-30",
-                        "public est. = A-share annual report deadline Apr 30",
-                    )
-                elif t == "0992.HK":
-                    pub, how = f"{yr}-05-31", "public est. = late-May results (FY ends Mar 31)"
-                elif t.endswith(".HK"):
-                    pub, how = f"{yr + 1}-03-31", "public est. = HK annual results by end of March"
-                else:
-                    pub, how = (
-                        f"{yr + 1}-04-30",
-                        "public est. = 20-F deadline Apr 30 (release usually Feb-Mar)",
-                    )
+                lag = filing_lag_days(t, foreign_issuer=not t.endswith((".HK", ".SS", ".SZ")))
+                pub = (pd.Timestamp(pe) + pd.Timedelta(days=lag)).strftime("%Y-%m-%d")
+                how = f"public = period end + {lag} days (filing deadline, no reported date)"
             lst = LISTED[t]
             if pub < lst:
                 pub, how = lst, how + "; moved to listing date (first public in prospectus)"
