@@ -293,3 +293,18 @@ def test_every_ranked_figure_names_its_source_and_was_public_by_the_date(as_of, 
     if as_of == "2021-06-30":
         assert ntes["price_traded_local"] == pytest.approx(115.25)
         assert ntes["fundamentals_public_date"] == "2021-04-30"  # FY2020 20-F, lagged
+
+
+def test_one_public_date_rule_for_annual_figures_and_their_share_counts(embedded):
+    shares = embedded.table("shares")
+    fund = embedded.table("fundamentals")
+    annual = fund[fund["basis"] == "annual"][["ticker", "period_end", "public_date"]]
+    w = shares[
+        (shares["kind"] == "weighted_diluted")
+        & shares["source"].str.contains("fundamentals_annual")
+        & ~shares["note"].str.contains("mirror")
+        & shares["usable"]
+    ]
+    m = w.merge(annual, left_on=["ticker", "as_of"], right_on=["ticker", "period_end"])
+    assert len(m) > 150
+    assert (m["public_date_x"] == m["public_date_y"]).all()
