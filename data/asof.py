@@ -2,7 +2,7 @@
 
 :func:`latest_public` picks, for every ``(date, ticker)`` of a grid, the row whose
 ``public_date`` is on or before the date and whose period is the latest among those (ties broken
-by the later public date, then by the row's ``rank``).  All fields come from that one row, so
+by the row's ``rank`` where one is given, then by the later public date).  All fields come from that one row, so
 a multiple never mixes two fiscal periods.
 """
 
@@ -37,15 +37,15 @@ def latest_public(
     rank: str | None = None,
 ) -> pd.DataFrame:
     """For each row of ``grid`` (columns ``date``, ``ticker``), the row of ``rows`` public on or
-    before ``date`` with the latest ``period`` (then the latest ``public``, then the highest
-    ``rank``).  Returns a frame indexed by ``(date, ticker)`` with the columns of ``rows``
+    before ``date`` with the latest ``period``, ties broken by the highest ``rank`` (when given),
+    then by the latest ``public``.  Returns a frame indexed by ``(date, ticker)`` with the columns of ``rows``
     (NaN where nothing was public)."""
     r = rows.copy()
     r["ticker"] = r["ticker"].astype(str)
     r[public] = as_datetime(r[public]).to_numpy()
     r[period] = as_datetime(r[period]).to_numpy()
     r = r.dropna(subset=[public, period])
-    keys = [period, public] + ([rank] if rank else [])
+    keys = [period, rank, public] if rank else [period, public]
     r = r.sort_values(["ticker", *keys], kind="mergesort").reset_index(drop=True)
     r["_order"] = np.arange(len(r))  # lexicographic order of (period, public, rank) per ticker
     # walk each ticker's rows in order of publication: the best row known so far

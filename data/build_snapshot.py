@@ -565,7 +565,39 @@ def simfin_shares(q: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def shares_table(src: Path, fundamentals: pd.DataFrame, universe: dict) -> pd.DataFrame:
+WEIGHTED_KINDS = ("weighted_diluted", "weighted_basic", "derived_ni_over_eps")
+
+
+def company_listing(
+    universe: dict, first_price: dict[str, pd.Timestamp]
+) -> dict[str, pd.Timestamp]:
+    """Per ticker, the company's first listing (the earliest first close of its lines)."""
+    out = {}
+    for section in ("china", "us"):
+        for t, x in universe[section].items():
+            lines = [t, x.get("cross_listing", "")]
+            dates = [first_price[v] for v in lines if v in first_price]
+            if dates:
+                out[t] = min(dates)
+    return out
+
+
+def mark_listing_window_averages(
+    shares: pd.DataFrame, listed: dict[str, pd.Timestamp]
+) -> pd.Series:
+    """``usable`` with weighted averages whose averaging window (a year; a quarter for SimFin's
+    quarterly rows) starts before the company's listing set to False: an IPO-period average
+    understates the count outstanding after the listing (SNOW, PLTR 2020)."""
+    window = np.where(shares["source"].str.contains("simfin"), 91, 365)
+    start = pd.to_datetime(shares["as_of"]) - pd.to_timedelta(window, unit="D")
+    first = pd.to_datetime(shares["ticker"].map(listed))
+    ipo = shares["kind"].isin(WEIGHTED_KINDS) & first.notna() & (start < first)
+    return shares["usable"].astype(bool) & ~ipo
+
+
+def shares_table(
+    src: Path, fundamentals: pd.DataFrame, universe: dict, first_price: dict[str, pd.Timestamp]
+) -> pd.DataFrame:
     """Every dated share count (:mod:`data.build_shares` for the Chinese names), plus for the US
     peers the SEC cover-page counts and the annual weighted diluted shares (or net income over
     diluted EPS where a source lacks them, marked as derived)."""
@@ -614,7 +646,7 @@ def shares_table(src: Path, fundamentals: pd.DataFrame, universe: dict) -> pd.Da
     us_rows = pd.concat([us_rows, simfin_shares(simfin_quarters(src, us))], ignore_index=True)
     out = pd.concat([china, us_rows.reindex(columns=china.columns)], ignore_index=True)
     out["shares_millions"] = out["shares_millions"].astype(float)
-    out["usable"] = out["usable"].astype(bool)
+    out["usable"] = mark_listing_window_averages(out, company_listing(universe, first_price))
     for c in ("as_of", "public_date", "basis_date"):
         out[c] = pd.to_datetime(out[c]).astype("datetime64[us]")
     return out.sort_values(
@@ -757,7 +789,9 @@ def build(src: Path, out: Path = OUT) -> dict:
     ).reset_index(drop=True)
     atomic_write_parquet(fundamentals, out / "fundamentals.parquet")
     atomic_write_parquet(actions, out / "corporate_actions.parquet")
-    atomic_write_parquet(shares_table(src, fundamentals, universe), out / "shares.parquet")
+    atomic_write_parquet(
+        shares_table(src, fundamentals, universe, first_price), out / "shares.parquet"
+    )
     atomic_write_parquet(sec_facts(src), out / "sec_facts.parquet")
     vals = valuation_snapshots(src)
     atomic_write_parquet(vals, out / "valuations.parquet")

@@ -16,6 +16,7 @@ and ``public_date``: the first close at which the figures could be used.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from data.asof import as_datetime, latest_public, split_restatement
@@ -39,7 +40,9 @@ def filing_lag_days(ticker: str, *, foreign_issuer: bool) -> int:
     return 120 if foreign_issuer else 90
 
 
-def company_fundamentals(fundamentals: pd.DataFrame, universe: Universe) -> pd.DataFrame:
+def company_fundamentals(
+    fundamentals: pd.DataFrame, universe: Universe, actions: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """The fundamentals table with ``revenue_growth_pct`` per row and rows for lines that have
     none of their own but whose company reports under its other listing (an HK line of an ADR
     company: per-share figures at the ADS ratio; an A-share line of an HK-listed company: share
@@ -65,14 +68,27 @@ def company_fundamentals(fundamentals: pd.DataFrame, universe: Universe) -> pd.D
         # else share for share (an A-share and an HK line of one company, e.g. SMIC)
         ratio = float(other.ads_ratio) if other.ads_ratio is not None else 1.0
         d = f[f["ticker"] == other.ticker].copy()
+        # the other line's figures on its current basis first (NTES: per 25-share ADS until
+        # its 2020-10-02 ratio change, the universe's ratio of 5 after), then per share
+        k = _current_basis(actions, other.ticker, d["public_date"])
         d["ticker"] = t
-        d["diluted_eps"] = d["diluted_eps"] / ratio
-        d["diluted_shares"] = d["diluted_shares"] * ratio
+        d["diluted_eps"] = d["diluted_eps"] / k / ratio
+        d["diluted_shares"] = d["diluted_shares"] * k * ratio
         d["source"] = f"{other.ticker}'s statements at {ratio:g} shares per listed unit"
         derived.append(d)
     if derived:
         f = pd.concat([f, *derived], ignore_index=True)
     return f.sort_values(["ticker", "period_end", "public_date"]).reset_index(drop=True)
+
+
+def _current_basis(actions: pd.DataFrame | None, ticker: str, dates: pd.Series) -> np.ndarray:
+    """Product of ``ticker``'s splits (and ADS-ratio changes) after each date."""
+    if actions is None or not len(actions):
+        return np.ones(len(dates))
+    far = np.full(len(dates), np.datetime64("2262-01-01"), dtype="datetime64[us]")
+    return split_restatement(
+        actions, np.full(len(dates), ticker, dtype=object), as_datetime(dates).to_numpy(), far
+    )
 
 
 def _year_earlier(f: pd.DataFrame, col: str) -> pd.Series:

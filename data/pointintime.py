@@ -238,7 +238,17 @@ def _provenance(
         snap.text("sales_basis"),
         np.where(np.isfinite(filed.sales), filed_basis, _NONE),
     )
-    out["sales_period_end"] = fa["sales_period_end"].where(filed.sales_ok)
+    # the period and public date of the figure used: a snapshot's sales carry its date instead
+    from_filing = filed.sales_ok & ~used["sales"]
+    out["sales_period_end"] = fa["sales_period_end"].where(from_filing)
+    out["sales_source"] = np.where(
+        used["sales"],
+        np.char.add(
+            np.char.add("snapshot ", snap.text("sales_source").astype(str)),
+            np.char.add(" ", np.datetime_as_string(snap.date("sales").to_numpy(), unit="D")),
+        ),
+        np.where(np.isfinite(filed.sales), "filed " + fa["sales_basis"].astype(str), _NONE),
+    )
     out["earnings_period_end"] = fa["earnings_period_end"].where(filed.earn_ok)
     any_snap = used["market_cap"] | used["sales"] | used["net_income"]
     src = snap.text("market_cap_source")
@@ -249,7 +259,7 @@ def _provenance(
     out["snapshot_date"] = np.where(any_snap, snap.date("market_cap"), pd.NaT)
     per = pd.concat([out["sales_period_end"], out["earnings_period_end"]], axis=1)
     out["fundamentals_period_end"] = per.min(axis=1)
-    out["sales_public_date"] = fa["sales_public_date"].where(filed.sales_ok)
+    out["sales_public_date"] = fa["sales_public_date"].where(from_filing)
     out["earnings_public_date"] = fa["earnings_public_date"].where(filed.earn_ok)
     pub = pd.concat([out["sales_public_date"], out["earnings_public_date"]], axis=1)
     out["fundamentals_public_date"] = pub.max(axis=1)
@@ -292,11 +302,10 @@ def valuation_panel(
     price_usd = out["price_usd"].where(fresh_price).to_numpy(dtype=float)
 
     actions = store.table("corporate_actions")
-    fa = fundamentals_asof(
-        company_fundamentals(store.table("fundamentals"), universe), actions, grid
-    )
+    fund = company_fundamentals(store.table("fundamentals"), universe, actions)
+    fa = fundamentals_asof(fund, actions, grid)
     fa = fa.reindex(idx)
-    counts = company_share_counts(store.table("shares"), universe)
+    counts = company_share_counts(store.table("shares"), universe, actions)
     sh = shares_asof(counts, actions, grid, max_age_days=cfg.max_shares_age_days).reindex(idx)
     snap = _Snap(
         snapshot_fields_asof(
@@ -333,6 +342,7 @@ def valuation_panel(
     out["ebitda"] = snap.num("ebitda")
     out["ev"] = out["market_cap"] + snap.num("debt") - snap.num("cash")
     out["revenue_growth_pct"] = filed.growth
+    out["growth_sales"] = np.where(np.isfinite(filed.growth), filed.sales, np.nan)
     out["price_usd"] = price_usd
     _provenance(out, fa, filed, snap, used)
     why = _why(out, fa, sh, cfg, listed, fresh_price, used)

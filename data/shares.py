@@ -44,7 +44,9 @@ OUTSTANDING_KINDS = frozenset(
 )
 
 
-def company_share_counts(shares: pd.DataFrame, universe: Universe) -> pd.DataFrame:
+def company_share_counts(
+    shares: pd.DataFrame, universe: Universe, actions: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """The shares table plus rows for a line with no count of its own whose company's other
     line has counts: an HK line of an ADR company at the ADS ratio (ordinary = ADS x ratio), an
     ADR from its HK line (ADS = ordinary / ratio), an A-share line share for share."""
@@ -64,8 +66,15 @@ def company_share_counts(shares: pd.DataFrame, universe: Universe) -> pd.DataFra
         else:
             ratio = 1.0
         d = s[s["ticker"] == other.ticker].copy()
+        # the other line's count on its current share basis first (splits, ADS-ratio changes)
+        k = np.ones(len(d))
+        if actions is not None and len(actions):
+            far = np.full(len(d), np.datetime64("2262-01-01"), dtype="datetime64[us]")
+            tick = np.full(len(d), other.ticker, dtype=object)
+            k = split_restatement(actions, tick, as_datetime(d["basis_date"]).to_numpy(), far)
         d["ticker"] = t
-        d["shares_millions"] = d["shares_millions"] * ratio
+        d["shares_millions"] = d["shares_millions"] * k * ratio
+        d["basis_date"] = pd.Timestamp("2262-01-01")  # on the line's current basis
         d["note"] = f"{other.ticker}'s count x {ratio:g}"
         extra.append(d)
     return pd.concat([s, *extra], ignore_index=True) if extra else s

@@ -33,22 +33,27 @@ def compute_multiples(panel: pd.DataFrame) -> pd.DataFrame:
     """Add one column per metric in :data:`METRICS` to a copy of ``panel``.
 
     * ``ps`` = market cap / sales; ``ev_sales`` = (market cap + debt - cash) / sales.
-    * ``pe_trailing`` = price / trailing EPS where an EPS is known, else market cap / net income.
+    * ``pe_trailing`` = market cap / net income where both are known, else price / trailing EPS.
     * ``pe_forward`` = price / next-year EPS (snapshots only).
     * ``ev_ebitda`` = EV / EBITDA (live yfinance data only; the embedded data has no EBITDA).
-    * ``ps_growth`` = P/S divided by last fiscal year's revenue growth in percent (growth > 0).
+    * ``ps_growth`` = market cap / filed sales divided by that period's revenue growth over the
+      year before, in percent (growth > 0); the sales and the growth come from one period.
     """
     out = panel.copy()
     out["ps"] = _ratio(out["market_cap"], out["sales"])
     out["ev_sales"] = _ratio(out["ev"], out["sales"])
     by_eps = _ratio(out["price_usd"], out["eps_ttm"])
     by_ni = _ratio(out["market_cap"], out["net_income"])
-    has_eps = out["eps_ttm"].notna() & out["price_usd"].notna()
-    out["pe_trailing"] = by_eps.where(has_eps, by_ni)
+    # market cap / net income where both exist (one share count, one currency: per-ADS EPS of
+    # vendors is unreliable for ADRs); price / EPS otherwise
+    has_ni = out["net_income"].notna() & out["market_cap"].notna()
+    out["pe_trailing"] = by_ni.where(has_ni, by_eps)
     out["pe_forward"] = _ratio(out["price_usd"], out["eps_fwd"])
     out["ev_ebitda"] = _ratio(out["ev"], out["ebitda"])
-    out["ps_growth"] = _ratio(out["ps"], out["revenue_growth_pct"])
-    earnings = out["eps_ttm"].where(has_eps, out["net_income"])
+    # growth and the sales it divides come from one filed period
+    growth_sales = out["growth_sales"] if "growth_sales" in out else out["sales"]
+    out["ps_growth"] = _ratio(_ratio(out["market_cap"], growth_sales), out["revenue_growth_pct"])
+    earnings = out["net_income"].where(has_ni, out["eps_ttm"])
     neg = (earnings <= 0).fillna(False)
     out["negative_earnings"] = neg
     return out

@@ -71,13 +71,13 @@ def synthetic_store(tmp_path) -> Store:
             "USB", 2023, "2024-02-15", revenue=100.0, net_income=20.0, eps=1.0, shares=20.0
         ),  # P/S 10, P/E 50
         fund_row(
-            "USC", 2023, "2024-02-15", revenue=150.0, net_income=15.0, eps=1.0, shares=10.0
+            "USC", 2023, "2024-02-15", revenue=150.0, net_income=10.0, eps=1.0, shares=10.0
         ),  # P/S 2, P/E 30
         fund_row(
             "USS", 2023, "2024-02-15", revenue=40.0, net_income=4.0, eps=1.0, shares=4.0
         ),  # P/S 4, P/E 40
         fund_row(
-            "UST", 2023, "2024-02-15", revenue=60.0, net_income=3.0, eps=1.0, shares=2.0
+            "UST", 2023, "2024-02-15", revenue=60.0, net_income=2.0, eps=1.0, shares=2.0
         ),  # P/S 2, P/E 60
     ]
     return write_store(tmp_path / "store", prices, f)

@@ -73,7 +73,7 @@ def test_holdings_do_not_change_when_later_data_is_removed(tmp_path, embedded, u
                 "prices": "date",
                 "fundamentals": "public_date",
                 "valuations": "date",
-                "shares_outstanding": "date",
+                "shares": "public_date",
             }.get(f.stem)
             if col:
                 df = df[df[col] <= cut]

@@ -308,3 +308,35 @@ def test_one_public_date_rule_for_annual_figures_and_their_share_counts(embedded
     m = w.merge(annual, left_on=["ticker", "as_of"], right_on=["ticker", "period_end"])
     assert len(m) > 150
     assert (m["public_date_x"] == m["public_date_y"]).all()
+
+
+# --------------------------------------------------------------------- review findings
+@pytest.mark.parametrize("date", ["2020-06-30", "2020-12-31", "2021-06-30"])
+def test_hk_line_per_share_figures_follow_the_adr_ratio_change(embedded, universe, date):
+    # NTES reported per 25-share ADS until its 2020-10-02 ratio change; 9999.HK's P/E was 5x too
+    # low (3.75 vs 19) when the ADR's EPS was divided by today's ratio of 5
+    mult, _ = score_panel(embedded, universe, [date])
+    m = mult.xs(D(date), level="date")
+    assert m.loc["9999.HK", "pe_trailing"] == pytest.approx(m.loc["NTES", "pe_trailing"], rel=0.05)
+    assert m.loc["9999.HK", "ps"] == pytest.approx(m.loc["NTES", "ps"], rel=0.05)
+
+
+def test_us_ipo_period_averages_are_not_counts_outstanding(embedded, universe):
+    # SNOW (IPO 2020-09-16) and PLTR (listed 2020-09-30): their 2020 weighted averages
+    # understated the count outstanding by 40-60%
+    p = _panel(embedded, universe, "2020-12-31")
+    for t in ("SNOW", "PLTR"):
+        assert np.isnan(p.loc[t, "shares"]) and p.loc[t, "why_market_cap"] == "no share count"
+    snow = _panel(embedded, universe, "2021-05-14").loc["SNOW"]
+    assert snow["shares"] > 250  # not FY2021's IPO-year 142M
+
+
+def test_pe_from_net_income_agrees_across_lines(embedded, universe):
+    # BABA's vendor EPS (Nasdaq epsTtm) disagreed with its own net income: P/E 31 vs 11.6 on
+    # 9988.HK; market cap / net income is one basis for both lines
+    mult, _ = score_panel(embedded, universe, ["2026-07-01"])
+    m = mult.xs(D("2026-07-01"), level="date")
+    assert m.loc["BABA", "pe_trailing"] == pytest.approx(
+        m.loc["BABA", "market_cap"] / m.loc["BABA", "net_income"]
+    )
+    assert m.loc["BABA", "pe_trailing"] < 20

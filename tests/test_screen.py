@@ -126,7 +126,7 @@ def test_snapshot_is_preferred_within_its_age_and_ev_uses_net_debt(
         "net_income": 20e6,
         "debt": 300e6,
         "cash": 100e6,
-        "eps_ttm": 0.25,
+        "eps_ttm": 0.2,  # 20m / 100m ADS
         "eps_fwd": 0.5,
         "ebitda": np.nan,
         "currency": "USD",
@@ -139,7 +139,7 @@ def test_snapshot_is_preferred_within_its_age_and_ev_uses_net_debt(
     # rolled from the 2024-06-20 snapshot to the 2024-06-28 close: price 10 -> 11 (+10%)
     assert r["market_cap"] == pytest.approx(1100e6)
     assert r["ev_sales"] == pytest.approx((1100 + 300 - 100) / 200)
-    assert r["pe_trailing"] == pytest.approx(11.0 / 0.25)
+    assert r["pe_trailing"] == pytest.approx(1100e6 / 20e6)  # = 11.0 / 0.2
     assert r["pe_forward"] == pytest.approx(11.0 / 0.5)
     old = row(run_screen(store, synthetic_universe, "2024-07-15"), "CNA")  # 25 days: too old
     assert old["valuation_source"] == "annual"
