@@ -1,8 +1,8 @@
 """As-of selection: the figure that was public on each date (one rule, used by every table).
 
 :func:`latest_public` picks, for every ``(date, ticker)`` of a grid, the row whose
-``public_date`` is on or before the date and whose period is the latest among those (ties broken
-by the row's ``rank`` where one is given, then by the later public date).  All fields come from that one row, so
+``public_date`` is on or before the date and whose period is the latest among those (ties
+broken by the row's ``rank`` where one is given, then by the later public date).  All fields come from that one row, so
 a multiple never mixes two fiscal periods.
 """
 
@@ -37,8 +37,8 @@ def latest_public(
     rank: str | None = None,
 ) -> pd.DataFrame:
     """For each row of ``grid`` (columns ``date``, ``ticker``), the row of ``rows`` public on or
-    before ``date`` with the latest ``period``, ties broken by the highest ``rank`` (when given),
-    then by the latest ``public``.  Returns a frame indexed by ``(date, ticker)`` with the columns of ``rows``
+    before ``date`` with the latest ``period``, ties broken by the highest ``rank`` (when
+    given), then by the latest ``public``.  Returns a frame indexed by ``(date, ticker)`` with the columns of ``rows``
     (NaN where nothing was public)."""
     r = rows.copy()
     r["ticker"] = r["ticker"].astype(str)
