@@ -2,8 +2,8 @@
 
 :func:`latest_public` picks, for every ``(date, ticker)`` of a grid, the row whose
 ``public_date`` is on or before the date and whose period is the latest among those (ties
-broken by the row's ``rank`` where one is given, then by the later public date).  All fields come from that one row, so
-a multiple never mixes two fiscal periods.
+broken by the row's ``rank`` where one is given, then by the later public date).  All fields
+come from that one row, so a multiple never mixes two fiscal periods.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ def latest_public(
 ) -> pd.DataFrame:
     """For each row of ``grid`` (columns ``date``, ``ticker``), the row of ``rows`` public on or
     before ``date`` with the latest ``period``, ties broken by the highest ``rank`` (when
-    given), then by the latest ``public``.  Returns a frame indexed by ``(date, ticker)`` with the columns of ``rows``
-    (NaN where nothing was public)."""
+    given), then by the latest ``public``.  Returns a frame indexed by ``(date, ticker)`` with
+    the columns of ``rows`` (NaN where nothing was public)."""
     r = rows.copy()
     r["ticker"] = r["ticker"].astype(str)
     r[public] = as_datetime(r[public]).to_numpy()
