@@ -357,10 +357,11 @@ def _has_sibling(ticker: str, universe: dict) -> bool:
 
 def traded_closes(
     src: Path, prices: pd.DataFrame, actions: pd.DataFrame, tickers: list[str], universe: dict
-) -> tuple[pd.Series, dict]:
-    """``close_traded`` for every price row of ``tickers`` (NaN elsewhere) and, per ticker, how
-    many dates each source of the dividend factor supplied."""
+) -> tuple[pd.Series, pd.Series, dict]:
+    """``close_traded`` and ``traded_estimated`` for every price row of ``tickers`` (NaN and
+    False elsewhere) and, per ticker, how many dates each source of the factor supplied."""
     out = pd.Series(np.nan, index=prices.index)
+    est_out = pd.Series(False, index=prices.index)
     info: dict[str, dict] = {}
     for t in tickers:
         rows = prices.index[prices["ticker"] == t]
@@ -381,12 +382,13 @@ def traded_closes(
         res = traded_close(adj, srcs, splits, ex_dates=ex)
         out[rows] = res.frame["close_traded"].reindex(adj.index).to_numpy()
         est = res.frame["estimated"]
+        est_out[rows] = est.reindex(adj.index).fillna(False).to_numpy(dtype=bool)
         info[t] = {
             "dividend_factor_sources": res.observed,
             "estimated_dates": int(est.sum()),
             "min_factor": round(float(res.frame["dividend_factor"].min()), 6),
         }
-    return out, info
+    return out, est_out, info
 
 
 # ----------------------------------------------------------------------------- fundamentals
@@ -477,6 +479,156 @@ def annual_fundamentals(
     return a.sort_values(["ticker", "fiscal_year"]).reset_index(drop=True)
 
 
+# ----------------------------------------------------------------------------- US quarters
+PRESS = {  # ticker -> (net income field, unit in millions, fiscal quarter-end rule)
+    "MSFT": ("netIncome", 1.0),
+    "META": ("netIncome", 1.0),
+    "INTC": ("netIncomeIntel", 1.0),
+    "AVGO": ("netIncome", 1.0),
+    "PLTR": ("netIncomeToCommon", 1e-3),  # thousands
+}
+
+
+def _quarter_end_before(release: pd.Timestamp, ticker: str) -> pd.Timestamp:
+    """The end of the quarter an earnings release reports: the last calendar quarter end before
+    it; Broadcom's fiscal quarters end about a month later (early Feb, May, Aug, Nov), so its
+    quarter is dated at the month end before the release (within days of the true end)."""
+    if ticker == "AVGO":
+        return (release - pd.offsets.MonthEnd(1)).normalize()
+    return (release - pd.offsets.QuarterEnd(1)).normalize()
+
+
+def press_release_quarters(src: Path) -> pd.DataFrame:
+    """Quarterly revenue, net income and diluted weighted shares from 8-K earnings releases, as
+    first released (MSFT META INTC AVGO PLTR), public the day after the release date."""
+    folder = src / "fundamentals/us_quarterly_press_releases"
+    rows = []
+    for t, (ni_field, unit) in PRESS.items():
+        fin = json.loads((folder / f"{t}_financials.json").read_text())
+        links = json.loads((folder / f"{t}_quarterly-links.json").read_text())
+        dated = {(x["fy"], x["q"]): x for x in links}
+        for fy, quarters in fin.items():
+            for q, v in quarters.items():
+                link = dated.get((fy, q))
+                if link is None or v.get("revenue") is None:
+                    continue  # AVGO FY2026 Q1 has no release date: not usable point in time
+                release = pd.Timestamp(link["date"])
+                shares = v.get("sharesDiluted")
+                if shares is not None and shares > 1e8:  # PLTR 2020: raw counts
+                    shares = shares / 1e6
+                elif shares is not None:
+                    shares = shares * unit
+                rows.append(
+                    {
+                        "ticker": t,
+                        "period_end": _quarter_end_before(release, t),
+                        "publish": release,
+                        "revenue": v["revenue"] * unit,
+                        "net_income": (v.get(ni_field) or v.get("netIncome") or np.nan) * unit,
+                        "shares": shares,
+                        "source": f"8-K earnings release {link['adsh']} ({fy} {q})",
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def sec_quarters(facts: pd.DataFrame) -> pd.DataFrame:
+    """Three-month revenue and net income from SEC companyfacts (AAPL GOOGL MRVL NVDA), first
+    filed: Q1-Q3 as filed, Q4 = the fiscal year minus the nine months to Q3 (both filed), public
+    the day after the later filing; diluted shares of the quarter where filed."""
+    out = []
+    for (t, field), g in facts[facts["field"].isin(["revenue", "net_income"])].groupby(
+        ["ticker", "field"]
+    ):
+        g = g.sort_values("filed").drop_duplicates(["start", "end"], keep="first")
+        days = (g["end"] - g["start"]).dt.days
+        q3m = g[days.between(80, 100)]
+        for r in q3m.itertuples():
+            out.append((t, field, r.end, r.filed, r.val))
+        fy = g[days.between(350, 380)]
+        nine = g[days.between(260, 290)]
+        for r in fy.itertuples():
+            m = nine[(nine["start"] == r.start) & (nine["end"] < r.end)]
+            if len(m) and not ((q3m["end"] == r.end).any()):
+                n9 = m.iloc[-1]
+                out.append((t, field, r.end, max(r.filed, n9["filed"]), r.val - n9["val"]))
+    q = pd.DataFrame(out, columns=["ticker", "field", "period_end", "publish", "val"])
+    wide = q.pivot_table(
+        index=["ticker", "period_end"], columns="field", values="val", aggfunc="first"
+    )
+    pub = q.groupby(["ticker", "period_end"])["publish"].max()
+    res = wide.join(pub).reset_index()
+    sh = facts[facts["field"] == "diluted_shares"]
+    sh = sh[(sh["end"] - sh["start"]).dt.days.between(80, 100)]
+    sh = sh.sort_values("filed").drop_duplicates(["ticker", "end"], keep="first")
+    res = res.merge(
+        sh[["ticker", "end", "val"]].rename(columns={"end": "period_end", "val": "shares"}),
+        on=["ticker", "period_end"],
+        how="left",
+    )
+    res["shares"] = res["shares"] / 1e6
+    res["revenue"] = res["revenue"] / 1e6
+    res["net_income"] = res["net_income"] / 1e6
+    res["source"] = "SEC companyfacts (first filed)"
+    return res
+
+
+def quarterly_ttm(q: pd.DataFrame, source_rank: int) -> pd.DataFrame:
+    """Trailing-twelve-month revenue and net income at each quarter end with four consecutive
+    quarters (each 80-100 days apart), public the day after the latest of them was."""
+    rows = []
+    for t, g in q.groupby("ticker", sort=True):
+        g = g.sort_values("period_end").drop_duplicates("period_end").reset_index(drop=True)
+        gaps = g["period_end"].diff().dt.days
+        for i in range(3, len(g)):
+            w = g.iloc[i - 3 : i + 1]
+            if not gaps.iloc[i - 2 : i + 1].between(80, 100).all() or w["revenue"].isna().any():
+                continue
+            last = g.iloc[i]
+            ni = w["net_income"].sum() if w["net_income"].notna().all() else np.nan
+            rows.append(
+                {
+                    "ticker": t,
+                    "fiscal_year": int(last["period_end"].year),
+                    "period_end": last["period_end"],
+                    "reported_date": w["publish"].max(),
+                    "currency": "USD",
+                    "revenue": w["revenue"].sum(),
+                    "net_income": ni,
+                    "diluted_eps": np.nan,
+                    "eps_unit": None,
+                    "diluted_shares": np.nan,
+                    "source": f"{last['source']}, four quarters",
+                    "public_date": w["publish"].max() + pd.Timedelta(days=1),
+                    "public_date_basis": "reported+1d",
+                    "shares_derived": False,
+                    "basis": "ttm",
+                    "source_rank": source_rank,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def quarter_share_rows(q: pd.DataFrame, kind_source: str) -> pd.DataFrame:
+    """Diluted weighted shares of each quarter as share-count rows on the basis of their
+    public date (figures as first reported)."""
+    q = q[q["shares"].notna() & (q["shares"] > 0)]
+    public = q["publish"] + pd.Timedelta(days=1)
+    return pd.DataFrame(
+        {
+            "ticker": q["ticker"],
+            "as_of": q["period_end"],
+            "public_date": public,
+            "shares_millions": q["shares"],
+            "basis_date": public,
+            "kind": "weighted_diluted",
+            "usable": True,
+            "source": kind_source,
+            "note": "quarterly weighted diluted shares, as first reported",
+        }
+    )
+
+
 SIMFIN = {  # bulk file -> the date its values (and split-adjusted share counts) are as of
     "simfin_2023-01-09_us-income-quarterly.zip": "2023-01-09",
     "simfin_2026-03-06_us-income-quarterly.zip": "2026-03-06",
@@ -538,6 +690,7 @@ def simfin_ttm(q: pd.DataFrame) -> pd.DataFrame:
                     "public_date_basis": "reported+1d",
                     "shares_derived": False,
                     "basis": "ttm",
+                    "source_rank": 0,
                 }
             )
     return pd.DataFrame(rows)
@@ -643,7 +796,22 @@ def shares_table(
     )
     us_rows = pd.concat([cover, annual], ignore_index=True)
     us_rows["basis_date"] = us_rows["public_date"]
-    us_rows = pd.concat([us_rows, simfin_shares(simfin_quarters(src, us))], ignore_index=True)
+    primary = pd.concat(
+        [
+            quarter_share_rows(
+                press_release_quarters(src), "fundamentals/us_quarterly_press_releases"
+            ),
+            quarter_share_rows(
+                sec_quarters(sec_facts(src)),
+                "fundamentals/sec_companyfacts/companyfacts_key_fields_long.csv",
+            ),
+            sec_cover_counts(sec_facts(src)),
+        ],
+        ignore_index=True,
+    )
+    us_rows = pd.concat(
+        [us_rows, simfin_shares(simfin_quarters(src, us)), primary], ignore_index=True
+    )
     out = pd.concat([china, us_rows.reindex(columns=china.columns)], ignore_index=True)
     out["shares_millions"] = out["shares_millions"].astype(float)
     out["usable"] = mark_listing_window_averages(out, company_listing(universe, first_price))
@@ -652,6 +820,25 @@ def shares_table(
     return out.sort_values(
         ["ticker", "as_of", "public_date", "kind"], kind="mergesort"
     ).reset_index(drop=True)
+
+
+def sec_cover_counts(facts: pd.DataFrame) -> pd.DataFrame:
+    """Cover-page share counts (dei) of the companyfacts tickers, public the day after filing."""
+    c = facts[facts["field"] == "shares_outstanding_cover"]
+    c = c.sort_values("filed").drop_duplicates(["ticker", "end"], keep="first")
+    return pd.DataFrame(
+        {
+            "ticker": c["ticker"],
+            "as_of": c["end"],
+            "public_date": c["filed"] + pd.Timedelta(days=1),
+            "shares_millions": c["val"] / 1e6,
+            "basis_date": c["filed"] + pd.Timedelta(days=1),
+            "kind": "cover_outstanding",
+            "usable": True,
+            "source": "fundamentals/sec_companyfacts/companyfacts_key_fields_long.csv",
+            "note": "SEC cover page count (dei), " + c["form"].astype(str),
+        }
+    )
 
 
 def sec_facts(src: Path) -> pd.DataFrame:
@@ -776,13 +963,22 @@ def build(src: Path, out: Path = OUT) -> dict:
     prices["currency"] = prices["ticker"].map(lambda t: price_currency(t, universe))
     actions = corporate_actions(src)
     valued = list(universe["china"]) + list(universe["us"])
-    prices["close_traded"], traded_info = traded_closes(src, prices, actions, valued, universe)
+    traded, estimated, traded_info = traded_closes(src, prices, actions, valued, universe)
+    prices["close_traded"], prices["traded_estimated"] = traded, estimated
     for s in manifest_series:
         if s["ticker"] in traded_info:
             s["close_traded"] = traded_info[s["ticker"]]
     atomic_write_parquet(prices[PRICE_COLUMNS], out / "prices.parquet")
-    annual = annual_fundamentals(src, universe, first_price).assign(basis="annual")
-    ttm = simfin_ttm(simfin_quarters(src, list(universe["us"])))
+    annual = annual_fundamentals(src, universe, first_price).assign(basis="annual", source_rank=1)
+    press, sec_q = press_release_quarters(src), sec_quarters(sec_facts(src))
+    ttm = pd.concat(
+        [
+            simfin_ttm(simfin_quarters(src, list(universe["us"]))),
+            quarterly_ttm(press, source_rank=2),
+            quarterly_ttm(sec_q, source_rank=2),
+        ],
+        ignore_index=True,
+    )
     fundamentals = pd.concat([annual, ttm.reindex(columns=annual.columns)], ignore_index=True)
     fundamentals = fundamentals.sort_values(
         ["ticker", "period_end", "basis"], kind="mergesort"

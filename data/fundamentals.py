@@ -118,7 +118,11 @@ def fundamentals_asof(
     earnings_period_end earnings_public_date`` (one row); ``eps`` restated to the share basis of
     the date (splits between its public date and the date)."""
     f = fundamentals
-    sales = latest_public(f[f["revenue"].notna()], grid)
+    if "source_rank" not in f.columns:
+        f = f.assign(source_rank=1)
+    f = f.assign(source_rank=f["source_rank"].fillna(1))
+    # the latest period; for one period a primary source (filing, release) before an aggregate
+    sales = latest_public(f[f["revenue"].notna()], grid, rank="source_rank")
     out = pd.DataFrame(index=sales.index)
     out["revenue"] = sales["revenue"]
     out["revenue_growth_pct"] = sales["revenue_growth_pct"]
@@ -126,7 +130,7 @@ def fundamentals_asof(
     out["sales_basis"] = sales["basis"] if "basis" in sales else "annual"
     out["sales_period_end"] = sales["period_end"]
     out["sales_public_date"] = sales["public_date"]
-    earn = latest_public(f[f["net_income"].notna()], grid).reindex(out.index)
+    earn = latest_public(f[f["net_income"].notna()], grid, rank="source_rank").reindex(out.index)
     out["net_income"] = earn["net_income"]
     dates = out.index.get_level_values("date")
     tickers = out.index.get_level_values("ticker").to_numpy()
@@ -136,6 +140,6 @@ def fundamentals_asof(
     out["earnings_period_end"] = earn["period_end"]
     out["earnings_public_date"] = earn["public_date"]
     # the latest period public at all, with or without the fields above
-    any_row = latest_public(f, grid).reindex(out.index)
+    any_row = latest_public(f, grid, rank="source_rank").reindex(out.index)
     out["latest_period_end"] = any_row["period_end"]
     return out

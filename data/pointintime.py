@@ -116,11 +116,14 @@ def traded_prices_usd(
     store: Store, universe: Universe, tickers: list[str], dates: pd.DatetimeIndex
 ) -> pd.DataFrame:
     """Per ``(date, ticker)``: ``price_traded`` (listing currency), ``price_usd``,
-    ``price_date`` (its close), ``price_basis`` (``traded`` or ``adjusted`` where the store has
-    no traded close), ``fx_rate`` and ``fx_date``; the one USD conversion of the panel."""
+    ``price_date`` (its close), ``price_basis`` (``traded``, ``traded, estimated`` where its
+    dividend factor was filled across a gap, or ``adjusted`` where the store has no traded
+    close), ``fx_rate`` and ``fx_date``; the one USD conversion of the panel."""
     adj = store.close(tickers, strict=False).reindex(columns=tickers)
     traded = store.traded_close(tickers).reindex(index=adj.index, columns=tickers)
+    est = store.traded_estimated(tickers).reindex(index=adj.index, columns=tickers)
     basis = pd.DataFrame("traded", index=adj.index, columns=tickers)
+    basis = basis.where(~est.fillna(False).astype(bool), "traded, estimated")
     basis = basis.where(traded.notna() | adj.isna(), "adjusted")
     px = traded.fillna(adj)
     val, when = _asof_wide(px, dates)
@@ -464,6 +467,8 @@ def _flags(
             fl.append(f"stale price (last {pdate[i].date()})")
         elif basis[i] == "adjusted":
             fl.append("adjusted close used (no traded close)")
+        elif basis[i] == "traded, estimated":
+            fl.append("traded price estimated (gap in the dividend record)")
         if not use_snap[i]:
             if pd.notna(fend[i]) and day - fend[i] > stale_f:
                 fl.append(f"stale fundamentals (FY end {fend[i].date()})")

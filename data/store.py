@@ -52,7 +52,8 @@ TABLES = (
 )
 FX_SYMBOLS = {"CNY": "CNY=X", "HKD": "HKD=X"}
 #: columns of the prices table: adjusted OHLC in ``currency``, ``close_traded`` the close as
-#: printed on its date (no later dividend or split adjustment; NaN where unknown); FX rows are
+#: printed on its date (no later dividend or split adjustment; NaN where unknown) and
+#: ``traded_estimated`` (its dividend factor was filled across a gap in the record); FX rows are
 #: local per USD
 PRICE_COLUMNS = [
     "date",
@@ -64,6 +65,7 @@ PRICE_COLUMNS = [
     "volume",
     "currency",
     "close_traded",
+    "traded_estimated",
 ]
 
 
@@ -192,6 +194,21 @@ class Store:
             self._cache["wide_traded"] = w
         w = self._cache["wide_traded"]
         return w.reindex(columns=list(dict.fromkeys(tickers)))
+
+    def traded_estimated(self, tickers: Iterable[str]) -> pd.DataFrame:
+        """Wide ``date x ticker``: True where the traded close rests on an estimated dividend
+        factor (False where observed, or where the store does not say)."""
+        if "wide_traded_est" not in self._cache:
+            px = self.table("prices")
+            if "traded_estimated" not in px.columns:
+                w = pd.DataFrame(index=self._wide_close().index)
+            else:
+                est = px.assign(e=px["traded_estimated"].astype("float64"))
+                w = est.pivot(index="date", columns="ticker", values="e").sort_index()
+                w.columns.name = None
+            self._cache["wide_traded_est"] = w
+        w = self._cache["wide_traded_est"]
+        return w.reindex(columns=list(dict.fromkeys(tickers))).fillna(0.0).astype(bool)
 
     def fx(self, currency: str) -> pd.Series:
         """Units of ``currency`` per USD, by date (1.0 for USD)."""

@@ -14,10 +14,10 @@ Method (pure functions; the snapshot build and ``aigap data update`` both use th
    (:func:`dividend_factor`); where two sources have the date, the first listed wins.  The last
    stored close is as traded by construction (the stitched series is anchored to it), so the
    factor is 1 there.
-3. Between observations the factor is a step function that only moves on ex-dates: a date with no
-   observation takes the next observed factor (exact when no ex-date falls in the gap), or a
+3. Between observations the factor is a step function that only moves on ex-dates.  In a gap the
+   move is spread evenly over time (log-linear; exact when the factor does not move), unless a
    recorded ex-date places the step.  Dates in a gap whose factor moves by more than
-   :data:`GAP_TOLERANCE` are marked ``estimated``.
+   :data:`GAP_TOLERANCE` without a recorded ex-date are marked ``estimated``.
 4. The traded close is ``adjusted / factor x (product of splits after the date)``.
 
 Knowing the past dividend record is not look-ahead: each factor only converts a stored price back to
@@ -114,15 +114,24 @@ def dividend_factor(
         who.iloc[-1] = "end anchor"
     nxt = obs.bfill()
     prv = obs.ffill()
-    filled = nxt.fillna(prv)
-    # a recorded ex-date inside a gap places the step: before it the previous factor holds
     seen = pd.Series(idx.where(obs.notna()), index=idx)
     last_obs, next_obs = seen.ffill(), seen.bfill()
+    # inside a gap the unknown ex-dates are spread evenly: the log factor moves linearly in time
+    # from the last observed factor to the next (no artificial one-day jump); before the first
+    # observation the first factor holds
+    span = (next_obs - last_obs).dt.days.astype(float)
+    frac = ((idx.to_series(index=idx) - last_obs).dt.days / span.where(span > 0)).fillna(1.0)
+    filled = np.exp(np.log(prv) + (np.log(nxt) - np.log(prv)) * frac).fillna(nxt)
+    # a recorded ex-date inside a gap places the step: the previous factor before it, the next
+    # from it on (exact when it is the gap's only ex-date)
+    dated = pd.Series(False, index=idx)
     for e in ex_dates:
-        in_gap = obs.isna() & prv.notna() & (idx < e) & (last_obs < e) & (next_obs >= e)
-        filled[in_gap] = prv[in_gap]
+        in_gap = obs.isna() & prv.notna() & (last_obs < e) & (next_obs >= e)
+        filled[in_gap & (idx < e)] = prv[in_gap & (idx < e)]
+        filled[in_gap & (idx >= e)] = nxt[in_gap & (idx >= e)]
+        dated |= in_gap
     moved = (nxt / prv - 1.0).abs()
-    estimated = obs.isna() & (moved > GAP_TOLERANCE)
+    estimated = obs.isna() & (moved > GAP_TOLERANCE) & ~dated
     source = who.where(obs.notna(), "filled")
     return pd.DataFrame(
         {"dividend_factor": filled, "factor_source": source, "estimated": estimated.fillna(False)}

@@ -82,9 +82,10 @@ def new_splits(ticker: str, frame: pd.DataFrame) -> pd.DataFrame:
 
 def merged_traded_close(
     merged: pd.DataFrame, new: pd.DataFrame, old: pd.DataFrame | None, splits: pd.DataFrame
-) -> pd.Series:
-    """Closes as traded for a merged series: the download's unadjusted ``Close`` (split-adjusted
-    as of its last date), then the stored traded closes, by the one rule of :mod:`data.traded`."""
+) -> pd.DataFrame:
+    """Closes as traded (and whether estimated) for a merged series: the download's unadjusted
+    ``Close`` (split-adjusted as of its last date), then the stored traded closes, by the one
+    rule of :mod:`data.traded`."""
     sources = []
     if "close_unadjusted" in new.columns:
         u = new["close_unadjusted"].dropna()
@@ -94,7 +95,7 @@ def merged_traded_close(
         o = old.set_index("date")["close_traded"].dropna()
         sources.append(UnadjustedSource("stored traded close", o, None))
     res = traded_close(merged["close"], sources, splits[["date", "factor"]])
-    return res.frame["close_traded"].reindex(merged.index)
+    return res.frame[["close_traded", "estimated"]].reindex(merged.index)
 
 
 def update_store(
@@ -154,9 +155,11 @@ def update_store(
         s = series.reset_index()
         s.insert(1, "ticker", t)
         s["currency"] = price_currency(t, universe)
-        s["close_traded"] = merged_traded_close(
+        traded = merged_traded_close(
             series, frame, old if len(old) else None, actions[actions["ticker"] == t]
-        ).to_numpy()
+        )
+        s["close_traded"] = traded["close_traded"].to_numpy()
+        s["traded_estimated"] = traded["estimated"].fillna(False).to_numpy(dtype=bool)
         merged.append(s)
         report.succeeded.append(t)
         series_meta[t] = {
@@ -206,6 +209,7 @@ def update_store(
     new_prices = pd.concat([keep, *merged], ignore_index=True)
     new_prices = new_prices.sort_values(["ticker", "date"]).reset_index(drop=True)
     new_prices = new_prices.reindex(columns=PRICE_COLUMNS)
+    new_prices["traded_estimated"] = new_prices["traded_estimated"].fillna(False).astype(bool)
     missing = new_prices["currency"].isna()
     new_prices.loc[missing, "currency"] = [
         price_currency(t, universe) for t in new_prices.loc[missing, "ticker"]

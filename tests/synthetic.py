@@ -202,6 +202,7 @@ def write_store(
                     "volume": np.nan,
                     "currency": "USD",
                     "close_traded": (traded or {}).get(t, s).reindex(s.index).to_numpy(float),
+                    "traded_estimated": False,
                 }
             )
         )

@@ -283,7 +283,7 @@ def test_every_ranked_figure_names_its_source_and_was_public_by_the_date(as_of, 
     assert ranked
     for r in ranked:
         i = r["inputs"]
-        assert i["market_cap_source"] and i["price_basis"] in ("traded", "adjusted")
+        assert i["market_cap_source"] and i["price_basis"] in ("traded", "traded, estimated")
         if i["market_cap_source"] == "price x shares":
             assert i["shares_source"] and i["shares_public_date"] <= as_of
             assert i["shares_kind"] and i["shares_as_of"] <= as_of
