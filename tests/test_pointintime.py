@@ -340,3 +340,21 @@ def test_pe_from_net_income_agrees_across_lines(embedded, universe):
         m.loc["BABA", "market_cap"] / m.loc["BABA", "net_income"]
     )
     assert m.loc["BABA", "pe_trailing"] < 20
+
+
+@pytest.mark.parametrize(
+    ("ticker", "ttm_revenue", "period_end", "public"),
+    # hand sums of the four quarters: NVDA 10-Qs/10-K (30,040 + 35,082 + 39,331 + 44,062, the
+    # last filed 2025-05-28); MSFT: its four releases to the one of 2025-04-30 (270,010)
+    [
+        ("NVDA", 148_515e6, "2025-04-27", "2025-05-29"),
+        ("MSFT", 270_010e6, "2025-03-31", "2025-05-01"),
+    ],
+)
+def test_us_peers_use_primary_quarterly_sources(
+    embedded, universe, ticker, ttm_revenue, period_end, public
+):
+    p = _panel(embedded, universe, "2025-06-30").loc[ticker]
+    assert p["sales"] == pytest.approx(ttm_revenue, rel=1e-4)
+    assert p["sales_period_end"] == D(period_end) and p["sales_basis"] == "ttm"
+    assert p["sales_public_date"] == D(public)
