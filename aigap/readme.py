@@ -21,7 +21,24 @@ __all__ = ["COVERAGE_DATES", "HEADLINE_DATE", "figures", "render_readme"]
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 HEADLINE_DATE = "2026-07-01"
-COVERAGE_DATES = ("2019-06-28", "2021-06-30", "2025-06-30", "2026-07-01")
+#: every half year from mid-2019, and the headline date
+COVERAGE_DATES = (
+    "2019-06-28",
+    "2019-12-31",
+    "2020-06-30",
+    "2020-12-31",
+    "2021-06-30",
+    "2021-12-31",
+    "2022-06-30",
+    "2022-12-30",
+    "2023-06-30",
+    "2023-12-29",
+    "2024-06-28",
+    "2024-12-31",
+    "2025-06-30",
+    "2025-12-31",
+    "2026-07-01",
+)
 
 
 def _x(v: float) -> str:

@@ -397,6 +397,14 @@ def traded_closes(
 # 2025-10-30, as reported by public news pages).
 EXTRA_ACTIONS = [
     {
+        "ticker": "AAPL",
+        "date": pd.Timestamp("2020-08-31"),
+        "factor": 4.0,
+        "kind": "stock_split",
+        "note": "4:1, split-adjusted trading from 2020-08-31 (Apple press release 2020-07-30); "
+        "its SEC cover counts go from 4,275.6M (2020-07-17) to 17,001.8M (2020-10-16)",
+    },
+    {
         "ticker": "NFLX",
         "date": pd.Timestamp("2025-11-17"),
         "factor": 10.0,

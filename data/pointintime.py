@@ -38,7 +38,7 @@ from data.asof import as_datetime, grid_frame, split_restatement
 from data.errors import NoDataError
 from data.fundamentals import company_fundamentals, fundamentals_asof
 from data.fx import fixing_since
-from data.shares import company_share_counts, shares_asof
+from data.shares import company_share_counts, share_counts_of, shares_asof
 from data.snapshots import snapshot_fields_asof
 from data.store import FX_SYMBOLS, Store
 from data.universe import Universe
@@ -308,7 +308,7 @@ def valuation_panel(
     fund = company_fundamentals(store.table("fundamentals"), universe, actions)
     fa = fundamentals_asof(fund, actions, grid)
     fa = fa.reindex(idx)
-    counts = company_share_counts(store.table("shares"), universe, actions)
+    counts = company_share_counts(share_counts_of(store), universe, actions)
     sh = shares_asof(counts, actions, grid, max_age_days=cfg.max_shares_age_days).reindex(idx)
     snap = _Snap(
         snapshot_fields_asof(

@@ -18,9 +18,16 @@ import numpy as np
 import pandas as pd
 
 from data.asof import as_datetime, latest_public, split_restatement
+from data.store import Store
 from data.universe import Universe
 
-__all__ = ["KIND_RANK", "OUTSTANDING_KINDS", "company_share_counts", "shares_asof"]
+__all__ = [
+    "KIND_RANK",
+    "OUTSTANDING_KINDS",
+    "company_share_counts",
+    "share_counts_of",
+    "shares_asof",
+]
 
 #: preference among counts of the same date (higher wins)
 KIND_RANK = {
@@ -42,6 +49,49 @@ OUTSTANDING_KINDS = frozenset(
         "cover_outstanding",
     }
 )
+
+
+def share_counts_of(store: Store) -> pd.DataFrame:
+    """The store's ``shares`` table; a store written before it existed (``aigap data update``
+    of an older version) gets one from what it has: its annual weighted diluted shares and its
+    ``shares_outstanding`` table, so the screen still runs (with fewer counts)."""
+    if (store.root / "shares.parquet").is_file():
+        return store.table("shares")
+    f = store.table("fundamentals")
+    f = f[f["diluted_shares"].notna()]
+    rows = [
+        pd.DataFrame(
+            {
+                "ticker": f["ticker"].astype(str),
+                "as_of": f["period_end"],
+                "public_date": f["public_date"],
+                "shares_millions": f["diluted_shares"].astype(float),
+                "basis_date": f["public_date"],
+                "kind": "weighted_diluted",
+                "usable": True,
+                "source": "fundamentals (older store layout)",
+                "note": "",
+            }
+        )
+    ]
+    if (store.root / "shares_outstanding.parquet").is_file():
+        so = store.table("shares_outstanding")
+        rows.append(
+            pd.DataFrame(
+                {
+                    "ticker": so["ticker"].astype(str),
+                    "as_of": so["date"],
+                    "public_date": so["date"],
+                    "shares_millions": so["shares_millions"].astype(float),
+                    "basis_date": so["date"],
+                    "kind": "aggregator_rounded",
+                    "usable": True,
+                    "source": "shares_outstanding (older store layout)",
+                    "note": "",
+                }
+            )
+        )
+    return pd.concat(rows, ignore_index=True)
 
 
 def company_share_counts(

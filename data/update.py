@@ -16,6 +16,7 @@ import pandas as pd
 
 from data.errors import OfflineError
 from data.fundamentals import filing_lag_days
+from data.shares import share_counts_of
 from data.stitch import Source, stitch
 from data.store import (
     FX_SYMBOLS,
@@ -80,6 +81,17 @@ def new_splits(ticker: str, frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _unrecorded(splits: pd.DataFrame, actions: pd.DataFrame) -> pd.DataFrame:
+    """The splits not yet recorded: one of the same ratio within a week of a recorded one is the
+    same split (sources date an ex-date a day apart), never applied twice."""
+    keep = []
+    for r in splits.itertuples():
+        same = actions[(actions["ticker"] == r.ticker) & (actions["factor"] == r.factor)]
+        near = (pd.to_datetime(same["date"]) - r.date).abs() <= pd.Timedelta(days=7)
+        keep.append(not near.any())
+    return splits[keep] if len(splits) else splits
+
+
 def merged_traded_close(
     merged: pd.DataFrame, new: pd.DataFrame, old: pd.DataFrame | None, splits: pd.DataFrame
 ) -> pd.DataFrame:
@@ -136,10 +148,9 @@ def update_store(
     manifest = dict(store.manifest())
     series_meta = {s["ticker"]: s for s in manifest.get("series", [])}
     actions = store.table("corporate_actions")
-    added = [new_splits(t, f) for t, f in batch.frames.items()]
+    added = [_unrecorded(new_splits(t, f), actions) for t, f in batch.frames.items()]
     if any(len(a) for a in added):
         actions = pd.concat([actions, *[a for a in added if len(a)]], ignore_index=True)
-        actions = actions.drop_duplicates(["ticker", "date"], keep="first")
         actions = actions.sort_values(["ticker", "date"]).reset_index(drop=True)
     merged = []
     for t, frame in batch.frames.items():
@@ -183,11 +194,26 @@ def update_store(
     today = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()
     from data.yfinance_provider import info_to_valuation
 
-    stmt_rows, measures = [], []
+    stmt_rows, measures, share_rows = [], [], []
     for t in valued if merged else []:
         try:
             info = provider.info(t)
             val_rows.append(info_to_valuation(t, info, fx_now, today))
+            count = info.get("sharesOutstanding")
+            if isinstance(count, (int, float)) and count > 0:
+                share_rows.append(
+                    {
+                        "ticker": t,
+                        "as_of": today,
+                        "public_date": today,
+                        "shares_millions": float(count) / 1e6,
+                        "basis_date": today,
+                        "kind": "aggregator_rounded",
+                        "usable": True,
+                        "source": "yfinance Ticker.info sharesOutstanding",
+                        "note": "vendor count at the update (ADS for an ADR)",
+                    }
+                )
         except Exception as e:  # keep going: one bad name is not a failed run
             report.failed.setdefault(t, f"valuation: {type(e).__name__}: {e}")
             continue
@@ -217,6 +243,17 @@ def update_store(
     atomic_write_parquet(new_prices, root / "prices.parquet")
     if any(len(a) for a in added):
         atomic_write_parquet(actions, root / "corporate_actions.parquet")
+    if share_rows:
+        shares = share_counts_of(store)
+        fresh = pd.DataFrame(share_rows)
+        # a rerun on the same day replaces its own rows; every other row is kept as it was
+        key = ["ticker", "as_of", "source"]
+        again = shares[key].merge(fresh[key], how="left", indicator=True)["_merge"] == "both"
+        shares = pd.concat([shares[~again.to_numpy()], fresh], ignore_index=True)
+        atomic_write_parquet(
+            shares.sort_values(["ticker", "as_of", "public_date"]).reset_index(drop=True),
+            root / "shares.parquet",
+        )
     if val_rows:
         vals = store.table("valuations")
         add = pd.DataFrame(val_rows)

@@ -358,3 +358,23 @@ def test_us_peers_use_primary_quarterly_sources(
     assert p["sales"] == pytest.approx(ttm_revenue, rel=1e-4)
     assert p["sales_period_end"] == D(period_end) and p["sales_basis"] == "ttm"
     assert p["sales_public_date"] == D(public)
+
+
+def test_a_store_of_the_older_layout_still_screens(tmp_path, embedded, universe):
+    # a user store written by an earlier version: no shares table, no traded closes
+    root = tmp_path / "old"
+    root.mkdir()
+    for f in embedded.root.iterdir():
+        if f.name == "shares.parquet":
+            continue
+        if f.name == "prices.parquet":
+            px = pd.read_parquet(f).drop(columns=["close_traded", "traded_estimated"])
+            px.to_parquet(root / f.name, index=False)
+        else:
+            (root / f.name).write_bytes(f.read_bytes())
+    from data.store import Store
+
+    res = run_screen(Store(root), universe, "2021-06-30")
+    ranked = res.rows[res.rows["rank"].notna()]
+    assert len(ranked) >= 10
+    assert ranked["flags"].str.contains("adjusted close used").all()

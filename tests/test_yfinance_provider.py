@@ -69,6 +69,7 @@ class FakeTicker:
             "trailingPE": 11.6667,
             "forwardPE": 10.0,
             "ebitda": 200e9,
+            "sharesOutstanding": 2_300e6,  # ADS
         },
         "0700.HK": {
             "currency": "HKD",
@@ -240,6 +241,11 @@ def test_partial_update_merges_by_returns_and_keeps_failed_series(user_store, un
     pd.testing.assert_series_equal(new.close(["MSFT"])["MSFT"], old_msft)
     v = new.table("valuations")
     assert ((v["source"] == "yfinance_live") & (v["ticker"] == "BABA")).sum() == 1
+    # the vendor's share count is kept as a dated count (the live path feeds the same steps)
+    sh = new.table("shares")
+    live = sh[(sh["ticker"] == "BABA") & sh["source"].str.contains("Ticker.info")]
+    assert len(live) == 1 and live["shares_millions"].iloc[0] == pytest.approx(2_300.0)
+    assert len(sh) > len(Store(EMBEDDED).table("shares"))
     # statements fill only fiscal years the compiled table lacks (BABA FY2025 calendar year)
     f = new.table("fundamentals")
     added = f[(f["ticker"] == "BABA") & (f["source"] == "yfinance income_stmt")]
@@ -286,3 +292,21 @@ def test_update_without_overlap_keeps_the_stored_series(user_store, universe):
     with pytest.raises(OfflineError, match="left untouched"):  # nothing usable received
         update_store(user_store, universe, ["JD"], provider=p)
     pd.testing.assert_series_equal(Store(user_store).close(["JD"])["JD"], before)
+
+
+def test_a_split_recorded_a_day_apart_is_not_applied_twice():
+    from data.update import _unrecorded
+
+    recorded = pd.DataFrame(
+        {"ticker": ["NVDA"], "date": [pd.Timestamp("2024-06-10")], "factor": [10.0]}
+    )
+    fresh = pd.DataFrame(
+        {
+            "ticker": ["NVDA", "NVDA"],
+            "date": [pd.Timestamp("2024-06-11"), pd.Timestamp("2026-06-11")],
+            "factor": [10.0, 4.0],
+            "kind": "stock_split",
+            "note": "",
+        }
+    )
+    assert list(_unrecorded(fresh, recorded)["date"]) == [pd.Timestamp("2026-06-11")]
