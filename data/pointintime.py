@@ -331,9 +331,15 @@ def valuation_panel(
     for c in ("shares", "shares_as_of", "shares_public_date", "shares_kind", "shares_source"):
         out[c] = sh[c]
     # statement figures: a fresh snapshot's field, else the filed figure
+    # statement figures: a fresh snapshot's field, else the filed figure; a filed trailing
+    # twelve months (ending at a quarter public by then) is newer than a snapshot's "latest
+    # fiscal year" (Nasdaq's salesB / incomeB) and wins over it
+    newer_ttm = (fa["sales_basis"].to_numpy(dtype=object) == "ttm") & (
+        snap.text("sales_basis") == "latest_fy"
+    )
     for name, figure in (("sales", filed.sales), ("net_income", filed.net_income)):
         v = snap.num(name)
-        used[name] = np.isfinite(v)
+        used[name] = np.isfinite(v) & ~(newer_ttm & np.isfinite(figure))
         out[name] = np.where(used[name], v, figure)
     k_eps = split_restatement(actions, tk, snap.date("eps_ttm").to_numpy(), d.to_numpy())
     eps_snap = snap.num("eps_ttm") / k_eps
