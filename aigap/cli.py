@@ -344,7 +344,10 @@ def _list(value: str, cast, opt: str) -> list:
 @backtest_app.command("discount")
 def backtest_discount(
     start: Annotated[str, typer.Option("--start")] = "2019-01-01",
-    end: Annotated[str, typer.Option("--end")] = "2026-07-14",
+    end: Annotated[
+        str | None,
+        typer.Option("--end", help="YYYY-MM-DD (default: the last US trading day in the store)"),
+    ] = None,
     top: Annotated[str, typer.Option("--top", help="N, or a list for a sweep: 3,5,8")] = "5",
     rebalance: Annotated[
         str, typer.Option("--rebalance", help="W, M, Q or pandas aliases; list for a sweep")
@@ -354,7 +357,7 @@ def backtest_discount(
     ] = "equal",
     signal: Annotated[
         str, typer.Option("--signal", help="valuation|price|auto; list for a sweep")
-    ] = "auto",
+    ] = "valuation",
     cap: Annotated[float, typer.Option("--cap", help="max weight per name")] = 0.25,
     quantile: Annotated[
         float | None, typer.Option("--quantile", help="select the top quantile instead of top N")
@@ -439,7 +442,10 @@ def backtest_pairs(
         ),
     ] = 0,
     start: Annotated[str, typer.Option("--start")] = "2019-01-01",
-    end: Annotated[str, typer.Option("--end")] = "2026-07-14",
+    end: Annotated[
+        str | None,
+        typer.Option("--end", help="YYYY-MM-DD (default: the last US trading day in the store)"),
+    ] = None,
     walk_forward: Annotated[bool, typer.Option("--walk-forward")] = False,
     train_years: Annotated[float, typer.Option("--train-years")] = 2.0,
     test_months: Annotated[int, typer.Option("--test-months")] = 6,
@@ -484,7 +490,10 @@ def backtest_pairs(
 @pairs_app.command("scan")
 def pairs_scan(
     start: Annotated[str, typer.Option("--start")] = "2019-01-01",
-    end: Annotated[str, typer.Option("--end")] = "2026-07-14",
+    end: Annotated[
+        str | None,
+        typer.Option("--end", help="YYYY-MM-DD (default: the last US trading day in the store)"),
+    ] = None,
     top: Annotated[int | None, typer.Option("--top")] = None,
     fmt: Annotated[str, typer.Option("--format")] = "table",
     out: Annotated[str | None, typer.Option("--out")] = None,

@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 
 from backtests.engine import group_frame, simulate_weights, traded_value
-from backtests.metrics import alpha_beta, information_ratio, summary
+from backtests.metrics import MIN_ANNUALISE_DAYS, alpha_beta, information_ratio, summary
+from backtests.overfitting import Overfitting, overfitting_report
+from data.calendar import us_calendar
 from data.dates import parse_period
 from data.errors import InputError, NoDataError
 from data.fx import close_age_days, usd_closes
@@ -26,6 +28,7 @@ from strategies.long_discount import (
 __all__ = [
     "DiscountResult",
     "information_coefficient",
+    "one_line_per_company",
     "quantile_returns",
     "run_discount_backtest",
 ]
@@ -44,6 +47,9 @@ class DiscountResult:
     weights: dict[str, pd.DataFrame]  #: run -> trade date x ticker target weights
     rebalances: dict[str, list]
     diagnostics: dict = field(default_factory=dict)
+    overfitting: Overfitting | None = None
+    duplicates: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 def _calendar(store: Store, start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
@@ -59,12 +65,24 @@ def _calendar(store: Store, start: pd.Timestamp, end: pd.Timestamp) -> pd.Dateti
     return cal
 
 
+def one_line_per_company(
+    signal: pd.DataFrame, prices: pd.DataFrame, universe: Universe
+) -> pd.DataFrame:
+    """The signal of one line per company and date (the primary line where it has a signal
+    and a price, else the other): two lines of one company are one bet, and one return."""
+    avail = signal.notna() & prices.reindex(index=signal.index, columns=signal.columns).notna()
+    out = signal.where(universe.one_line_per_company(avail))
+    out.attrs.update(signal.attrs)
+    return out
+
+
 def _equal_weights(
     prices: pd.DataFrame, dates: pd.DatetimeIndex, universe: Universe, tradable: pd.DataFrame
 ) -> pd.DataFrame:
-    """An equal-weight basket of every name with a price, through the strategy's own order
-    placement (same next-bar and market-open rules)."""
+    """An equal-weight basket of every company with a price (one line each), through the
+    strategy's own order placement (same next-bar and market-open rules)."""
     sig = pd.DataFrame(1.0, index=dates, columns=prices.columns)
+    sig = one_line_per_company(sig, prices, universe)
     params = LongDiscountParams(top_n=10_000, cap=1.0, weighting="equal")
     return target_weights(sig, prices, params, universe, tradable=tradable)[0]
 
@@ -75,7 +93,7 @@ def run_discount_backtest(
     params: list[LongDiscountParams],
     *,
     start="2019-01-01",
-    end="2026-07-14",
+    end=None,
     fees: float = 0.001,
     slippage: float = 0.0005,
     horizons=(5, 21, 63),
@@ -85,7 +103,7 @@ def run_discount_backtest(
         raise InputError("no parameter set to run")
     if fees < 0 or slippage < 0:
         raise InputError("fees and slippage must be non-negative")
-    s, e = parse_period(start, end)
+    s, e = parse_period(start, end if end is not None else us_calendar(store).max())
     full_cal = _calendar(store, s - pd.Timedelta(days=WARMUP_DAYS), e)
     cal = full_cal[full_cal >= s]
     china = [t for t in universe.china]
@@ -101,7 +119,11 @@ def run_discount_backtest(
     }
     all_dates = pd.DatetimeIndex(sorted(set().union(*[set(d) for d in sig_dates.values()])))
     signals = {
-        k: discount_signal(store, universe, all_dates, px_full[[*china, *universe.us]], k)
+        k: one_line_per_company(
+            discount_signal(store, universe, all_dates, px_full[[*china, *universe.us]], k),
+            px_full,
+            universe,
+        )
         for k in {p.signal for p in runs.values()}
     }
     weights, records = {}, {}
@@ -110,7 +132,14 @@ def run_discount_backtest(
         sig = signals[p.signal].reindex(sig_dates[normalise_freq(p.rebalance)])
         w, rec = target_weights(sig, china_px, p, universe, tradable=tradable)
         weights[label], records[label] = w.reindex(columns=px.columns), rec
+    duplicates = _same_configurations(weights)
+    notes = _run_notes(runs, records, signals, duplicates)
+    # every leg starts on the strategy's first fill: no benchmark gets a head start
+    first_fill = min((rec[0]["trade_date"] for rec in records.values() if rec), default=cal[0])
     monthly = signal_dates(cal, "ME")
+    monthly = pd.DatetimeIndex(
+        sorted({*monthly[monthly >= first_fill - pd.Timedelta(days=1)], _signal_of(records)})
+    )
     bench_w = {
         "China EW": _equal_weights(china_px, monthly, universe, tradable).reindex(
             columns=px.columns
@@ -120,24 +149,31 @@ def run_discount_backtest(
         ).reindex(columns=px.columns),
     }
     for b in BENCH_ETFS:
-        if b in px.columns and px[b].notna().any():
+        if b in px.columns and px[b].loc[first_fill:].notna().any():
             w = pd.DataFrame(np.nan, index=px.index, columns=px.columns)
-            first = px[b].first_valid_index()
+            first = px[b].loc[first_fill:].first_valid_index()
             w.loc[first] = 0.0
             w.loc[first, b] = 1.0
             bench_w[b] = w
-    pf = simulate_weights(px, {**weights, **bench_w}, fees=fees, slippage=slippage)
-    value = group_frame(pf, "value")
-    rets = group_frame(pf, "returns")
-    cash = group_frame(pf, "cash")
-    traded = traded_value(pf)
-    years = (cal[-1] - cal[0]).days / 365.25
+    distinct = {k: v for k, v in weights.items() if k not in duplicates}
+    pf = simulate_weights(px, {**distinct, **bench_w}, fees=fees, slippage=slippage)
+    value = group_frame(pf, "value").loc[first_fill:]
+    rets = group_frame(pf, "returns").loc[first_fill:]
+    cash = group_frame(pf, "cash").loc[first_fill:]
+    traded = traded_value(pf).loc[first_fill:]
+    for dup, same in duplicates.items():  # identical weights: identical results, one trial
+        for frame in (value, rets, cash, traded):
+            frame[dup] = frame[same]
+    years = (value.index[-1] - value.index[0]).days / 365.25
     rows = {}
     for run in value.columns:
         m = summary(rets[run], value[run])
         m["turnover"] = float((traded[run] / value[run]).sum() / 2 / years) if years else np.nan
         m["exposure"] = float((1 - cash[run] / value[run]).mean())
         m["rebalances"] = float(len(records.get(run, [])))
+        rec = records.get(run, [])
+        m["invested"] = float(np.mean([sum(r["weights"].values()) for r in rec])) if rec else 1.0
+        m["days"] = float(len(rets[run]))
         rows[run] = m
     metrics = pd.DataFrame(rows).T
     metrics.index.name = "run"
@@ -162,6 +198,14 @@ def run_discount_backtest(
                 "ic": information_coefficient(sig, china_px, horizons),
                 "quantiles": quantile_returns(sig, china_px, horizons[1]),
             }
+    over = None
+    if len(runs) - len(duplicates) >= 2:
+        over = overfitting_report(rets[list(runs)])
+    if len(rets) < MIN_ANNUALISE_DAYS:
+        notes.append(
+            f"only {len(rets)} trading days: too short to annualise (CAGR, volatility, Sharpe, "
+            "Sortino, Calmar, alpha and IR left blank)"
+        )
     return DiscountResult(
         params=runs,
         metrics=metrics,
@@ -171,7 +215,68 @@ def run_discount_backtest(
         weights=weights,
         rebalances=records,
         diagnostics=diag,
+        overfitting=over,
+        duplicates=duplicates,
+        notes=notes,
     )
+
+
+def _signal_of(records: dict[str, list]) -> pd.Timestamp:
+    """The first signal date of the runs (the baskets' first rebalance uses the same date)."""
+    firsts = [rec[0]["signal_date"] for rec in records.values() if rec]
+    return min(firsts) if firsts else pd.Timestamp.max
+
+
+def _same_configurations(weights: dict[str, pd.DataFrame]) -> dict[str, str]:
+    """Runs whose target weights equal an earlier run's (e.g. equal and inverse-vol weights
+    that the per-name cap makes equal): ``{duplicate: the run it repeats}``."""
+    out: dict[str, str] = {}
+    keys = list(weights)
+    for i, k in enumerate(keys):
+        a = weights[k].fillna(-1.0).to_numpy()
+        for j in keys[:i]:
+            if j not in out and np.allclose(a, weights[j].fillna(-1.0).to_numpy(), atol=1e-12):
+                out[k] = j
+                break
+    return out
+
+
+def _run_notes(
+    runs: dict[str, LongDiscountParams],
+    records: dict[str, list],
+    signals: dict[str, pd.DataFrame],
+    duplicates: dict[str, str],
+) -> list[str]:
+    """What a reader must know about the runs: cash the per-name cap leaves, which signal the
+    ``auto`` picks came from, configurations that repeat another."""
+    notes = []
+    for label, p in runs.items():
+        rec = records[label]
+        if not rec:
+            continue
+        invested = float(np.mean([sum(r["weights"].values()) for r in rec]))
+        if invested < 0.99:
+            notes.append(
+                f"{label}: the per-name cap of {p.cap:g} leaves {1 - invested:.0%} in cash on "
+                f"average (top {p.top_n} x {p.cap:g} < 100%)"
+            )
+        if p.signal == "auto":
+            from_val = signals["auto"].attrs.get("from_valuation")
+            picks = [(r["signal_date"], t) for r in rec for t in r["weights"]]
+            if from_val is not None and picks:
+                share = float(np.mean([bool(from_val.at[d, t]) for d, t in picks]))
+                notes.append(
+                    f"{label}: {share:.0%} of picks ranked by the valuation score, "
+                    f"{1 - share:.0%} by the PRICE-RELATIVE signal (no multiple that day)"
+                )
+        ended = sorted({t for r in rec for t in r.get("data_ended", [])})
+        if ended:
+            notes.append(
+                f"{label}: sold at their last close after their data ended: {', '.join(ended)}"
+            )
+    for dup, same in duplicates.items():
+        notes.append(f"{dup} has the same weights as {same}: one trial, not two")
+    return notes
 
 
 def _forward_returns(signal: pd.DataFrame, prices: pd.DataFrame, h: int) -> pd.DataFrame:

@@ -7,9 +7,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["SUMMARY_METRICS", "alpha_beta", "information_ratio", "max_drawdown", "summary"]
+__all__ = [
+    "MIN_ANNUALISE_DAYS",
+    "SUMMARY_METRICS",
+    "alpha_beta",
+    "information_ratio",
+    "max_drawdown",
+    "summary",
+]
 
 DAYS = 252
+#: below this many daily returns a window is too short to annualise (a 9-day Sharpe of 5.5 is
+#: noise, not a result): CAGR, volatility, Sharpe, Sortino and Calmar are left blank
+MIN_ANNUALISE_DAYS = 63
+_ANNUALISED = ("cagr", "volatility", "sharpe", "sortino", "calmar")
 #: the keys of :func:`summary`, in display order
 SUMMARY_METRICS = (
     "total_return",
@@ -37,7 +48,7 @@ def max_drawdown(value: pd.Series) -> float:
 def alpha_beta(r: pd.Series, b: pd.Series) -> tuple[float, float]:
     """OLS of daily portfolio returns on benchmark returns: annualised alpha, beta."""
     x = pd.concat([r, b], axis=1).dropna()
-    if len(x) < 20 or x.iloc[:, 1].var() == 0:
+    if len(x) < MIN_ANNUALISE_DAYS or x.iloc[:, 1].var() == 0:
         return float("nan"), float("nan")
     beta = float(np.cov(x.iloc[:, 0], x.iloc[:, 1], ddof=1)[0, 1] / x.iloc[:, 1].var(ddof=1))
     alpha = float(x.iloc[:, 0].mean() - beta * x.iloc[:, 1].mean()) * DAYS
@@ -46,13 +57,14 @@ def alpha_beta(r: pd.Series, b: pd.Series) -> tuple[float, float]:
 
 def information_ratio(r: pd.Series, b: pd.Series) -> float:
     a = (r - b).dropna()
-    if len(a) < 20 or a.std() == 0:
+    if len(a) < MIN_ANNUALISE_DAYS or a.std() == 0:
         return float("nan")
     return float(a.mean() / a.std() * np.sqrt(DAYS))
 
 
 def summary(returns: pd.Series, value: pd.Series | None = None) -> dict[str, float]:
-    """Total return, CAGR, volatility, Sharpe, Sortino, max drawdown, Calmar, daily hit rate."""
+    """Total return, CAGR, volatility, Sharpe, Sortino, max drawdown, Calmar, daily hit rate;
+    the annualised ones blank below :data:`MIN_ANNUALISE_DAYS` returns."""
     r = _clean(returns)
     if len(r) < 2:
         return {k: float("nan") for k in SUMMARY_METRICS}
@@ -70,6 +82,8 @@ def summary(returns: pd.Series, value: pd.Series | None = None) -> dict[str, flo
     mdd = max_drawdown(v)
     calmar = cagr / abs(mdd) if mdd < 0 else float("nan")
     hit = float((r[r != 0] > 0).mean()) if (r != 0).any() else float("nan")
+    if len(r) < MIN_ANNUALISE_DAYS:
+        cagr = vol = sharpe = sortino = calmar = float("nan")
     return {
         "total_return": total,
         "cagr": cagr,

@@ -16,6 +16,7 @@ import pandas as pd
 
 from backtests.engine import group_frame, simulate_stacked, traded_value
 from backtests.metrics import alpha_beta, information_ratio, summary
+from data.calendar import us_calendar
 from data.dates import parse_period
 from data.errors import InputError, NoDataError
 from data.fx import close_age_days
@@ -86,7 +87,7 @@ def run_pairs_backtest(
     fees: float = 0.001,
     slippage: float = 0.0005,
     start="2019-01-01",
-    end="2026-07-14",
+    end=None,
     long_only: bool = False,
     lag: int = 0,
     rolling_window: int = 252,
@@ -94,7 +95,7 @@ def run_pairs_backtest(
     _validate(lookbacks, entries, exits, stops, max_hold, borrow_rate, fees, slippage)
     if lag < 0:
         raise InputError("--lag must be 0 or more days")
-    s, e = parse_period(start, end)
+    s, e = parse_period(start, end if end is not None else us_calendar(store).max())
     spy = store.close(["SPY"], strict=False)
     warm = max(lookbacks) * 2 + 10
     full = spy.index[spy.index <= e]

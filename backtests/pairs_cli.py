@@ -189,6 +189,10 @@ def run_pairs_cli(
 
 
 def scan_cli(store: Store, universe: Universe, *, start, end, top, fmt, out, console) -> None:
+    if end is None:  # the store's last US trading day, never a date written in the code
+        from data.calendar import us_calendar
+
+        end = us_calendar(store).max().date().isoformat()
     from strategies.pair_scan import scan_pairs
 
     df = scan_pairs(store, universe, start, end)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from backtests.metrics import summary
+from backtests.metrics import MIN_ANNUALISE_DAYS, summary
 from data.errors import InputError
 
 __all__ = ["check_walk_forward", "walk_forward", "walk_forward_report"]
@@ -21,21 +21,26 @@ def check_walk_forward(train_years: float, test_months: int) -> None:
 
 def walk_forward(
     returns: pd.DataFrame, *, train_years: float = 2.0, test_months: int = 6, metric: str = "sharpe"
-) -> tuple[pd.DataFrame, pd.Series]:
-    """Returns the per-window choices and the stitched out-of-sample returns."""
+) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """Returns the per-window choices, the stitched out-of-sample returns of the configuration
+    chosen in each training window, and those of the median configuration of each training
+    window (what choosing adds: compare the two)."""
     check_walk_forward(train_years, test_months)
     idx = returns.index
     train = pd.DateOffset(months=round(train_years * 12))
     start = idx[0] + train
-    choices, oos = [], []
+    choices: list[dict] = []
+    oos: list[pd.Series] = []
+    med: list[pd.Series] = []
     while start <= idx[-1]:
         stop = start + pd.DateOffset(months=test_months)
         tr = returns.loc[start - train : start - pd.Timedelta(days=1)]
         te = returns.loc[start : stop - pd.Timedelta(days=1)]
-        if len(te) == 0 or len(tr) < 20:
-            break
+        if len(te) < MIN_ANNUALISE_DAYS or len(tr) < MIN_ANNUALISE_DAYS:
+            break  # a test window too short to measure (the last, partial one) is dropped
         scores = {r: summary(tr[r])[metric] for r in tr.columns}
-        best = max(scores, key=lambda r: (np.nan_to_num(scores[r], nan=-np.inf), r))
+        ranked = sorted(scores, key=lambda r: (np.nan_to_num(scores[r], nan=-np.inf), r))
+        best, median = ranked[-1], ranked[(len(ranked) - 1) // 2]
         choices.append(
             {
                 "train_start": tr.index[0],
@@ -44,11 +49,19 @@ def walk_forward(
                 "chosen": best,
                 f"train_{metric}": scores[best],
                 f"test_{metric}": summary(te[best])[metric],
+                "median_config": median,
+                f"median_test_{metric}": summary(te[median])[metric],
             }
         )
         oos.append(te[best])
+        med.append(te[median])
         start = stop
-    return pd.DataFrame(choices), (pd.concat(oos) if oos else pd.Series(dtype=float))
+    empty = pd.Series(dtype=float)
+    return (
+        pd.DataFrame(choices),
+        pd.concat(oos) if oos else empty,
+        pd.concat(med) if med else empty,
+    )
 
 
 def walk_forward_report(
@@ -56,7 +69,7 @@ def walk_forward_report(
 ) -> dict:
     """The walk-forward result as plain data: the windows and the out-of-sample metrics (None,
     with a note, when the period is shorter than one training plus one test window)."""
-    choices, oos = walk_forward(returns, train_years=train_years, test_months=test_months)
+    choices, oos, med = walk_forward(returns, train_years=train_years, test_months=test_months)
     if choices.empty:
         return {
             "windows": [],
@@ -67,6 +80,7 @@ def walk_forward_report(
     return {
         "windows": choices.to_dict("records"),
         "oos_metrics": summary(oos),
+        "median_config_oos_metrics": summary(med),
         "train_years": train_years,
         "test_months": test_months,
     }

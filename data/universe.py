@@ -9,6 +9,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from data.errors import UniverseError
 
 __all__ = ["DEFAULT_UNIVERSE", "SEGMENTS", "Listing", "Universe", "load_universe"]
@@ -82,6 +84,26 @@ class Universe:
             return self.listings[ticker]
         except KeyError:
             raise UniverseError(f"{ticker} is not in the universe ({self.path})") from None
+
+    def company_lines(self, ticker: str) -> tuple[str, ...]:
+        """The lines of one company, primary first: the line listed first in the universe file
+        (BABA before 9988.HK, KC before 3896.HK, 0981.HK before 688981.SS)."""
+        x = self[ticker]
+        other = x.cross_listing
+        if not other or other not in self.listings:
+            return (ticker,)
+        order = list(self.listings)
+        return tuple(sorted((ticker, other), key=order.index))
+
+    def one_line_per_company(self, available: pd.DataFrame) -> pd.DataFrame:
+        """``available`` (wide ``date x ticker``, bool) keeping, per date, one line of each
+        company: the primary where it is available, else the other."""
+        out = available.copy()
+        for t in out.columns:
+            lines = self.company_lines(t) if t in self.listings else (t,)
+            if len(lines) == 2 and t == lines[1] and lines[0] in out.columns:
+                out[t] = out[t] & ~available[lines[0]]
+        return out
 
     def peers_of(self, ticker: str) -> tuple[str, ...]:
         """The US peer group of a Chinese name: its own list, else the US names of its segment."""

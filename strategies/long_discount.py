@@ -7,8 +7,8 @@ The strategy is a stack of small steps, each a function of data known at the sig
    fed point-in-time; or the labelled price-relative alternative);
 3. selection - top N (or a top quantile), optionally per segment (``_select``);
 4. weighting - equal, score-proportional or inverse-volatility, per-name cap (``_weigh``);
-5. :func:`target_weights` - the weights placed on the **next** trading day (no same-bar fills),
-   with a forced exit at the last close of a series that stops.
+5. :func:`target_weights` - the weights placed on the **next** trading day (no same-bar fills);
+   a held name whose data stop is sold at its last traded close at the next rebalance.
 
 Frames: ``prices_usd`` is wide ``date x ticker`` in USD on the backtest calendar; signals are
 wide ``signal date x ticker`` (higher = cheaper); weights are wide ``trade date x ticker``.
@@ -48,7 +48,7 @@ class LongDiscountParams:
     top_n: int = 5
     rebalance: str = "ME"
     weighting: str = "equal"
-    signal: str = "auto"
+    signal: str = "valuation"
     cap: float = 0.25
     quantile: float | None = None
     per_segment: bool = False
@@ -146,7 +146,10 @@ def discount_signal(
     assert val is not None
     v_pct = val.rank(axis=1, pct=True)
     p_pct = pr.where(val.reindex(columns=pr.columns).isna()).rank(axis=1, pct=True)
-    return v_pct.combine_first(p_pct)
+    out = v_pct.combine_first(p_pct)
+    # which names each date's value came from (the run reports the share of picks per signal)
+    out.attrs["from_valuation"] = val.reindex(index=out.index, columns=out.columns).notna()
+    return out
 
 
 def _select(s: np.ndarray, seg: np.ndarray, params: LongDiscountParams) -> np.ndarray:
@@ -224,11 +227,10 @@ def _weigh(
     return cap_weights(raw, params.cap)
 
 
-def _drifted(held: np.ndarray, pff: np.ndarray, j0: int, j1: np.ndarray) -> np.ndarray:
-    """Weights at day ``j1`` (per name; a name closed out earlier stops at its last day) of a
-    book set to ``held`` at day ``j0`` and left alone (cash is the remainder)."""
-    cols = np.arange(len(held))
-    g = np.where(held > 0, pff[j1, cols] / pff[j0, cols], 1.0)
+def _drifted(held: np.ndarray, pff: np.ndarray, j0: int, j1: int) -> np.ndarray:
+    """Weights at day ``j1`` of a book set to ``held`` at day ``j0`` and left alone (cash is
+    the remainder; a name whose data stopped keeps its last price)."""
+    g = np.where(held > 0, pff[j1] / pff[j0], 1.0)
     g = np.where(np.isfinite(g), g, 1.0)
     value = (1.0 - held.sum()) + (held * g).sum()
     return held * g / value if value > 0 else held
@@ -245,16 +247,20 @@ def target_weights(
     max_defer: int = 10,
 ) -> tuple[pd.DataFrame, list]:
     """Target weights placed after each signal date, and the rebalance records
-    ``{"signal_date", "trade_date", "weights"}``; the frame is NaN where no order is placed.
+    ``{"signal_date", "trade_date", "weights", "data_ended"}``; the frame is NaN where no order
+    is placed.
 
     * Selection uses only the signal date: a name is eligible with a USD close at most five days
-      old then (see :func:`data.fx.usd_closes`).
+      old then (``prices_usd`` is NaN past that, see :func:`data.fx.usd_closes`).  Nothing about
+      when a series will end is used.
     * Orders fill at a close that happens after the decision: the rebalance is placed on the
       first trading day after the signal date on which every name it trades (the new selection
       and the previous holdings) has a home-market close (``tradable``, default: a price), at
       most ``max_defer`` days later and never past the next signal date.  If no such day exists
       the shut names keep their positions and the rest is scaled to fit beside them.
-    * A series that stops is closed at its last close (it cannot be valued afterwards)."""
+    * A held name whose data have stopped (no close for more than five days, as known on the
+      trade date) is sold at its last traded close, the price it was valued at since; the
+      record lists it under ``data_ended``."""
     cal = prices_usd.index
     cols = prices_usd.columns
     px = prices_usd.to_numpy(dtype=float)
@@ -271,11 +277,6 @@ def target_weights(
         [universe[t].segment if t in universe.listings else "" for t in cols], dtype=object
     )
     tilt = np.array([universe.tilt.get(g, 1.0) for g in seg], dtype=float)
-    # last day each name can trade; a name whose data stop is closed out there
-    last_trade = np.array(
-        [np.flatnonzero(trad[:, j])[-1] if trad[:, j].any() else -1 for j in range(len(cols))]
-    )
-    ends = last_trade < len(cal) - 1 - 5
     w = np.full(px.shape, np.nan)
     records = []
     held = np.zeros(len(cols))  # targets of the last rebalance placed
@@ -286,9 +287,7 @@ def target_weights(
         if i < 0 or i + 1 >= len(cal):
             continue  # no later bar to trade on
         nxt = pos[k + 1] if k + 1 < len(pos) and pos[k + 1] > i else len(cal) - 1
-        # a name whose data end by the next bar cannot be bought and held (its last close is
-        # carried for up to five days, so it still has a price on the signal date)
-        eligible = np.where(np.isfinite(px[i]) & ~(ends & (last_trade <= i + 1)), sig[k], np.nan)
+        eligible = np.where(np.isfinite(px[i]), sig[k], np.nan)
         chosen = _select(eligible, seg, params)
         wt = _weigh(chosen, vol_np[i], seg, tilt, params, eligible)
         if not np.isfinite(wt).all():  # a weighting bug must never reach the simulator
@@ -298,36 +297,35 @@ def target_weights(
         last_j = min(i + 1 + max_defer, nxt, len(cal) - 1)
         j = i + 1
         while True:
-            live = (held > 0) & ~(ends & (last_trade < j))  # not closed out by then
-            involved = live | (target > 0)
+            # stopped: held, but no close for more than five days as known on day j
+            stopped = (held > 0) & ~np.isfinite(px[j]) & seen[j]
+            involved = ((held > 0) & ~stopped) | (target > 0)
             if trad[j, involved].all() or j >= last_j:
                 break
             j += 1
-        target[ends & (last_trade <= j)] = 0.0  # data end by the fill: not bought (cash)
-        live = (held > 0) & ~(ends & (last_trade < j))
-        involved = live | (target > 0)
+        target[stopped] = 0.0  # sold at its last traded close (the frozen price)
+        involved = ((held > 0) & ~stopped) | (target > 0)
         shut = involved & ~trad[j]
         if shut.any():  # fallback: keep the shut names, fit the rest beside them
-            keep = _drifted(held, pff, prev_j, np.minimum(j, last_trade))[shut & live].sum()
+            keep = _drifted(held, pff, prev_j, j)[shut & (held > 0)].sum()
             keep = min(1.0, float(keep) + 1e-3)  # a small buffer for fees
             target[shut] = 0.0
             if target.sum() > 1.0 - keep > 0:
                 target *= (1.0 - keep) / target.sum()
             elif keep >= 1.0:
                 target[:] = 0.0
-        row = np.where(seen[j] & trad[j], 0.0, np.nan)
+        row = np.where(seen[j] & (trad[j] | stopped), 0.0, np.nan)
         row[target > 0] = target[target > 0]
         row[shut] = np.nan
         w[j] = row
-        held = np.where(shut, _drifted(held, pff, prev_j, np.minimum(j, last_trade)), target)
+        held = np.where(shut, _drifted(held, pff, prev_j, j), target)
         prev_j = j
         records.append(
             {
                 "signal_date": signal.index[k],
                 "trade_date": cal[j],
                 "weights": {cols[c]: float(target[c]) for c in np.flatnonzero(target > 0)},
+                "data_ended": [cols[c] for c in np.flatnonzero(stopped)],
             }
         )
-    for c in np.flatnonzero(ends & (last_trade >= 0)):
-        w[last_trade[c], c] = 0.0  # never bought there (see above), so this only sells
     return pd.DataFrame(w, index=cal, columns=cols), records

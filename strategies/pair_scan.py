@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from data.calendar import us_calendar
 from data.dates import parse_period
 from data.errors import NoDataError
 from data.store import Store
@@ -28,11 +29,11 @@ def candidate_pairs(universe: Universe) -> list[PairSpec]:
 
 
 def scan_pairs(
-    store: Store, universe: Universe, start="2019-01-01", end="2026-07-14", min_obs: int = 250
+    store: Store, universe: Universe, start="2019-01-01", end=None, min_obs: int = 250
 ) -> pd.DataFrame:
     """Static statistics over the period and on each half (cointegration that holds in both
     halves is more trustworthy), ranked by Engle-Granger p-value, then half-life."""
-    s, e = parse_period(start, end)
+    s, e = parse_period(start, end if end is not None else us_calendar(store).max())
     spy = store.close(["SPY"], strict=False)
     cal = spy.loc[s:e].index
     rows = []

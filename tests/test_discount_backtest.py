@@ -201,7 +201,13 @@ def test_no_order_on_a_day_the_home_market_is_shut(embedded, universe, full_run)
     age = close_age_days(embedded, china, w.index)
     orders = w[china].notna()
     assert orders.to_numpy().sum() > 1000
-    assert ((age == 0) | ~orders).all().all()
+    # the only orders off a home-market close: selling a name whose data stopped (no close for
+    # more than five days) at its last close, listed in the rebalance record
+    ended = {(r["trade_date"], t) for r in res.rebalances[p.label] for t in r["data_ended"]}
+    off = orders & (age != 0)
+    for d, t in zip(*np.nonzero(off.to_numpy()), strict=True):
+        day, name = w.index[d], china[t]
+        assert (day, name) in ended and w.at[day, name] == 0.0 and age.at[day, name] > 5
     deferred = [r for r in res.rebalances[p.label] if (r["trade_date"] - r["signal_date"]).days > 4]
     assert deferred  # some rebalances had to wait for a market to reopen
 
@@ -248,9 +254,13 @@ def test_score_weighting_is_proportional_to_the_score_above_the_floor(synthetic_
     np.testing.assert_allclose(eq, [1 / 3] * 3)
 
 
-def test_a_name_whose_data_end_is_never_left_in_the_book(tmp_path, synthetic_universe):
+def test_a_name_whose_data_end_is_sold_at_its_last_close_without_hindsight(
+    tmp_path, synthetic_universe
+):
     """SYNTHETIC: CNA's prices stop on Thursday 2024-02-01 and the book rebalances on
-    Wednesdays; the top name must be sold, never bought on its last day and stranded."""
+    Wednesdays.  Nobody knew on 2024-01-31 that CNA would stop: it stays the pick; on the next
+    signal (2024-02-07, its close six days old) it is not eligible and is sold at its last
+    close, flagged; nothing is left in the book."""
     idx = bdays("2024-01-01", "2024-03-29")
     cna = pd.Series(10.0, index=idx).where(idx <= pd.Timestamp("2024-02-01"))
     store = write_store(
@@ -271,12 +281,39 @@ def test_a_name_whose_data_end_is_never_left_in_the_book(tmp_path, synthetic_uni
     w, rec = target_weights(
         signal, px, LongDiscountParams(top_n=1, cap=1.0), synthetic_universe, tradable=trad
     )
-    by_trade = {r["trade_date"]: r["weights"] for r in rec}
-    assert by_trade[pd.Timestamp("2024-01-25")] == {"CNA": 1.0}
-    assert by_trade[pd.Timestamp("2024-02-01")] == {"CNB": 1.0}  # CNA ends: not chosen
-    orders = w["CNA"].dropna()
-    assert orders.iloc[-1] == 0.0 and orders.index[-1] <= pd.Timestamp("2024-02-01")
-    assert hand_total_return(px, w) == pytest.approx(0.0)  # flat prices, no costs
+    by_trade = {r["trade_date"]: r for r in rec}
+    assert by_trade[pd.Timestamp("2024-01-25")]["weights"] == {"CNA": 1.0}
+    assert by_trade[pd.Timestamp("2024-02-01")]["weights"] == {"CNA": 1.0}  # no hindsight
+    sale = by_trade[pd.Timestamp("2024-02-08")]
+    assert sale["weights"] == {"CNB": 1.0} and sale["data_ended"] == ["CNA"]
+    assert w.at[pd.Timestamp("2024-02-08"), "CNA"] == 0.0
+    assert w["CNA"].dropna().iloc[-1] == 0.0
+    assert hand_total_return(px.ffill(), w) == pytest.approx(0.0)  # flat prices, no costs
+
+
+def test_a_decision_does_not_change_when_later_prices_are_deleted(embedded, universe, tmp_path):
+    """The review's case: deleting KC's prices after 2023-08-01 changed the 2023-07-31 pick
+    (the backtest knew KC's series would end).  Decisions may use only what was known."""
+    p = LongDiscountParams(top_n=5, rebalance="ME", signal="valuation")
+    kw = dict(start="2023-01-01", end="2023-12-29", fees=0.0, slippage=0.0, diagnostics=False)
+    full = run_discount_backtest(embedded, universe, [p], **kw)
+    root = tmp_path / "cut"
+    root.mkdir()
+    for f in embedded.root.iterdir():
+        if f.name == "prices.parquet":
+            px = pd.read_parquet(f)
+            gone = (px["ticker"] == "KC") & (px["date"] > pd.Timestamp("2023-08-01"))
+            px[~gone].to_parquet(root / f.name, index=False)
+        else:
+            (root / f.name).write_bytes(f.read_bytes())
+    cut = run_discount_backtest(Store(root), universe, [p], **kw)
+    a = {r["signal_date"]: r["weights"] for r in full.rebalances[p.label]}
+    b = {r["signal_date"]: r["weights"] for r in cut.rebalances[p.label]}
+    day = pd.Timestamp("2023-07-31")
+    assert a[day] == b[day]
+    for d in a:
+        if d <= day:
+            assert a[d] == b[d], d
 
 
 @pytest.mark.parametrize("freq", ["W-WED", "W-THU", "B"])
