@@ -19,6 +19,21 @@ from strategies.long_discount import LongDiscountParams
 __all__ = ["run_discount_cli"]
 
 
+def _overfitting(res) -> dict:
+    """``n_trials``, ``deflated_sharpe`` and ``pbo`` of the sweep (one run: one trial, the
+    other two undefined)."""
+    o = res.overfitting
+    if o is None:
+        return {
+            "n_configurations": len(res.params),
+            "n_trials": len(res.params) - len(res.duplicates),
+            "deflated_sharpe": None,
+            "pbo": None,
+            "note": "one distinct configuration: nothing was selected, nothing to deflate",
+        }
+    return o.to_dict()
+
+
 def run_discount_cli(
     store: Store,
     universe: Universe,
@@ -97,13 +112,19 @@ def run_discount_cli(
             k: {"ic": frame_records(v["ic"]), "quantiles": frame_records(v["quantiles"])}
             for k, v in res.diagnostics.items()
         },
+        "overfitting": _overfitting(res),
         "notes": [
             "signal at the close of the signal date; orders at the first later close on which "
             "every name traded had a home-market close (next trading day unless a market was "
-            "shut)",
+            "shut); every leg, benchmarks included, starts on the strategy's first fill",
             "valuation signal: the screen's score on point-in-time data; price "
             "signal: PRICE-RELATIVE to US peers, not a valuation",
+            "one line per company on every date (the universe's primary line where it trades)",
             "risk-free rate 0 in Sharpe, Sortino and alpha",
+            "hindsight: the universe was chosen in 2026 (SMIC and Cambricon rose about 12x and "
+            "10x from 2019), so the China equal-weight basket is not an investable benchmark; "
+            "KWEB and MCHI are",
+            *res.notes,
         ],
     }
     finish_document(
@@ -134,7 +155,7 @@ def run_discount_cli(
     else:
         from aigap.render import frame_table, walk_forward_tables
 
-        m = res.metrics[[*SUMMARY_METRICS, "turnover", "exposure"]]
+        m = res.metrics[[*SUMMARY_METRICS, "turnover", "exposure", "invested"]]
         frame_table(
             console,
             m,
@@ -168,6 +189,16 @@ def run_discount_cli(
                 f", traded {last['trade_date'].date()}",
                 "{:.3f}",
             )
+        o = doc["overfitting"]
+        console.print(
+            f"overfitting: {o['n_trials']} distinct trials of {o['n_configurations']}; "
+            + (
+                f"best {o['best']} Sharpe {o['best_sharpe']:.2f}, deflated Sharpe "
+                f"{o['deflated_sharpe']:.2f}, PBO {o['pbo']:.2f}"
+                if o.get("deflated_sharpe") is not None
+                else "no selection to deflate"
+            )
+        )
         if wf:
             walk_forward_tables(console, wf)
         for note in doc["notes"]:

@@ -39,6 +39,9 @@ __all__ = [
 ]
 
 SIGNALS = ("valuation", "price", "auto")
+#: a series with no close for longer than this (calendar days; the longest exchange holidays
+#: are 9-10 days) has ended, as far as anyone could tell on that day
+DATA_ENDED_DAYS = 20
 WEIGHTINGS = ("equal", "score", "inverse_vol")
 _FREQ_ALIASES = {"W": "W-FRI", "M": "ME", "Q": "QE", "Y": "YE", "A": "YE", "D": "B"}
 
@@ -258,9 +261,10 @@ def target_weights(
       and the previous holdings) has a home-market close (``tradable``, default: a price), at
       most ``max_defer`` days later and never past the next signal date.  If no such day exists
       the shut names keep their positions and the rest is scaled to fit beside them.
-    * A held name whose data have stopped (no close for more than five days, as known on the
-      trade date) is sold at its last traded close, the price it was valued at since; the
-      record lists it under ``data_ended``."""
+    * A held name whose data have stopped (no close for more than :data:`DATA_ENDED_DAYS`
+      calendar days, longer than any exchange holiday, as known on the trade date) is sold at
+      its last traded close, the price it was valued at since; the record lists it under
+      ``data_ended``.  A shorter gap (Lunar New Year, Golden Week) defers the order instead."""
     cal = prices_usd.index
     cols = prices_usd.columns
     px = prices_usd.to_numpy(dtype=float)
@@ -282,6 +286,12 @@ def target_weights(
     held = np.zeros(len(cols))  # targets of the last rebalance placed
     prev_j = 0
     pff = prices_usd.ffill().to_numpy(dtype=float)
+    # calendar days since each name's last close, as known on each day
+    last_close = pd.DataFrame(
+        np.where(trad, np.arange(len(cal))[:, None], np.nan), index=cal, columns=cols
+    ).ffill()
+    since = cal.to_numpy()[:, None] - cal.to_numpy()[last_close.fillna(0).to_numpy(dtype=int)]
+    ended = (since > np.timedelta64(DATA_ENDED_DAYS, "D")) & last_close.notna().to_numpy()
     pos = cal.get_indexer(signal.index)
     for k, i in enumerate(pos):
         if i < 0 or i + 1 >= len(cal):
@@ -297,8 +307,8 @@ def target_weights(
         last_j = min(i + 1 + max_defer, nxt, len(cal) - 1)
         j = i + 1
         while True:
-            # stopped: held, but no close for more than five days as known on day j
-            stopped = (held > 0) & ~np.isfinite(px[j]) & seen[j]
+            # stopped: held, and no close for longer than any market holiday, as known on j
+            stopped = (held > 0) & ended[j]
             involved = ((held > 0) & ~stopped) | (target > 0)
             if trad[j, involved].all() or j >= last_j:
                 break

@@ -202,12 +202,12 @@ def test_no_order_on_a_day_the_home_market_is_shut(embedded, universe, full_run)
     orders = w[china].notna()
     assert orders.to_numpy().sum() > 1000
     # the only orders off a home-market close: selling a name whose data stopped (no close for
-    # more than five days) at its last close, listed in the rebalance record
+    # more than 20 days) at its last close, listed in the rebalance record
     ended = {(r["trade_date"], t) for r in res.rebalances[p.label] for t in r["data_ended"]}
     off = orders & (age != 0)
     for d, t in zip(*np.nonzero(off.to_numpy()), strict=True):
         day, name = w.index[d], china[t]
-        assert (day, name) in ended and w.at[day, name] == 0.0 and age.at[day, name] > 5
+        assert (day, name) in ended and w.at[day, name] == 0.0 and age.at[day, name] > 20
     deferred = [r for r in res.rebalances[p.label] if (r["trade_date"] - r["signal_date"]).days > 4]
     assert deferred  # some rebalances had to wait for a market to reopen
 
@@ -258,9 +258,10 @@ def test_a_name_whose_data_end_is_sold_at_its_last_close_without_hindsight(
     tmp_path, synthetic_universe
 ):
     """SYNTHETIC: CNA's prices stop on Thursday 2024-02-01 and the book rebalances on
-    Wednesdays.  Nobody knew on 2024-01-31 that CNA would stop: it stays the pick; on the next
-    signal (2024-02-07, its close six days old) it is not eligible and is sold at its last
-    close, flagged; nothing is left in the book."""
+    Wednesdays.  Nobody knew on 2024-01-31 that CNA would stop: it stays the pick.  From
+    2024-02-07 (its close six days old) it is not eligible, but a market can be shut that long
+    (Golden Week), so it is kept; once it has had no close for more than 20 days it has ended
+    and is sold at its last close, flagged; nothing is left in the book."""
     idx = bdays("2024-01-01", "2024-03-29")
     cna = pd.Series(10.0, index=idx).where(idx <= pd.Timestamp("2024-02-01"))
     store = write_store(
@@ -284,9 +285,10 @@ def test_a_name_whose_data_end_is_sold_at_its_last_close_without_hindsight(
     by_trade = {r["trade_date"]: r for r in rec}
     assert by_trade[pd.Timestamp("2024-01-25")]["weights"] == {"CNA": 1.0}
     assert by_trade[pd.Timestamp("2024-02-01")]["weights"] == {"CNA": 1.0}  # no hindsight
-    sale = by_trade[pd.Timestamp("2024-02-08")]
-    assert sale["weights"] == {"CNB": 1.0} and sale["data_ended"] == ["CNA"]
-    assert w.at[pd.Timestamp("2024-02-08"), "CNA"] == 0.0
+    (sale,) = [r for r in rec if r["data_ended"]]
+    assert sale["data_ended"] == ["CNA"] and sale["weights"] == {"CNB": 1.0}
+    assert sale["trade_date"] == pd.Timestamp("2024-02-22")  # 21 days after its last close
+    assert w.at[sale["trade_date"], "CNA"] == 0.0
     assert w["CNA"].dropna().iloc[-1] == 0.0
     assert hand_total_return(px.ffill(), w) == pytest.approx(0.0)  # flat prices, no costs
 
