@@ -16,7 +16,7 @@ import pandas as pd
 
 from backtests.engine import group_frame, simulate_stacked, traded_value
 from backtests.metrics import alpha_beta, information_ratio, summary
-from data.calendar import us_calendar
+from data.calendar import DATA_ENDED_DAYS, us_calendar
 from data.dates import parse_period
 from data.errors import InputError, NoDataError
 from data.fx import close_age_days
@@ -124,8 +124,13 @@ def run_pairs_backtest(
             )
         legs = [t for t in (pair.a, pair.b) if t != BASKET]
         tradable = (close_age_days(store, legs, px.index) == 0).all(axis=1).to_numpy()
-        stats[pair.label] = pair_statistics(px)
-        roll = rolling_pair_statistics(px, window=rolling_window)
+        # a leg whose data stop: the pair is valued and closed at the last close both legs
+        # have, never carried on one frozen leg while the other moves
+        raw_px = px
+        px, tradable, ended_at = _freeze_after_data_end(px, tradable)
+        fill_prices[pair.label] = px
+        stats[pair.label] = pair_statistics(raw_px)
+        roll = rolling_pair_statistics(raw_px, window=rolling_window)
         rolling[pair.label] = roll
         if len(roll):
             stats[pair.label]["rolling_windows"] = float(len(roll))
@@ -144,6 +149,8 @@ def run_pairs_backtest(
                 long_only,
                 can_enter=(zf["beta"] > 0).to_numpy(),
             )
+            if ended_at is not None:  # flat from the day after the last common close
+                pos[px.index.get_loc(ended_at) + 1 :] = 0.0
             wa, wb = position_weights(pos, zf["beta"].to_numpy(), tradable)
             for k, (ce, cx, cs) in enumerate(combos):
                 run = _run_label(pair.label, lb, ce, cx, cs)
@@ -160,13 +167,12 @@ def run_pairs_backtest(
                         "exit": cx,
                         "stop": cs,
                         "pos": pd.Series(pos[:, k], index=px.index),
+                        "data_ended": ended_at,
                     }
                 )
     idx = next(iter(closes.values())).index
     big_close = pd.concat({r: closes[r][["a", "b"]] for r in closes}, axis=1, names=["run", "leg"])
-    big_size = pd.concat({r: weights[r][["a", "b"]] for r in closes}, axis=1, names=["run", "leg"])
-    pf = simulate_stacked(big_close, big_size, fees=fees, slippage=slippage)
-    av = pf.asset_value(group_by=False)
+    pf, av, weights = _simulate_net_of_borrow(big_close, weights, borrow_rate, fees, slippage)
     traded = traded_value(pf)
     years = (idx[-1] - idx[0]).days / 365.25
     bench_px = store.close(list(BENCHMARKS), strict=False).reindex(idx)
@@ -183,6 +189,12 @@ def run_pairs_backtest(
         tr = _trades(m["pos"], v, m["a"], m["b"], weights[run])
         if ruined:
             tr = tr[tr["entry_date"] < pd.Timestamp(ruined)].reset_index(drop=True)
+        ended = m["data_ended"]
+        tr["data_ended"] = (
+            tr["exit_date"].notna() & (pd.to_datetime(tr["exit_date"]) > ended)
+            if ended is not None
+            else False
+        )
         trades[run] = tr
         met: dict[str, object] = dict(summary(r, v))
         live = v.where(v > 0)
@@ -199,6 +211,13 @@ def run_pairs_backtest(
                 "avg_days_held": float(tr["days_held"].mean()) if len(tr) else np.nan,
                 "time_in_market": float((m["pos"] != 0).mean()),
                 "borrow_paid": float(paid.iloc[-1] / v.iloc[0]),
+                "gross_exposure": float(
+                    (av[run].abs().sum(axis=1) / live)
+                    .where(m["pos"].shift(1).fillna(0) != 0)
+                    .mean()
+                ),
+                "data_ended": ended.date().isoformat() if ended is not None else None,
+                "open_at_end": bool(len(tr) and pd.isna(tr["exit_date"].iloc[-1])),
             }
         )
         rows.append({k: m[k] for k in ("run", "pair", "lookback", "entry", "exit", "stop")} | met)
@@ -215,6 +234,53 @@ def run_pairs_backtest(
         weights=weights,
         prices=fill_prices,
     )
+
+
+def _freeze_after_data_end(
+    px: pd.DataFrame, tradable: np.ndarray
+) -> tuple[pd.DataFrame, np.ndarray, pd.Timestamp | None]:
+    """If a leg's data end more than :data:`DATA_ENDED_DAYS` before the period does, both legs
+    are held at their last common close from then on and an order there fills at it."""
+    both = px.dropna()
+    if both.empty:
+        return px, tradable, None
+    last = both.index[-1]
+    if (px.index[-1] - last).days <= DATA_ENDED_DAYS:
+        return px, tradable, None
+    frozen = px.copy()
+    frozen.loc[frozen.index > last] = both.iloc[-1].to_numpy()
+    trad = tradable.copy()
+    trad[frozen.index > last] = True
+    return frozen, trad, last
+
+
+def _simulate_net_of_borrow(
+    close: pd.DataFrame,
+    weights: dict[str, pd.DataFrame],
+    rate: float,
+    fees: float,
+    slippage: float,
+):
+    """Simulate, then size every order again on equity net of the borrow paid so far (the
+    simulator sizes on its own equity, which knows no borrow): each order's weights times
+    (equity - borrow paid) / equity at the close before it, and simulate once more."""
+
+    def run(w: dict[str, pd.DataFrame]):
+        size = pd.concat({r: w[r][["a", "b"]] for r in w}, axis=1, names=["run", "leg"])
+        pf = simulate_stacked(close, size, fees=fees, slippage=slippage)
+        return pf, pf.asset_value(group_by=False)
+
+    pf, av = run(weights)
+    if rate <= 0:
+        return pf, av, weights
+    value = group_frame(pf, "value")
+    scaled = {}
+    for r, w in weights.items():
+        paid = borrow_cost(av[r], rate).cumsum()
+        net = ((value[r] - paid) / value[r]).clip(lower=0.0).shift(1).fillna(1.0)
+        scaled[r] = w.mul(net.to_numpy(), axis=0)
+    pf, av = run(scaled)
+    return pf, av, scaled
 
 
 def _stop_at_ruin(value: pd.Series) -> tuple[pd.Series, str | None]:

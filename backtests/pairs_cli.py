@@ -118,11 +118,16 @@ def run_pairs_cli(
             }
             for r in t.index
         ],
+        "overfitting": _overfitting(res.returns),
         "notes": [
             "decision at the New York close; both legs filled at the close of the first later "
             "US trading day on which both markets trade (HK/A-share legs: their close of that "
             "calendar day); --lag delays only the signal of a non-US leg",
-            "borrow fee accrued daily on the short leg's notional",
+            "borrow fee accrued daily on the short leg's notional; orders sized on equity net "
+            "of the borrow paid",
+            "a pair whose leg's data end is closed at the last close both legs have "
+            "(trades flagged data_ended), never carried on a frozen leg",
+            *_ended_notes(t),
         ],
     }
     finish_document(
@@ -181,11 +186,39 @@ def run_pairs_cli(
     if len(tr):
         show = tr.tail(10).set_index("signal_date")
         frame_table(console, show, f"Last trades of {top}", "{:.3f}")
+    o = doc["overfitting"]
+    if o.get("deflated_sharpe") is not None:
+        console.print(
+            f"overfitting: {o['n_trials']} distinct trials of {o['n_configurations']}; best "
+            f"{o['best']} Sharpe {o['best_sharpe']:.2f}, deflated Sharpe "
+            f"{o['deflated_sharpe']:.2f}, PBO {o['pbo']:.2f}"
+        )
+    for note in doc["notes"]:
+        console.print(f"note: {note}")
     if "walk_forward" in doc:
         from aigap.render import walk_forward_tables
 
         walk_forward_tables(console, doc["walk_forward"])
     return doc
+
+
+def _overfitting(returns: pd.DataFrame) -> dict:
+    from backtests.overfitting import overfitting_report
+
+    if returns.shape[1] < 2:
+        return {
+            "n_configurations": returns.shape[1],
+            "n_trials": returns.shape[1],
+            "deflated_sharpe": None,
+            "pbo": None,
+            "note": "one configuration: nothing was selected, nothing to deflate",
+        }
+    return overfitting_report(returns).to_dict()
+
+
+def _ended_notes(t: pd.DataFrame) -> list[str]:
+    ended = t[t["data_ended"].notna()].groupby("pair")["data_ended"].first()
+    return [f"{p}: a leg's data end on {d}; positions closed there" for p, d in ended.items()]
 
 
 def scan_cli(store: Store, universe: Universe, *, start, end, top, fmt, out, console) -> None:
@@ -196,10 +229,20 @@ def scan_cli(store: Store, universe: Universe, *, start, end, top, fmt, out, con
     from strategies.pair_scan import scan_pairs
 
     df = scan_pairs(store, universe, start, end)
+    tested = int(df.attrs.get("tested", len(df)))
+    summary = {
+        "tested": tested,
+        "p_below_0.05": int((df["coint_pvalue"] < 0.05).sum()),
+        "expected_by_chance": round(0.05 * tested, 1),
+        "pass_fdr_0.05": int(df["passes_fdr"].sum()),
+        "pass_both_halves": int(df["both_halves"].sum()),
+    }
     if top:
         df = df.head(top)
     if fmt == "json":
-        text = to_json({"start": str(start), "end": str(end), "pairs": frame_records(df)})
+        text = to_json(
+            {"start": str(start), "end": str(end), "summary": summary, "pairs": frame_records(df)}
+        )
     elif fmt == "csv":
         text = df.to_csv(float_format="%.6g", lineterminator="\n", date_format="%Y-%m-%d")
     else:
@@ -210,8 +253,10 @@ def scan_cli(store: Store, universe: Universe, *, start, end, top, fmt, out, con
             "segment",
             "obs",
             "coint_pvalue",
+            "coint_qvalue",
             "coint_pvalue_1st_half",
             "coint_pvalue_2nd_half",
+            "both_halves",
             "adf_pvalue",
             "half_life_days",
             "return_corr",
@@ -222,6 +267,12 @@ def scan_cli(store: Store, universe: Universe, *, start, end, top, fmt, out, con
             df[cols],
             f"Candidate pairs {start} to {end}, ranked by Engle-Granger p-value",
             "{:.3f}",
+        )
+        console.print(
+            f"{summary['tested']} pairs tested: {summary['p_below_0.05']} with p < 0.05 against "
+            f"{summary['expected_by_chance']} expected by chance; {summary['pass_fdr_0.05']} pass "
+            f"a 5% false discovery rate (Benjamini-Hochberg q-values); "
+            f"{summary['pass_both_halves']} are cointegrated in both halves of the sample"
         )
         return
     if out:

@@ -7,10 +7,13 @@ import pandas as pd
 from data.errors import NoDataError
 from data.store import Store
 
-__all__ = ["CALENDAR_TICKER", "period_ends", "us_calendar"]
+__all__ = ["CALENDAR_TICKER", "DATA_ENDED_DAYS", "period_ends", "us_calendar"]
 
 #: the series whose dates are the US trading calendar
 CALENDAR_TICKER = "SPY"
+#: a series with no close for longer than this (calendar days; the longest exchange holidays,
+#: Lunar New Year and Golden Week, are 9-10 days) has ended, as far as anyone could tell
+DATA_ENDED_DAYS = 20
 
 
 def us_calendar(

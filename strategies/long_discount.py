@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from data.calendar import DATA_ENDED_DAYS
 from data.errors import InputError
 from data.store import Store
 from data.universe import Universe
@@ -39,9 +40,6 @@ __all__ = [
 ]
 
 SIGNALS = ("valuation", "price", "auto")
-#: a series with no close for longer than this (calendar days; the longest exchange holidays
-#: are 9-10 days) has ended, as far as anyone could tell on that day
-DATA_ENDED_DAYS = 20
 WEIGHTINGS = ("equal", "score", "inverse_vol")
 _FREQ_ALIASES = {"W": "W-FRI", "M": "ME", "Q": "QE", "Y": "YE", "A": "YE", "D": "B"}
 

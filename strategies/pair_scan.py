@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from data.calendar import us_calendar
@@ -11,6 +12,9 @@ from data.store import Store
 from data.universe import Universe
 from strategies.pair_stats import pair_statistics
 from strategies.pairs import BASKET, PairSpec, pair_prices
+
+#: the false-discovery rate (and the per-half p-value) a pair must pass
+FDR = 0.05
 
 __all__ = ["candidate_pairs", "scan_pairs"]
 
@@ -60,6 +64,20 @@ def scan_pairs(
         raise NoDataError(
             f"no candidate pair has {min_obs} overlapping prices between {s.date()} and {e.date()}"
         )
+    # many pairs tested: control the false discovery rate (Benjamini-Hochberg), and say
+    # whether the relation held in both halves of the sample
+    from statsmodels.stats.multitest import multipletests
+
+    p = df["coint_pvalue"].to_numpy(dtype=float)
+    ok = np.isfinite(p)
+    q = np.full(len(df), np.nan)
+    if ok.any():
+        q[ok] = multipletests(p[ok], alpha=FDR, method="fdr_bh")[1]
+    df["coint_qvalue"] = q
+    df["passes_fdr"] = df["coint_qvalue"] <= FDR
+    df["both_halves"] = (df["coint_pvalue_1st_half"] < FDR) & (df["coint_pvalue_2nd_half"] < FDR)
     df = df.sort_values(["coint_pvalue", "half_life_days"], kind="mergesort")
     df.insert(0, "rank", range(1, len(df) + 1))
+    df.attrs["tested"] = len(df)
+    df.attrs["expected_by_chance"] = FDR * len(df)
     return df.set_index("pair")
