@@ -241,14 +241,14 @@ def _freeze_after_data_end(
 ) -> tuple[pd.DataFrame, np.ndarray, pd.Timestamp | None]:
     """If a leg's data end more than :data:`DATA_ENDED_DAYS` before the period does, both legs
     are held at their last common close from then on and an order there fills at it."""
-    both = px.dropna()
-    if both.empty:
+    closed = px.index[np.asarray(tradable, dtype=bool) & px.notna().all(axis=1).to_numpy()]
+    if closed.empty:
         return px, tradable, None
-    last = both.index[-1]
+    last = closed[-1]  # the last day both legs had a close of their own
     if (px.index[-1] - last).days <= DATA_ENDED_DAYS:
         return px, tradable, None
     frozen = px.copy()
-    frozen.loc[frozen.index > last] = both.iloc[-1].to_numpy()
+    frozen.loc[frozen.index > last] = px.loc[last].to_numpy()
     trad = tradable.copy()
     trad[frozen.index > last] = True
     return frozen, trad, last
