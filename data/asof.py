@@ -47,7 +47,7 @@ def latest_public(
     r = r.dropna(subset=[public, period])
     keys = [period, rank, public] if rank else [period, public]
     r = r.sort_values(["ticker", *keys], kind="mergesort").reset_index(drop=True)
-    r["_order"] = np.arange(len(r))  # lexicographic order of (period, public, rank) per ticker
+    r["_order"] = np.arange(len(r))  # lexicographic order of the sort keys, per ticker
     # walk each ticker's rows in order of publication: the best row known so far
     by_pub = r.sort_values(["ticker", public, "_order"], kind="mergesort")
     best = by_pub.groupby("ticker", sort=False)["_order"].cummax()

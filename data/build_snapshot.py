@@ -497,13 +497,20 @@ PRESS = {  # ticker -> (net income field, unit in millions, fiscal quarter-end r
 }
 
 
-def _quarter_end_before(release: pd.Timestamp, ticker: str) -> pd.Timestamp:
-    """The end of the quarter an earnings release reports: the last calendar quarter end before
-    it; Broadcom's fiscal quarters end about a month later (early Feb, May, Aug, Nov), so its
-    quarter is dated at the month end before the release (within days of the true end)."""
+def _fiscal_quarter_end(ticker: str, fy: str, q: str) -> pd.Timestamp:
+    """The end of fiscal quarter ``q`` of fiscal year ``fy`` (``FY2025``, ``Q2``): Microsoft's
+    year ends on June 30; Broadcom's 52/53-week year on the Sunday nearest October 31, its
+    quarters 13 weeks apart counted back from it (a 53rd week falls in Q1); the others follow
+    the calendar year."""
+    year, n = int(fy[2:]), int(q[1:])
+    if ticker == "MSFT":
+        return pd.Timestamp(year - 1, 6, 30) + pd.offsets.QuarterEnd(n)
     if ticker == "AVGO":
-        return (release - pd.offsets.MonthEnd(1)).normalize()
-    return (release - pd.offsets.QuarterEnd(1)).normalize()
+        oct31 = pd.Timestamp(year, 10, 31)
+        shift = (6 - oct31.weekday()) % 7  # days to the next Sunday
+        fy_end = oct31 + pd.Timedelta(days=shift if shift <= 3 else shift - 7)
+        return fy_end - pd.Timedelta(weeks=13 * (4 - n))
+    return pd.Timestamp(year, 3 * n, 1) + pd.offsets.MonthEnd(0)
 
 
 def press_release_quarters(src: Path) -> pd.DataFrame:
@@ -526,13 +533,18 @@ def press_release_quarters(src: Path) -> pd.DataFrame:
                     shares = shares / 1e6
                 elif shares is not None:
                     shares = shares * unit
+                ni = (v.get(ni_field) or v.get("netIncome") or np.nan) * unit
+                if t == "AVGO" and v.get("epsDiluted") is not None and shares:
+                    # its net income includes preferred dividends until 2022: the common
+                    # shareholders' share is diluted EPS x diluted shares
+                    ni = v["epsDiluted"] * shares
                 rows.append(
                     {
                         "ticker": t,
-                        "period_end": _quarter_end_before(release, t),
+                        "period_end": _fiscal_quarter_end(t, fy, q),
                         "publish": release,
                         "revenue": v["revenue"] * unit,
-                        "net_income": (v.get(ni_field) or v.get("netIncome") or np.nan) * unit,
+                        "net_income": ni,
                         "shares": shares,
                         "source": f"8-K earnings release {link['adsh']} ({fy} {q})",
                     }
@@ -633,6 +645,7 @@ def quarter_share_rows(q: pd.DataFrame, kind_source: str) -> pd.DataFrame:
             "usable": True,
             "source": kind_source,
             "note": "quarterly weighted diluted shares, as first reported",
+            "source_rank": 2,
         }
     )
 
@@ -704,24 +717,49 @@ def simfin_ttm(q: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def superseded(
+    rows: pd.DataFrame, primary: pd.DataFrame, date_col: str, days: int = 35
+) -> pd.Series:
+    """True for each row of ``rows`` with a ``primary`` row of the same ticker dated within
+    ``days`` (the same quarter; SimFin dates some quarters at a month end)."""
+    out = pd.Series(False, index=rows.index)
+    for t, g in rows.groupby("ticker"):
+        p = pd.DatetimeIndex(primary.loc[primary["ticker"] == t, date_col])
+        if not len(p):
+            continue
+        d = pd.DatetimeIndex(g[date_col]).to_numpy()[:, None]
+        near = np.abs((d - p.to_numpy()[None, :]).astype("timedelta64[D]").astype(int)) <= days
+        out[g.index] = near.any(axis=1)
+    return out
+
+
+def _off_its_neighbours(shares: pd.Series, tolerance: float = 0.3) -> pd.Series:
+    """True where a count is more than ``tolerance`` away from the median of the two counts
+    before and the two after it (SimFin's SNOW 2022-01-31 count is half its neighbours)."""
+    med = shares.rolling(5, center=True, min_periods=3).median()
+    return ((shares / med - 1).abs() > tolerance).fillna(False)
+
+
 def simfin_shares(q: pd.DataFrame) -> pd.DataFrame:
     """Quarterly weighted diluted shares (basic where diluted is missing) as share-count rows on
     the split basis of their bulk file."""
     sh = q["Shares (Diluted)"].fillna(q["Shares (Basic)"])
     ok = sh.notna() & (sh > 0)
-    q = q[ok]
+    q, sh = q[ok], sh[ok]
+    odd = sh.groupby(q["Ticker"]).transform(_off_its_neighbours).astype(bool)
+    note = "quarterly weighted shares, split-adjusted as of the bulk file (restated values)"
     return pd.DataFrame(
         {
             "ticker": q["Ticker"],
             "as_of": q["period_end"],
             "public_date": q["publish"] + pd.Timedelta(days=1),
-            "shares_millions": sh[ok] / 1e6,
+            "shares_millions": sh / 1e6,
             "basis_date": q["basis_date"],
             "kind": "weighted_diluted",
-            "usable": True,
+            "usable": ~odd,
             "source": "fundamentals/us_quarterly_simfin/" + q["bulk"],
-            "note": "quarterly weighted shares, split-adjusted as of the bulk file "
-            "(restated values)",
+            "note": np.where(odd, "OFF ITS NEIGHBOURS by more than 30%; " + note, note),
+            "source_rank": 0,
         }
     )
 
@@ -749,7 +787,10 @@ def mark_listing_window_averages(
     """``usable`` with weighted averages whose averaging window (a year; a quarter for SimFin's
     quarterly rows) starts before the company's listing set to False: an IPO-period average
     understates the count outstanding after the listing (SNOW, PLTR 2020)."""
-    window = np.where(shares["source"].str.contains("simfin"), 91, 365)
+    quarterly = shares["source"].str.contains("simfin|press_releases") | shares[
+        "note"
+    ].str.contains("quarterly")
+    window = np.where(quarterly, 91, 365)
     start = pd.to_datetime(shares["as_of"]) - pd.to_timedelta(window, unit="D")
     first = pd.to_datetime(shares["ticker"].map(listed))
     ipo = shares["kind"].isin(WEIGHTED_KINDS) & first.notna() & (start < first)
@@ -817,10 +858,18 @@ def shares_table(
         ],
         ignore_index=True,
     )
-    us_rows = pd.concat(
-        [us_rows, simfin_shares(simfin_quarters(src, us)), primary], ignore_index=True
-    )
+    simfin = simfin_shares(simfin_quarters(src, us))
+    weighted_primary = primary[primary["kind"] == "weighted_diluted"]
+    dup = superseded(simfin, weighted_primary, "as_of")
+    simfin.loc[dup, "usable"] = False
+    simfin.loc[dup, "note"] = "SUPERSEDED by a primary count of the same quarter; " + simfin.loc[
+        dup, "note"
+    ].astype(str)
+    us_rows = pd.concat([us_rows, simfin, primary], ignore_index=True)
+    china = china.assign(source_rank=1)
+    us_rows["source_rank"] = us_rows["source_rank"].fillna(1) if "source_rank" in us_rows else 1
     out = pd.concat([china, us_rows.reindex(columns=china.columns)], ignore_index=True)
+    out["source_rank"] = out["source_rank"].astype(int)
     out["shares_millions"] = out["shares_millions"].astype(float)
     out["usable"] = mark_listing_window_averages(out, company_listing(universe, first_price))
     for c in ("as_of", "public_date", "basis_date"):
@@ -845,12 +894,56 @@ def sec_cover_counts(facts: pd.DataFrame) -> pd.DataFrame:
             "usable": True,
             "source": "fundamentals/sec_companyfacts/companyfacts_key_fields_long.csv",
             "note": "SEC cover page count (dei), " + c["form"].astype(str),
+            "source_rank": 2,
         }
     )
 
 
+COMPANYFACTS_TAGS = {
+    ("us-gaap", "Revenues"): "revenue",
+    ("us-gaap", "RevenueFromContractWithCustomerExcludingAssessedTax"): "revenue",
+    ("us-gaap", "NetIncomeLoss"): "net_income",
+    ("us-gaap", "WeightedAverageNumberOfDilutedSharesOutstanding"): "diluted_shares",
+    ("dei", "EntityCommonStockSharesOutstanding"): "shares_outstanding_cover",
+}
+#: companyfacts files that the key-fields CSV does not cover (ticker -> file)
+EXTRA_COMPANYFACTS = {"SNOW": "CIK0001640147_SNOW_companyfacts_2025-07-30.json"}
+
+
+def companyfacts_long(path: Path, ticker: str) -> pd.DataFrame:
+    """A companyfacts JSON in the long layout of ``companyfacts_key_fields_long.csv``."""
+    facts = json.loads(path.read_text())["facts"]
+    rows = []
+    for (ns, tag), field in COMPANYFACTS_TAGS.items():
+        for unit, items in facts.get(ns, {}).get(tag, {}).get("units", {}).items():
+            for x in items:
+                rows.append(
+                    {
+                        "ticker": ticker,
+                        "field": field,
+                        "tag": tag,
+                        "unit": unit,
+                        "start": x.get("start"),
+                        "end": x["end"],
+                        "val": x["val"],
+                        "fy": x.get("fy"),
+                        "fp": x.get("fp"),
+                        "form": x.get("form"),
+                        "filed": x["filed"],
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
 def sec_facts(src: Path) -> pd.DataFrame:
-    s = pd.read_csv(src / "fundamentals/sec_companyfacts/companyfacts_key_fields_long.csv")
+    folder = src / "fundamentals/sec_companyfacts"
+    s = pd.concat(
+        [
+            pd.read_csv(folder / "companyfacts_key_fields_long.csv"),
+            *[companyfacts_long(folder / f, t) for t, f in EXTRA_COMPANYFACTS.items()],
+        ],
+        ignore_index=True,
+    )
     s = s.sort_values("filed").drop_duplicates(
         ["ticker", "field", "start", "end", "unit"], keep="first"
     )
@@ -979,14 +1072,15 @@ def build(src: Path, out: Path = OUT) -> dict:
     atomic_write_parquet(prices[PRICE_COLUMNS], out / "prices.parquet")
     annual = annual_fundamentals(src, universe, first_price).assign(basis="annual", source_rank=1)
     press, sec_q = press_release_quarters(src), sec_quarters(sec_facts(src))
-    ttm = pd.concat(
-        [
-            simfin_ttm(simfin_quarters(src, list(universe["us"]))),
-            quarterly_ttm(press, source_rank=2),
-            quarterly_ttm(sec_q, source_rank=2),
-        ],
+    primary_ttm = pd.concat(
+        [quarterly_ttm(press, source_rank=2), quarterly_ttm(sec_q, source_rank=2)],
         ignore_index=True,
     )
+    simfin_ttm_rows = simfin_ttm(simfin_quarters(src, list(universe["us"])))
+    # a SimFin quarter that a release or filing also reports is left out (restated; dated a
+    # month off for some fiscal calendars)
+    simfin_ttm_rows = simfin_ttm_rows[~superseded(simfin_ttm_rows, primary_ttm, "period_end")]
+    ttm = pd.concat([simfin_ttm_rows, primary_ttm], ignore_index=True)
     fundamentals = pd.concat([annual, ttm.reindex(columns=annual.columns)], ignore_index=True)
     fundamentals = fundamentals.sort_values(
         ["ticker", "period_end", "basis"], kind="mergesort"

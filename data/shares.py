@@ -138,7 +138,10 @@ def shares_asof(
     ``shares_too_old`` (a count exists but is older than ``max_age_days``)."""
     s = shares[shares["usable"].astype(bool)].copy()
     s["as_of"] = as_datetime(s["as_of"]).to_numpy()
-    s["_rank"] = s["kind"].map(KIND_RANK).fillna(0)
+    # of one date: a count outstanding before a weighted average; of one kind, a primary
+    # source (filing, release) before an aggregate (SimFin, restated)
+    src_rank = s["source_rank"] if "source_rank" in s.columns else 1
+    s["_rank"] = s["kind"].map(KIND_RANK).fillna(0) * 10 + src_rank
     hit = latest_public(s, grid, period="as_of", rank="_rank")
     dates = hit.index.get_level_values("date")
     k = split_restatement(

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from data.errors import OfflineError
@@ -81,14 +82,35 @@ def new_splits(ticker: str, frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _checked_counts(
+    fresh: pd.DataFrame, stored: pd.DataFrame, report: UpdateReport
+) -> pd.DataFrame:
+    """A vendor count more than 25% away from the latest stored count of the name (one share
+    class of a dual-class company, ordinary shares reported for an ADR) is kept but not used."""
+    out = fresh.copy()
+    usable = stored[stored["usable"].astype(bool)].sort_values("as_of")
+    for i, r in out.iterrows():
+        last = usable[usable["ticker"] == r["ticker"]]
+        if not len(last):
+            continue
+        ratio = r["shares_millions"] / float(last["shares_millions"].iloc[-1])
+        if not 0.75 <= ratio <= 1.0 / 0.75:
+            out.at[i, "usable"] = False
+            out.at[i, "note"] = f"NOT USED: {ratio:.2f}x the latest stored count; " + r["note"]
+            report.warnings.append(f"{r['ticker']}: Yahoo share count {ratio:.2f}x the stored one")
+    return out
+
+
 def _unrecorded(splits: pd.DataFrame, actions: pd.DataFrame) -> pd.DataFrame:
     """The splits not yet recorded: one of the same ratio within a week of a recorded one is the
     same split (sources date an ex-date a day apart), never applied twice."""
     keep = []
     for r in splits.itertuples():
-        same = actions[(actions["ticker"] == r.ticker) & (actions["factor"] == r.factor)]
-        near = (pd.to_datetime(same["date"]) - r.date).abs() <= pd.Timedelta(days=7)
-        keep.append(not near.any())
+        mine = actions[actions["ticker"] == r.ticker]
+        gap = (pd.to_datetime(mine["date"]) - r.date).abs()
+        same_day = gap == pd.Timedelta(0)  # one ex-date is one event, whatever its ratio
+        alike = (gap <= pd.Timedelta(days=7)) & np.isclose(mine["factor"], r.factor, rtol=0.02)
+        keep.append(not (same_day | alike).any())
     return splits[keep] if len(splits) else splits
 
 
@@ -245,7 +267,7 @@ def update_store(
         atomic_write_parquet(actions, root / "corporate_actions.parquet")
     if share_rows:
         shares = share_counts_of(store)
-        fresh = pd.DataFrame(share_rows)
+        fresh = _checked_counts(pd.DataFrame(share_rows), shares, report)
         # a rerun on the same day replaces its own rows; every other row is kept as it was
         key = ["ticker", "as_of", "source"]
         again = shares[key].merge(fresh[key], how="left", indicator=True)["_merge"] == "both"

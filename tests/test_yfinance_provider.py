@@ -310,3 +310,29 @@ def test_a_split_recorded_a_day_apart_is_not_applied_twice():
         }
     )
     assert list(_unrecorded(fresh, recorded)["date"]) == [pd.Timestamp("2026-06-11")]
+
+
+def test_a_vendor_count_far_from_the_stored_one_is_kept_but_not_used():
+    from data.update import UpdateReport, _checked_counts
+
+    stored = pd.DataFrame(
+        {
+            "ticker": ["3690.HK"],
+            "as_of": [pd.Timestamp("2025-12-05")],
+            "shares_millions": [6_110.0],
+            "usable": [True],
+        }
+    )
+    fresh = pd.DataFrame(
+        {
+            "ticker": ["3690.HK"],
+            "as_of": [pd.Timestamp("2026-07-01")],
+            "shares_millions": [5_400.0 * 0.9],  # Class B only
+            "usable": [True],
+            "note": ["vendor count"],
+        }
+    )
+    rep = UpdateReport()
+    out = _checked_counts(fresh, stored, rep)
+    assert not out["usable"].iloc[0] and "NOT USED" in out["note"].iloc[0]
+    assert rep.warnings and "3690.HK" in rep.warnings[0]
