@@ -327,7 +327,7 @@ def test_a_vendor_count_far_from_the_stored_one_is_kept_but_not_used():
         {
             "ticker": ["3690.HK"],
             "as_of": [pd.Timestamp("2026-07-01")],
-            "shares_millions": [5_400.0 * 0.9],  # Class B only
+            "shares_millions": [4_400.0],  # Class B only
             "usable": [True],
             "note": ["vendor count"],
         }
