@@ -125,3 +125,27 @@ def test_overfitting_report_counts_distinct_trials():
     o = overfitting_report(r)
     assert o.n_trials == 4 and o.n_configurations == 5
     assert 0 <= o.deflated_sharpe <= 1 and 0 <= o.pbo <= 1
+
+
+def test_default_dates_and_signal_come_from_the_store_not_the_code(embedded, universe, tmp_path):
+    # before: the end date 2026-07-14 was written in six places; after `data update` the
+    # backtests and the scan would still have stopped there
+    from data.store import Store
+
+    root = tmp_path / "cut"
+    root.mkdir()
+    for f in embedded.root.iterdir():
+        if f.name == "prices.parquet":
+            px = pd.read_parquet(f)
+            px[px["date"] <= pd.Timestamp("2024-12-31")].to_parquet(root / f.name, index=False)
+        else:
+            (root / f.name).write_bytes(f.read_bytes())
+    p = LongDiscountParams()
+    assert p.signal == "valuation"  # the headline run tests the valuation thesis
+    res = run_discount_backtest(Store(root), universe, [p], start="2024-01-01", diagnostics=False)
+    assert res.value.index[-1] == pd.Timestamp("2024-12-31")
+    from backtests.pairs import run_pairs_backtest
+    from strategies.pairs import PairSpec
+
+    pr = run_pairs_backtest(Store(root), universe, [PairSpec("BABA", "AMZN")], start="2023-01-01")
+    assert pr.value.index[-1] == pd.Timestamp("2024-12-31")
