@@ -256,9 +256,14 @@ def _run_notes(
             continue
         invested = float(np.mean([sum(r["weights"].values()) for r in rec]))
         if invested < 0.99:
+            why = (
+                f"top {p.top_n} x {p.cap:g} < 100%"
+                if p.top_n * p.cap < 1 and not p.quantile
+                else "the cap binds on uneven weights, or fewer names were eligible"
+            )
             notes.append(
-                f"{label}: the per-name cap of {p.cap:g} leaves {1 - invested:.0%} in cash on "
-                f"average (top {p.top_n} x {p.cap:g} < 100%)"
+                f"{label}: {1 - invested:.0%} in cash on average under the per-name cap of "
+                f"{p.cap:g} ({why})"
             )
         if p.signal == "auto":
             from_val = signals["auto"].attrs.get("from_valuation")

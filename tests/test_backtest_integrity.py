@@ -62,7 +62,7 @@ def test_identical_configurations_are_one_trial_and_cap_cash_is_said(sweep):
     assert res.duplicates == {iv: eq}  # top 3 at a 25% cap: 75% invested either way
     assert res.overfitting is not None and res.overfitting.n_trials == 3
     assert res.overfitting.n_configurations == 4
-    assert any("leaves" in n and "cash" in n and eq in n for n in res.notes)
+    assert any("in cash" in n and "top 3 x 0.25 < 100%" in n and eq in n for n in res.notes)
     assert res.metrics.loc[eq, "invested"] < 0.8
 
 
