@@ -19,6 +19,7 @@ import pandas as pd
 from pandas.tseries.offsets import BDay
 
 from data.fundamentals import filing_lag_days
+from data.shares import SHARE_COLUMNS
 
 __all__ = ["share_counts"]
 
@@ -1159,15 +1160,5 @@ def share_counts(src: Path) -> pd.DataFrame:
     note = s["note"].astype(str)
     s["usable"] = ~note.apply(lambda n: any(k in n for k in UNUSABLE))
     s = s.rename(columns={"source_file": "source"})
-    cols = [
-        "ticker",
-        "as_of",
-        "public_date",
-        "shares_millions",
-        "basis_date",
-        "kind",
-        "usable",
-        "source",
-        "note",
-    ]
+    cols = SHARE_COLUMNS
     return s[cols].sort_values(["ticker", "as_of", "public_date", "kind"]).reset_index(drop=True)

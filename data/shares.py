@@ -24,11 +24,24 @@ from data.universe import Universe
 __all__ = [
     "KIND_RANK",
     "OUTSTANDING_KINDS",
+    "SHARE_COLUMNS",
     "company_share_counts",
     "share_counts_of",
     "shares_asof",
 ]
 
+#: columns of the ``shares`` table
+SHARE_COLUMNS = [
+    "ticker",
+    "as_of",
+    "public_date",
+    "shares_millions",
+    "basis_date",
+    "kind",
+    "usable",
+    "source",
+    "note",
+]
 #: preference among counts of the same date (higher wins)
 KIND_RANK = {
     "weighted_basic": 0,
@@ -59,39 +72,28 @@ def share_counts_of(store: Store) -> pd.DataFrame:
         return store.table("shares")
     f = store.table("fundamentals")
     f = f[f["diluted_shares"].notna()]
-    rows = [
-        pd.DataFrame(
-            {
-                "ticker": f["ticker"].astype(str),
-                "as_of": f["period_end"],
-                "public_date": f["public_date"],
-                "shares_millions": f["diluted_shares"].astype(float),
-                "basis_date": f["public_date"],
-                "kind": "weighted_diluted",
-                "usable": True,
-                "source": "fundamentals (older store layout)",
-                "note": "",
-            }
-        )
-    ]
+    rows = [_dated_counts(f, "period_end", "public_date", "diluted_shares", "weighted_diluted")]
     if (store.root / "shares_outstanding.parquet").is_file():
         so = store.table("shares_outstanding")
-        rows.append(
-            pd.DataFrame(
-                {
-                    "ticker": so["ticker"].astype(str),
-                    "as_of": so["date"],
-                    "public_date": so["date"],
-                    "shares_millions": so["shares_millions"].astype(float),
-                    "basis_date": so["date"],
-                    "kind": "aggregator_rounded",
-                    "usable": True,
-                    "source": "shares_outstanding (older store layout)",
-                    "note": "",
-                }
-            )
-        )
+        rows.append(_dated_counts(so, "date", "date", "shares_millions", "aggregator_rounded"))
     return pd.concat(rows, ignore_index=True)
+
+
+def _dated_counts(t: pd.DataFrame, as_of: str, public: str, value: str, kind: str) -> pd.DataFrame:
+    """Rows of the shares table from a table of an older store layout."""
+    return pd.DataFrame(
+        {
+            "ticker": t["ticker"].astype(str),
+            "as_of": t[as_of],
+            "public_date": t[public],
+            "shares_millions": t[value].astype(float),
+            "basis_date": t[public],
+            "kind": kind,
+            "usable": True,
+            "source": "older store layout",
+            "note": "",
+        }
+    )
 
 
 def company_share_counts(

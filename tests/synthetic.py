@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from data.shares import SHARE_COLUMNS
 from data.store import Store
 
 SYNTHETIC_UNIVERSE = """
@@ -143,19 +144,6 @@ def fund_row(
     }
 
 
-SHARE_COLS = [
-    "ticker",
-    "as_of",
-    "public_date",
-    "shares_millions",
-    "basis_date",
-    "kind",
-    "usable",
-    "source",
-    "note",
-]
-
-
 def share_row(ticker, as_of, public, shares, *, kind="weighted_diluted", usable=True, basis=None):
     """One SYNTHETIC share count (millions of listed units) on the basis of ``basis`` (default:
     its public date)."""
@@ -221,7 +209,7 @@ def write_store(
         for r in fundamentals or []
         if pd.notna(r.get("diluted_shares"))
     ]
-    sh = pd.DataFrame([*from_fund, *(shares or [])], columns=SHARE_COLS)
+    sh = pd.DataFrame([*from_fund, *(shares or [])], columns=SHARE_COLUMNS)
     for c in ("as_of", "public_date", "basis_date"):
         sh[c] = pd.to_datetime(sh[c])
     sh["usable"] = sh["usable"].astype(bool)
