@@ -48,6 +48,7 @@ class DiscountResult:
     rebalances: dict[str, list]
     diagnostics: dict = field(default_factory=dict)
     overfitting: Overfitting | None = None
+    overfitting_active: Overfitting | None = None  #: on returns less the China EW basket's
     duplicates: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -198,9 +199,11 @@ def run_discount_backtest(
                 "ic": information_coefficient(sig, china_px, horizons),
                 "quantiles": quantile_returns(sig, china_px, horizons[1]),
             }
-    over = None
+    over = active = None
     if len(runs) - len(duplicates) >= 2:
         over = overfitting_report(rets[list(runs)])
+        # a long-only sweep's Sharpes are mostly the market's: deflate the active returns too
+        active = overfitting_report(rets[list(runs)].sub(rets["China EW"], axis=0))
     if len(rets) < MIN_ANNUALISE_DAYS:
         notes.append(
             f"only {len(rets)} trading days: too short to annualise (CAGR, volatility, Sharpe, "
@@ -216,6 +219,7 @@ def run_discount_backtest(
         rebalances=records,
         diagnostics=diag,
         overfitting=over,
+        overfitting_active=active,
         duplicates=duplicates,
         notes=notes,
     )

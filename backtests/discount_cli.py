@@ -31,7 +31,10 @@ def _overfitting(res) -> dict:
             "pbo": None,
             "note": "one distinct configuration: nothing was selected, nothing to deflate",
         }
-    return o.to_dict()
+    out = o.to_dict()
+    if res.overfitting_active is not None:
+        out["active_vs_china_ew"] = res.overfitting_active.to_dict()
+    return out
 
 
 def run_discount_cli(
@@ -84,6 +87,7 @@ def run_discount_cli(
                 "signal_date": r["signal_date"],
                 "trade_date": r["trade_date"],
                 "weights": dict(sorted(r["weights"].items())),
+                "data_ended": r.get("data_ended", []),
             }
             for r in res.rebalances[run]
         ]
@@ -193,12 +197,20 @@ def run_discount_cli(
         console.print(
             f"overfitting: {o['n_trials']} distinct trials of {o['n_configurations']}; "
             + (
-                f"best {o['best']} Sharpe {o['best_sharpe']:.2f}, deflated Sharpe "
-                f"{o['deflated_sharpe']:.2f}, PBO {o['pbo']:.2f}"
+                f"best {o['best']} Sharpe {o['best_sharpe']:.2f} (hurdle "
+                f"{o['hurdle_sharpe']:.2f}), deflated Sharpe {o['deflated_sharpe']:.2f}, "
+                f"PBO {o['pbo']:.2f}"
                 if o.get("deflated_sharpe") is not None
                 else "no selection to deflate"
             )
         )
+        a = o.get("active_vs_china_ew")
+        if a:
+            console.print(
+                f"overfitting of the returns less the China EW basket: best {a['best']} "
+                f"Sharpe {a['best_sharpe']:.2f} (hurdle {a['hurdle_sharpe']:.2f}), deflated "
+                f"Sharpe {a['deflated_sharpe']:.2f}, PBO {a['pbo']:.2f}"
+            )
         if wf:
             walk_forward_tables(console, wf)
         for note in doc["notes"]:

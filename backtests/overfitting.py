@@ -27,6 +27,7 @@ __all__ = [
     "Overfitting",
     "deflated_sharpe",
     "distinct_trials",
+    "expected_max_sharpe",
     "overfitting_report",
     "probability_of_backtest_overfitting",
 ]
@@ -53,6 +54,20 @@ def _sharpe(r: np.ndarray) -> float:
     return float(r.mean() / sd) if sd > 0 else float("nan")
 
 
+def expected_max_sharpe(trial_sharpes: np.ndarray) -> float:
+    """SR0: the per-period Sharpe the best of N unskilled trials with these Sharpes' variance
+    would show (the hurdle of the deflated Sharpe ratio)."""
+    sr = np.asarray(trial_sharpes, dtype=float)
+    sr = sr[np.isfinite(sr)]
+    n = len(sr)
+    if n < 2:
+        return float("nan")
+    v = float(sr.var(ddof=1))
+    return math.sqrt(v) * (
+        (1 - EULER_GAMMA) * norm.ppf(1 - 1.0 / n) + EULER_GAMMA * norm.ppf(1 - 1.0 / (n * math.e))
+    )
+
+
 def deflated_sharpe(
     sharpe: float, n_obs: int, skewness: float, kurt: float, trial_sharpes: np.ndarray
 ) -> float:
@@ -64,10 +79,7 @@ def deflated_sharpe(
     n = len(sr)
     if n < 2 or n_obs < 3 or not math.isfinite(sharpe):
         return float("nan")
-    v = float(sr.var(ddof=1))
-    sr0 = math.sqrt(v) * (
-        (1 - EULER_GAMMA) * norm.ppf(1 - 1.0 / n) + EULER_GAMMA * norm.ppf(1 - 1.0 / (n * math.e))
-    )
+    sr0 = expected_max_sharpe(sr)
     den = 1 - skewness * sharpe + (kurt - 1) / 4 * sharpe**2
     if den <= 0:
         return float("nan")
@@ -118,6 +130,7 @@ class Overfitting:
     n_trials: int
     best: str
     best_sharpe_annualised: float
+    hurdle_sharpe_annualised: float
     deflated_sharpe: float
     pbo: float
 
@@ -127,6 +140,7 @@ class Overfitting:
             "n_trials": self.n_trials,
             "best": self.best,
             "best_sharpe": self.best_sharpe_annualised,
+            "hurdle_sharpe": self.hurdle_sharpe_annualised,
             "deflated_sharpe": self.deflated_sharpe,
             "pbo": self.pbo,
         }
@@ -153,6 +167,8 @@ def overfitting_report(returns: pd.DataFrame, days_per_year: int = 252) -> Overf
         n_trials=len(distinct),
         best=str(best),
         best_sharpe_annualised=per[best] * math.sqrt(days_per_year),
+        hurdle_sharpe_annualised=expected_max_sharpe(np.array(list(per.values())))
+        * math.sqrt(days_per_year),
         deflated_sharpe=dsr,
         pbo=pbo,
     )

@@ -239,16 +239,18 @@ def run_pairs_backtest(
 def _freeze_after_data_end(
     px: pd.DataFrame, tradable: np.ndarray
 ) -> tuple[pd.DataFrame, np.ndarray, pd.Timestamp | None]:
-    """If a leg's data end more than :data:`DATA_ENDED_DAYS` before the period does, both legs
-    are held at their last common close from then on and an order there fills at it."""
+    """Both legs are held at their last common close after it (one leg never moves while the
+    other is stale); if that is more than :data:`DATA_ENDED_DAYS` before the period ends, the
+    leg's data have ended and an order after it fills at that close.  Closing there uses the
+    knowledge that the series ended (hindsight, said in the run's notes)."""
     closed = px.index[np.asarray(tradable, dtype=bool) & px.notna().all(axis=1).to_numpy()]
-    if closed.empty:
+    if closed.empty or closed[-1] == px.index[-1]:
         return px, tradable, None
     last = closed[-1]  # the last day both legs had a close of their own
-    if (px.index[-1] - last).days <= DATA_ENDED_DAYS:
-        return px, tradable, None
-    frozen = px.copy()
+    frozen = px.copy()  # no leg moves past it (a stale leg never carries a live one)
     frozen.loc[frozen.index > last] = px.loc[last].to_numpy()
+    if (px.index[-1] - last).days <= DATA_ENDED_DAYS:
+        return frozen, tradable, None  # a holiday at the end: valued, not closed
     trad = tradable.copy()
     trad[frozen.index > last] = True
     return frozen, trad, last

@@ -126,7 +126,9 @@ def run_pairs_cli(
             "borrow fee accrued daily on the short leg's notional; orders sized on equity net "
             "of the borrow paid",
             "a pair whose leg's data end is closed at the last close both legs have "
-            "(trades flagged data_ended), never carried on a frozen leg",
+            "(trades flagged data_ended), never carried on a frozen leg; booking the exit there "
+            "uses the knowledge that the series ended (hindsight, at most the P&L of the days "
+            "in between)",
             *_ended_notes(t),
         ],
     }
@@ -190,8 +192,8 @@ def run_pairs_cli(
     if o.get("deflated_sharpe") is not None:
         console.print(
             f"overfitting: {o['n_trials']} distinct trials of {o['n_configurations']}; best "
-            f"{o['best']} Sharpe {o['best_sharpe']:.2f}, deflated Sharpe "
-            f"{o['deflated_sharpe']:.2f}, PBO {o['pbo']:.2f}"
+            f"{o['best']} Sharpe {o['best_sharpe']:.2f} (hurdle {o['hurdle_sharpe']:.2f}), "
+            f"deflated Sharpe {o['deflated_sharpe']:.2f}, PBO {o['pbo']:.2f}"
         )
     for note in doc["notes"]:
         console.print(f"note: {note}")

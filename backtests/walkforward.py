@@ -36,8 +36,10 @@ def walk_forward(
         stop = start + pd.DateOffset(months=test_months)
         tr = returns.loc[start - train : start - pd.Timedelta(days=1)]
         te = returns.loc[start : stop - pd.Timedelta(days=1)]
-        if len(te) < MIN_ANNUALISE_DAYS or len(tr) < MIN_ANNUALISE_DAYS:
-            break  # a test window too short to measure (the last, partial one) is dropped
+        if len(tr) < MIN_ANNUALISE_DAYS:
+            break
+        if stop > idx[-1] and len(te) < 0.75 * test_months * 21:
+            break  # the last, partial test window is too short to compare: dropped
         scores = {r: summary(tr[r])[metric] for r in tr.columns}
         ranked = sorted(scores, key=lambda r: (np.nan_to_num(scores[r], nan=-np.inf), r))
         best, median = ranked[-1], ranked[(len(ranked) - 1) // 2]

@@ -149,3 +149,68 @@ def test_default_dates_and_signal_come_from_the_store_not_the_code(embedded, uni
 
     pr = run_pairs_backtest(Store(root), universe, [PairSpec("BABA", "AMZN")], start="2023-01-01")
     assert pr.value.index[-1] == pd.Timestamp("2024-12-31")
+
+
+def test_overfitting_report_wires_the_formula_by_hand():
+    from scipy.stats import kurtosis, norm, skew
+
+    rng = np.random.default_rng(11)
+    r = pd.DataFrame(rng.standard_t(4, (900, 6)) * 0.01, columns=list("abcdef"))
+    r["c"] += 0.002
+    o = overfitting_report(r)
+    sr = (r.mean() / r.std(ddof=1)).to_numpy()
+    best = r["c"].to_numpy()
+    n, v = len(sr), sr.var(ddof=1)
+    g = 0.5772156649015329
+    sr0 = math.sqrt(v) * ((1 - g) * norm.ppf(1 - 1 / n) + g * norm.ppf(1 - 1 / (n * math.e)))
+    s_, k_ = skew(best), kurtosis(best, fisher=False)  # kurtosis NOT in excess
+    z = (
+        (sr.max() - sr0)
+        * math.sqrt(len(best) - 1)
+        / math.sqrt(1 - s_ * sr.max() + (k_ - 1) / 4 * sr.max() ** 2)
+    )
+    assert o.best == "c" and o.deflated_sharpe == pytest.approx(norm.cdf(z), rel=1e-12)
+    assert o.hurdle_sharpe_annualised == pytest.approx(sr0 * math.sqrt(252), rel=1e-12)
+
+
+def test_walk_forward_median_configuration_is_the_median_of_the_training_ranks():
+    idx = pd.bdate_range("2019-01-01", "2022-12-30")
+    rng = np.random.default_rng(8)
+    noise = rng.normal(0, 0.01, (len(idx), 5))
+    drift = np.array([0.0001, 0.0002, 0.0003, 0.0004, 0.0005])  # e ranks first, c in the middle
+    rets = pd.DataFrame(noise * 0.01 + drift, index=idx, columns=list("abcde"))
+    choices, _, _ = walk_forward(rets, train_years=2, test_months=6)
+    assert (choices["chosen"] == "e").all() and (choices["median_config"] == "c").all()
+    three, _, _ = walk_forward(rets, train_years=2, test_months=3)  # quarters of ~61 days
+    assert len(three) >= 7
+
+
+def test_china_basket_holds_one_line_per_company(embedded, universe):
+    from backtests.discount import _equal_weights
+    from data.fx import close_age_days, usd_closes
+
+    cal = pd.bdate_range("2024-01-01", "2024-06-28")
+    px = usd_closes(embedded, universe, universe.china, cal)
+    trad = close_age_days(embedded, universe.china, cal) == 0
+    w = _equal_weights(px, pd.DatetimeIndex(["2024-01-31", "2024-04-30"]), universe, trad)
+    for _, row in w.dropna(how="all").iterrows():
+        held = [t for t, x in row.items() if x > 0]
+        companies = [universe.company_lines(t)[0] for t in held]
+        assert held and len(companies) == len(set(companies))
+        assert not ({"BABA", "9988.HK"} <= set(held))
+
+
+def test_auto_pick_share_matches_an_independent_count(sweep, embedded, universe):
+    import re
+
+    from strategies.long_discount import discount_signal
+
+    params, res = sweep
+    auto = params[3].label
+    note = next(n for n in res.notes if n.startswith(auto) and "of picks" in n)
+    share = float(re.search(r"(\d+)% of picks ranked by the valuation", note).group(1)) / 100
+    picks = [(r["signal_date"], t) for r in res.rebalances[auto] for t in r["weights"]]
+    dates = pd.DatetimeIndex(sorted({d for d, _ in picks}))
+    val = discount_signal(embedded, universe, dates, pd.DataFrame(), "valuation")
+    mine = np.mean([pd.notna(val.at[d, t]) for d, t in picks])
+    assert share == pytest.approx(mine, abs=0.006)
