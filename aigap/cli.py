@@ -374,7 +374,7 @@ def backtest_discount(
     universe: UniverseOpt = None,
 ) -> None:
     """Long-discount backtest: hold the most discounted names, rebalanced on a schedule."""
-    from backtests.discount_cli import run_discount_cli
+    from aigap.discount_command import run_discount_cli
 
     _choice(fmt, ("table", "json"), "--format")
     store, uni = _ctx(data_dir, universe)
@@ -455,7 +455,7 @@ def backtest_pairs(
     universe: UniverseOpt = None,
 ) -> None:
     """Pairs: long a Chinese name, short its US peer, traded on the spread z-score."""
-    from backtests.pairs_cli import run_pairs_cli
+    from aigap.pairs_command import run_pairs_cli
     from strategies.pairs import HEDGES
 
     _choice(fmt, ("table", "json"), "--format")
@@ -502,7 +502,7 @@ def pairs_scan(
 ) -> None:
     """Rank candidate pairs (each Chinese name against each US peer, its peer basket and its
     cross-listing) by cointegration, ADF, half-life and correlation."""
-    from backtests.pairs_cli import scan_cli
+    from aigap.pairs_command import scan_cli
 
     _choice(fmt, ("table", "csv", "json"), "--format")
     store, uni = _ctx(data_dir, universe)

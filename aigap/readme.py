@@ -1,7 +1,7 @@
 """Regenerate the README's figures from the embedded data: ``python -m aigap.readme [--check]``.
 
 Every figure between ``<!-- figures:NAME -->`` and ``<!-- /figures:NAME -->`` in README.md is
-written by this module (never typed): the screen's headline on :data:`HEADLINE_DATE`, the
+written by this module (never typed): the screen's headline on the last day of the data, the
 coverage of the point-in-time panel every half year, and the default long-discount backtest
 with what its valuation signal did.  ``--check`` exits 1 when the README
 differs from what the data gives (the test suite runs it).
@@ -18,39 +18,39 @@ import pandas as pd
 from data.store import Store, resolve_store
 from data.universe import Universe, load_universe
 
-__all__ = ["COVERAGE_DATES", "HEADLINE_DATE", "figures", "render_readme"]
+__all__ = ["coverage_dates", "figures", "headline_date", "render_readme"]
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-HEADLINE_DATE = "2026-07-01"
-#: every half year from mid-2019, and the headline date
-COVERAGE_DATES = (
-    "2019-06-28",
-    "2019-12-31",
-    "2020-06-30",
-    "2020-12-31",
-    "2021-06-30",
-    "2021-12-31",
-    "2022-06-30",
-    "2022-12-30",
-    "2023-06-30",
-    "2023-12-29",
-    "2024-06-28",
-    "2024-12-31",
-    "2025-06-30",
-    "2025-12-31",
-    "2026-07-01",
-)
+#: the coverage table starts here and runs every half year to the end of the data
+COVERAGE_START = "2019-01-01"
+
+
+def headline_date(store: Store) -> pd.Timestamp:
+    """The headline's date: the last US trading day of the store (never a date in the code)."""
+    from data.calendar import us_calendar
+
+    return us_calendar(store).max()
+
+
+def coverage_dates(store: Store) -> pd.DatetimeIndex:
+    """The last trading day of every June and December from :data:`COVERAGE_START`, and the
+    last day of the data."""
+    from data.calendar import period_ends, us_calendar
+
+    q = period_ends(us_calendar(store, pd.Timestamp(COVERAGE_START)), "QE")
+    half = q[q.month.isin([6, 12])]
+    return half.union(pd.DatetimeIndex([headline_date(store)]))
 
 
 def _x(v: float) -> str:
     return "n/a" if pd.isna(v) else f"{v:.1f}x"
 
 
-def headline(store: Store, universe: Universe, as_of: str = HEADLINE_DATE) -> str:
+def headline(store: Store, universe: Universe, as_of: pd.Timestamp | None = None) -> str:
     """The screen's segment gap view on one date, in words."""
     from screens.screen import run_screen
 
-    res = run_screen(store, universe, as_of)
+    res = run_screen(store, universe, as_of if as_of is not None else headline_date(store))
     seg = res.segments.set_index(["segment", "metric"])
     ranked = int(res.rows["rank"].notna().sum())
 
@@ -64,7 +64,8 @@ def headline(store: Store, universe: Universe, as_of: str = HEADLINE_DATE) -> st
     c = line("cloud", "pe_forward")
     ps = line("ALL", "ps")
     return (
-        f"On the embedded data the screen's own headline for **{as_of}** ranks {ranked} of "
+        f"On the embedded data the screen's own headline for **{res.as_of.date()}** (the last "
+        f"day of the data) ranks {ranked} of "
         f"{len(universe.china)} Chinese names: a median {_x(a[0])} forward P/E against "
         f"{_x(a[1])} for the US peers ({a[2]} vs {a[3]} names with a forward EPS, "
         f"{a[4]:+.0%}), internet platforms {_x(i[0])} vs {_x(i[1])} ({i[2]} vs {i[3]} names, "
@@ -77,7 +78,7 @@ def coverage_lines(store: Store, universe: Universe) -> str:
     """A markdown table: per floor date, names valued, and what keeps the others out."""
     from screens.coverage import coverage
 
-    res = coverage(store, universe, [pd.Timestamp(d) for d in COVERAGE_DATES])
+    res = coverage(store, universe, coverage_dates(store))
     rows = [
         "| date | Chinese names valued | US peers with P/S | most common gap (Chinese names) |",
         "|---|---|---|---|",
