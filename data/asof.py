@@ -11,7 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["as_datetime", "grid_frame", "latest_public", "split_restatement"]
+__all__ = [
+    "as_datetime",
+    "grid_frame",
+    "latest_public",
+    "split_restatement",
+    "to_current_basis",
+]
 
 
 def as_datetime(values) -> pd.Series:
@@ -91,3 +97,14 @@ def split_restatement(
         out[fwd] *= float(f)
         out[back] /= float(f)
     return out
+
+
+def to_current_basis(actions: pd.DataFrame | None, ticker: str, dates) -> np.ndarray:
+    """Factor that puts figures of ``ticker`` on the share basis of ``dates`` onto its current
+    basis (every recorded split or ADS-ratio change after each date); multiply counts."""
+    n = len(dates)
+    if actions is None or not len(actions):
+        return np.ones(n)
+    far = np.full(n, np.datetime64("2262-01-01"), dtype="datetime64[us]")
+    tick = np.full(n, ticker, dtype=object)
+    return split_restatement(actions, tick, as_datetime(dates).to_numpy(), far)

@@ -22,6 +22,7 @@ import argparse
 import json
 import tomllib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -650,6 +651,24 @@ def quarter_share_rows(q: pd.DataFrame, kind_source: str) -> pd.DataFrame:
     )
 
 
+@dataclass(frozen=True)
+class UsQuarters:
+    """The US quarterly sources, read once per build: 8-K releases, SEC companyfacts (long
+    facts and their three-month quarters) and SimFin's bulk quarters."""
+
+    press: pd.DataFrame
+    facts: pd.DataFrame
+    sec: pd.DataFrame
+    simfin: pd.DataFrame
+
+    @classmethod
+    def read(cls, src: Path, us: list[str]) -> UsQuarters:
+        facts = sec_facts(src)
+        return cls(
+            press_release_quarters(src), facts, sec_quarters(facts), simfin_quarters(src, us)
+        )
+
+
 SIMFIN = {  # bulk file -> the date its values (and split-adjusted share counts) are as of
     "simfin_2023-01-09_us-income-quarterly.zip": "2023-01-09",
     "simfin_2026-03-06_us-income-quarterly.zip": "2026-03-06",
@@ -798,7 +817,11 @@ def mark_listing_window_averages(
 
 
 def shares_table(
-    src: Path, fundamentals: pd.DataFrame, universe: dict, first_price: dict[str, pd.Timestamp]
+    src: Path,
+    fundamentals: pd.DataFrame,
+    universe: dict,
+    first_price: dict[str, pd.Timestamp],
+    quarters: UsQuarters,
 ) -> pd.DataFrame:
     """Every dated share count (:mod:`data.build_shares` for the Chinese names), plus for the US
     peers the SEC cover-page counts and the annual weighted diluted shares (or net income over
@@ -847,18 +870,15 @@ def shares_table(
     us_rows["basis_date"] = us_rows["public_date"]
     primary = pd.concat(
         [
+            quarter_share_rows(quarters.press, "fundamentals/us_quarterly_press_releases"),
             quarter_share_rows(
-                press_release_quarters(src), "fundamentals/us_quarterly_press_releases"
+                quarters.sec, "fundamentals/sec_companyfacts/companyfacts_key_fields_long.csv"
             ),
-            quarter_share_rows(
-                sec_quarters(sec_facts(src)),
-                "fundamentals/sec_companyfacts/companyfacts_key_fields_long.csv",
-            ),
-            sec_cover_counts(sec_facts(src)),
+            sec_cover_counts(quarters.facts),
         ],
         ignore_index=True,
     )
-    simfin = simfin_shares(simfin_quarters(src, us))
+    simfin = simfin_shares(quarters.simfin)
     weighted_primary = primary[primary["kind"] == "weighted_diluted"]
     dup = superseded(simfin, weighted_primary, "as_of")
     simfin.loc[dup, "usable"] = False
@@ -1071,12 +1091,12 @@ def build(src: Path, out: Path = OUT) -> dict:
             s["close_traded"] = traded_info[s["ticker"]]
     atomic_write_parquet(prices[PRICE_COLUMNS], out / "prices.parquet")
     annual = annual_fundamentals(src, universe, first_price).assign(basis="annual", source_rank=1)
-    press, sec_q = press_release_quarters(src), sec_quarters(sec_facts(src))
+    quarters = UsQuarters.read(src, list(universe["us"]))
     primary_ttm = pd.concat(
-        [quarterly_ttm(press, source_rank=2), quarterly_ttm(sec_q, source_rank=2)],
+        [quarterly_ttm(quarters.press, source_rank=2), quarterly_ttm(quarters.sec, source_rank=2)],
         ignore_index=True,
     )
-    simfin_ttm_rows = simfin_ttm(simfin_quarters(src, list(universe["us"])))
+    simfin_ttm_rows = simfin_ttm(quarters.simfin)
     # a SimFin quarter that a release or filing also reports is left out (restated; dated a
     # month off for some fiscal calendars)
     simfin_ttm_rows = simfin_ttm_rows[~superseded(simfin_ttm_rows, primary_ttm, "period_end")]
@@ -1088,9 +1108,9 @@ def build(src: Path, out: Path = OUT) -> dict:
     atomic_write_parquet(fundamentals, out / "fundamentals.parquet")
     atomic_write_parquet(actions, out / "corporate_actions.parquet")
     atomic_write_parquet(
-        shares_table(src, fundamentals, universe, first_price), out / "shares.parquet"
+        shares_table(src, fundamentals, universe, first_price, quarters), out / "shares.parquet"
     )
-    atomic_write_parquet(sec_facts(src), out / "sec_facts.parquet")
+    atomic_write_parquet(quarters.facts, out / "sec_facts.parquet")
     vals = valuation_snapshots(src)
     atomic_write_parquet(vals, out / "valuations.parquet")
     manifest = {

@@ -16,10 +16,9 @@ and ``public_date``: the first close at which the figures could be used.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-from data.asof import as_datetime, latest_public, split_restatement
+from data.asof import as_datetime, latest_public, split_restatement, to_current_basis
 from data.universe import Universe
 
 __all__ = [
@@ -60,17 +59,13 @@ def company_fundamentals(
     derived = []
     have = set(f["ticker"])
     for t in universe.china:
-        x = universe[t]
-        other = universe.listings.get(x.cross_listing or "")
+        other, ratio = universe.other_line(t)
         if t in have or other is None or other.ticker not in have:
             continue
-        # the other line's statements: per-share figures at the ADS ratio where it is an ADR,
-        # else share for share (an A-share and an HK line of one company, e.g. SMIC)
-        ratio = float(other.ads_ratio) if other.ads_ratio is not None else 1.0
         d = f[f["ticker"] == other.ticker].copy()
         # the other line's figures on its current basis first (NTES: per 25-share ADS until
-        # its 2020-10-02 ratio change, the universe's ratio of 5 after), then per share
-        k = _current_basis(actions, other.ticker, d["public_date"])
+        # its 2020-10-02 ratio change, the universe's ratio of 5 after), then per unit of t
+        k = to_current_basis(actions, other.ticker, d["public_date"])
         d["ticker"] = t
         d["diluted_eps"] = d["diluted_eps"] / k / ratio
         d["diluted_shares"] = d["diluted_shares"] * k * ratio
@@ -79,16 +74,6 @@ def company_fundamentals(
     if derived:
         f = pd.concat([f, *derived], ignore_index=True)
     return f.sort_values(["ticker", "period_end", "public_date"]).reset_index(drop=True)
-
-
-def _current_basis(actions: pd.DataFrame | None, ticker: str, dates: pd.Series) -> np.ndarray:
-    """Product of ``ticker``'s splits (and ADS-ratio changes) after each date."""
-    if actions is None or not len(actions):
-        return np.ones(len(dates))
-    far = np.full(len(dates), np.datetime64("2262-01-01"), dtype="datetime64[us]")
-    return split_restatement(
-        actions, np.full(len(dates), ticker, dtype=object), as_datetime(dates).to_numpy(), far
-    )
 
 
 def _year_earlier(f: pd.DataFrame, col: str) -> pd.Series:

@@ -91,24 +91,17 @@ def _fx_asof(store: Store, dates: pd.DatetimeIndex) -> tuple[pd.DataFrame, pd.Da
     return val, when
 
 
-def _lookup(wide: pd.DataFrame, dates: pd.Index, keys: pd.Series) -> np.ndarray:
-    """``wide.at[date, key]`` for each row (NaN where the key is missing)."""
-    out = np.full(len(keys), np.nan)
+def _lookup(wide: pd.DataFrame, dates: pd.Index, keys: pd.Series, dtype=float) -> np.ndarray:
+    """``wide.at[date, key]`` for each row (NaN or NaT where the key is missing)."""
+    if dtype is float:
+        out = np.full(len(keys), np.nan)
+    else:
+        out = np.full(len(keys), np.datetime64("NaT"), dtype=dtype)
     k = keys.astype(object).to_numpy()
     for c in wide.columns:
         m = k == c
         if m.any():
-            out[m] = wide[c].reindex(dates[m]).to_numpy(dtype=float)
-    return out
-
-
-def _lookup_dates(wide: pd.DataFrame, dates: pd.Index, keys: pd.Series) -> np.ndarray:
-    out = np.full(len(keys), np.datetime64("NaT"), dtype="datetime64[us]")
-    k = keys.astype(object).to_numpy()
-    for c in wide.columns:
-        m = k == c
-        if m.any():
-            out[m] = wide[c].reindex(dates[m]).to_numpy(dtype="datetime64[us]")
+            out[m] = wide[c].reindex(dates[m]).to_numpy(dtype=dtype)
     return out
 
 
@@ -140,7 +133,7 @@ def traded_prices_usd(
     ccy = pd.Series([universe[t].currency for t in out.index.get_level_values("ticker")])
     d = out.index.get_level_values("date")
     out["fx_rate"] = _lookup(fx, d, ccy)
-    out["fx_date"] = _lookup_dates(fx_when, d, ccy)
+    out["fx_date"] = _lookup(fx_when, d, ccy, dtype="datetime64[us]")
     out["price_usd"] = out["price_traded"] / out["fx_rate"]
     return out
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from data.asof import as_datetime, latest_public, split_restatement
+from data.asof import as_datetime, latest_public, split_restatement, to_current_basis
 from data.store import Store
 from data.universe import Universe
 
@@ -107,23 +107,12 @@ def company_share_counts(
     have = set(s.loc[s["usable"].astype(bool), "ticker"])
     extra = []
     for t in universe.china:
-        x = universe[t]
-        other = universe.listings.get(x.cross_listing or "")
+        other, ratio = universe.other_line(t)
         if t in have or other is None or other.ticker not in have:
             continue
-        if other.ads_ratio is not None:
-            ratio = float(other.ads_ratio)
-        elif x.ads_ratio is not None:
-            ratio = 1.0 / float(x.ads_ratio)
-        else:
-            ratio = 1.0
         d = s[s["ticker"] == other.ticker].copy()
         # the other line's count on its current share basis first (splits, ADS-ratio changes)
-        k = np.ones(len(d))
-        if actions is not None and len(actions):
-            far = np.full(len(d), np.datetime64("2262-01-01"), dtype="datetime64[us]")
-            tick = np.full(len(d), other.ticker, dtype=object)
-            k = split_restatement(actions, tick, as_datetime(d["basis_date"]).to_numpy(), far)
+        k = to_current_basis(actions, other.ticker, d["basis_date"])
         d["ticker"] = t
         d["shares_millions"] = d["shares_millions"] * k * ratio
         d["basis_date"] = pd.Timestamp("2262-01-01")  # on the line's current basis

@@ -181,34 +181,30 @@ class Store:
             self._cache["wide_close"] = w
         return self._cache["wide_close"]
 
+    def _wide_column(self, column: str) -> pd.DataFrame:
+        """``date x ticker`` of one column of the prices table (empty if the store lacks it)."""
+        key = f"wide_{column}"
+        if key not in self._cache:
+            px = self.table("prices")
+            if column not in px.columns:
+                w = pd.DataFrame(index=self._wide_close().index)
+            else:
+                w = px.assign(v=px[column].astype("float64"))
+                w = w.pivot(index="date", columns="ticker", values="v").sort_index()
+                w.columns.name = None
+            self._cache[key] = w
+        return self._cache[key]
+
     def traded_close(self, tickers: Iterable[str]) -> pd.DataFrame:
         """Wide ``date x ticker`` closes as traded on each date (listing currency; NaN where the
         store has none, e.g. a store written before ``close_traded`` existed)."""
-        if "wide_traded" not in self._cache:
-            px = self.table("prices")
-            if "close_traded" not in px.columns:
-                w = pd.DataFrame(index=self._wide_close().index)
-            else:
-                w = px.pivot(index="date", columns="ticker", values="close_traded").sort_index()
-                w.columns.name = None
-            self._cache["wide_traded"] = w
-        w = self._cache["wide_traded"]
-        return w.reindex(columns=list(dict.fromkeys(tickers)))
+        return self._wide_column("close_traded").reindex(columns=list(dict.fromkeys(tickers)))
 
     def traded_estimated(self, tickers: Iterable[str]) -> pd.DataFrame:
         """Wide ``date x ticker``: True where the traded close rests on an estimated dividend
         factor (False where observed, or where the store does not say)."""
-        if "wide_traded_est" not in self._cache:
-            px = self.table("prices")
-            if "traded_estimated" not in px.columns:
-                w = pd.DataFrame(index=self._wide_close().index)
-            else:
-                est = px.assign(e=px["traded_estimated"].astype("float64"))
-                w = est.pivot(index="date", columns="ticker", values="e").sort_index()
-                w.columns.name = None
-            self._cache["wide_traded_est"] = w
-        w = self._cache["wide_traded_est"]
-        return w.reindex(columns=list(dict.fromkeys(tickers))).fillna(0.0).astype(bool)
+        w = self._wide_column("traded_estimated").reindex(columns=list(dict.fromkeys(tickers)))
+        return w.fillna(0.0).astype(bool)
 
     def fx(self, currency: str) -> pd.Series:
         """Units of ``currency`` per USD, by date (1.0 for USD)."""

@@ -95,6 +95,20 @@ class Universe:
         order = list(self.listings)
         return tuple(sorted((ticker, other), key=order.index))
 
+    def other_line(self, ticker: str) -> tuple[Listing | None, float]:
+        """The company's other listed line and how many units of ``ticker`` one of its units
+        is: an HK line of an ADR company counts ADS x ratio, an ADR counts HK shares / ratio,
+        an A-share and an HK line of one company count share for share."""
+        x = self[ticker]
+        other = self.listings.get(x.cross_listing or "")
+        if other is None:
+            return None, 1.0
+        if other.ads_ratio is not None:
+            return other, float(other.ads_ratio)
+        if x.ads_ratio is not None:
+            return other, 1.0 / float(x.ads_ratio)
+        return other, 1.0
+
     def one_line_per_company(self, available: pd.DataFrame) -> pd.DataFrame:
         """``available`` (wide ``date x ticker``, bool) keeping, per date, one line of each
         company: the primary where it is available, else the other."""
