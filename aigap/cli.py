@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Annotated
 
@@ -12,13 +13,49 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from data.errors import AigapError, InputError
+from data.errors import EXIT_USAGE, AigapError, InputError, OutputPathError
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
-    help="Screen and backtest the China-vs-US AI valuation gap.",
+    help="Screen and backtest the China-vs-US AI valuation gap.  Exit codes: 0 success, "
+    "2 usage or input error, 3 data error, 4 upstream (Yahoo Finance) failure, "
+    "70 internal error (a bug), 130 interrupted.",
 )
+#: the exit code of an unexpected exception (a bug: BSD sysexits EX_SOFTWARE)
+EXIT_INTERNAL = 70
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("aigap")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"aigap {_version()}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the full traceback of any error.")
+    ] = False,
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", is_eager=True, callback=_print_version
+        ),
+    ] = False,
+) -> None:
+    del debug, show_version  # main() reads --debug from the arguments before any command runs
+
+
 data_app = typer.Typer(no_args_is_help=True, help="The data store: status, prices, update.")
 backtest_app = typer.Typer(no_args_is_help=True, help="Backtests: long-discount and pairs.")
 pairs_app = typer.Typer(no_args_is_help=True, help="Pair statistics.")
@@ -26,14 +63,28 @@ app.add_typer(data_app, name="data")
 app.add_typer(backtest_app, name="backtest")
 app.add_typer(pairs_app, name="pairs")
 
+
+def _path(value: str | None) -> str | None:
+    """Every path option: ``~`` and ``~user`` expanded, as a shell would."""
+    return os.path.expanduser(value) if value else value
+
+
 DataDir = Annotated[
     str | None,
     typer.Option(
         "--data-dir",
         help="Data store folder (default: $AIGAP_DATA_DIR, else the embedded snapshot).",
+        callback=_path,
     ),
 ]
-UniverseOpt = Annotated[str | None, typer.Option("--universe", help="Universe TOML file.")]
+UniverseOpt = Annotated[
+    str | None, typer.Option("--universe", help="Universe TOML file.", callback=_path)
+]
+OutFile = Annotated[str | None, typer.Option("--out", help="write to this file", callback=_path)]
+
+
+def _fmt(*choices: str) -> str:
+    return "|".join(choices)
 
 
 def _console() -> Console:
@@ -59,6 +110,24 @@ def _choice(value: str, allowed: tuple[str, ...], opt: str) -> str:
     return value
 
 
+def _check(ok: bool, message: str) -> None:
+    """A parameter outside its sensible range is a usage error, before any work."""
+    if not ok:
+        raise InputError(message)
+
+
+def _check_costs(fees: float, slippage: float) -> None:
+    for opt, v in (("--fees", fees), ("--slippage", slippage)):
+        _check(
+            0 <= v < MAX_COST,
+            f"{opt} {v:g} is a fraction per trade (0.001 = 0.1%) and must be in [0, {MAX_COST:g})",
+        )
+
+
+#: fees or slippage at or above 10% per trade are a unit mistake (``--fees 10`` meant 10 bp)
+MAX_COST = 0.1
+
+
 def _ctx(data_dir: str | None, universe: str | None = None):
     from data.store import resolve_store
     from data.universe import load_universe
@@ -69,7 +138,7 @@ def _ctx(data_dir: str | None, universe: str | None = None):
 # ----------------------------------------------------------------------------- data
 @data_app.command("status")
 def data_status(
-    fmt: Annotated[str, typer.Option("--format")] = "table",
+    fmt: Annotated[str, typer.Option("--format", help=_fmt("table", "json"))] = "table",
     data_dir: DataDir = None,
     universe: UniverseOpt = None,
 ) -> None:
@@ -94,8 +163,8 @@ def data_prices(
     tickers: Annotated[list[str], typer.Argument(help="Yahoo tickers, e.g. BABA 0700.HK CNY=X")],
     start: Annotated[str | None, typer.Option("--start")] = None,
     end: Annotated[str | None, typer.Option("--end")] = None,
-    fmt: Annotated[str, typer.Option("--format")] = "csv",
-    out: Annotated[str | None, typer.Option("--out")] = None,
+    fmt: Annotated[str, typer.Option("--format", help=_fmt("csv", "json"))] = "csv",
+    out: OutFile = None,
     data_dir: DataDir = None,
 ) -> None:
     """Adjusted closes as stored (listing currency), one column per ticker."""
@@ -105,10 +174,15 @@ def data_prices(
     store, uni = _ctx(data_dir)
     from data.dates import parse_date
 
-    for label, d in (("--start", start), ("--end", end)):
-        if d is not None:
-            parse_date(d, label)
-    px = store.close(tickers, start, end)
+    s_ts = parse_date(start, "--start") if start is not None else None
+    e_ts = parse_date(end, "--end") if end is not None else None
+    if s_ts is not None and e_ts is not None and s_ts > e_ts:
+        raise InputError(f"--start {s_ts.date()} is after --end {e_ts.date()}")
+    if out:
+        from screens.export import check_output_file
+
+        check_output_file(out)
+    px = store.close(tickers, s_ts, e_ts)
     if fmt == "csv":
         text = px.to_csv(
             index_label="date", float_format="%.6f", lineterminator="\n", date_format="%Y-%m-%d"
@@ -175,8 +249,8 @@ def data_coverage(
         str | None,
         typer.Option("--end", help="YYYY-MM-DD (default: the last US trading day in the store)"),
     ] = None,
-    freq: Annotated[str, typer.Option("--freq", help="W, M or Q")] = "M",
-    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    freq: Annotated[str, typer.Option("--freq", help=_fmt("W", "M", "Q"))] = "M",
+    fmt: Annotated[str, typer.Option("--format", help=_fmt("table", "json"))] = "table",
     data_dir: DataDir = None,
     universe: UniverseOpt = None,
 ) -> None:
@@ -219,6 +293,10 @@ def _split(values: list[str] | None) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _prev_as_of(previous: dict | None) -> str | None:
+    return None if previous is None else str(previous["as_of"])
+
+
 def _default_as_of(store, uni):
     close = store.close(uni.us, strict=False)
     return close.index.max()
@@ -234,30 +312,52 @@ def screen(
     segments: Annotated[
         list[str] | None, typer.Option("--segments", help="e.g. cloud,software")
     ] = None,
-    top: Annotated[int | None, typer.Option("--top")] = None,
-    fmt: Annotated[str, typer.Option("--format")] = "table",
-    out: Annotated[str | None, typer.Option("--out")] = None,
-    export: Annotated[str | None, typer.Option("--export", help="watchlist file")] = None,
-    watchlist_format: Annotated[str, typer.Option("--watchlist-format")] = "csv",
+    top: Annotated[int | None, typer.Option("--top", help="keep the N best ranked")] = None,
+    fmt: Annotated[str, typer.Option("--format", help=_fmt("table", "csv", "json"))] = "table",
+    out: OutFile = None,
+    export: Annotated[
+        str | None,
+        typer.Option(
+            "--export",
+            help="watchlist file; its extension (.csv .json .txt .xlsx) sets the format",
+            callback=_path,
+        ),
+    ] = None,
+    watchlist_format: Annotated[
+        str | None,
+        typer.Option(
+            "--watchlist-format",
+            help="csv|json|txt|tradingview|xlsx (default: from the --export extension)",
+        ),
+    ] = None,
     archive: Annotated[
         str | None,
-        typer.Option("--archive", help="folder: also save this screen as screen-<as_of>.json"),
+        typer.Option(
+            "--archive",
+            help="folder: also save this screen as screen-<as_of>.json",
+            callback=_path,
+        ),
     ] = None,
     diff: Annotated[
         str | None,
-        typer.Option("--diff", help="previous screen JSON (or its as-of date with --archive)"),
+        typer.Option(
+            "--diff",
+            help="previous screen JSON (or its as-of date with --archive)",
+            callback=_path,
+        ),
     ] = None,
     min_market_cap: Annotated[float, typer.Option("--min-market-cap", help="USD")] = 0.0,
     min_metrics: Annotated[int, typer.Option("--min-metrics")] = 1,
     stale_days: Annotated[int, typer.Option("--stale-days")] = 456,
-    exclude_stale: Annotated[bool, typer.Option("--exclude-stale")] = False,
+    exclude_stale: Annotated[
+        bool, typer.Option("--exclude-stale", help="a flag: drop names on stale figures")
+    ] = False,
     max_price_age: Annotated[int, typer.Option("--max-price-age", help="days")] = 7,
     data_dir: DataDir = None,
 ) -> None:
     """Rank Chinese AI names by valuation discount to US peers within their segment."""
     from data.pointintime import PanelConfig
     from screens.export import (
-        WATCHLIST_FORMATS,
         archive_path,
         diff_screens,
         load_screen_json,
@@ -267,20 +367,25 @@ def screen(
         write_text,
         write_watchlist,
     )
+    from screens.export import watchlist_format as watchlist_format_of
     from screens.screen import ScreenFilters, run_screen
 
     _choice(fmt, ("table", "csv", "json"), "--format")
-    _choice(watchlist_format, WATCHLIST_FORMATS, "--watchlist-format")
-    if min_metrics < 1:
-        raise InputError("--min-metrics must be at least 1")
+    if watchlist_format is not None and not export:
+        raise InputError("--watchlist-format needs --export FILE")
+    wl_format = watchlist_format_of(export, watchlist_format) if export else None
+    _check(min_metrics >= 1, "--min-metrics must be at least 1")
+    _check(min_market_cap >= 0, "--min-market-cap must not be negative")
+    _check(stale_days >= 1, "--stale-days must be at least 1")
+    _check(max_price_age >= 0, "--max-price-age must not be negative")
     store, uni = _ctx(data_dir, universe)
-    from screens.export import check_archive_dir, check_output_file
+    from screens.export import check_output_dir, check_output_file
 
     for target in (out, export):  # fail before the work, not after it
         if target:
             check_output_file(target)
     if archive:
-        check_archive_dir(archive)
+        check_output_dir(archive)
     previous = None
     if diff:
         p = Path(diff)
@@ -304,30 +409,34 @@ def screen(
             max_price_age_days=max_price_age, stale_fundamentals_days=stale_days
         ),
     )
-    if fmt == "json":
-        _emit(screen_json(res), out)
-    elif fmt == "csv":
+    for note in res.notes:
+        print(f"aigap: note: {note}", file=sys.stderr)
+    changes = diff_screens(previous, screen_document(res)) if previous is not None else None
+    if fmt == "json":  # the diff goes inside the document: stdout stays one JSON document
+        _emit(screen_json(res, diff=changes, previous_as_of=_prev_as_of(previous)), out)
+    elif fmt == "csv" or out:
         _emit(screen_csv(res), out)
     else:
         from aigap.render import screen_table
 
-        if out:
-            _emit(screen_csv(res), out)
-        else:
-            screen_table(_console(), res)
-    if export:
-        n = write_watchlist(res, uni, export, watchlist_format)
-        print(f"wrote {n} names to {export} ({watchlist_format})", file=sys.stderr)
-    if archive:
-        path = archive_path(archive, res.as_of)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_text(screen_json(res), path)
-        print(f"archived {path}", file=sys.stderr)
-    if previous is not None:
-        d = diff_screens(previous, screen_document(res))
+        screen_table(_console(), res)
+    if changes is not None and (fmt == "table" or fmt == "csv"):
         from aigap.render import diff_table
 
-        diff_table(_console(), d, previous["as_of"], res.as_of.date().isoformat())
+        # after a CSV on stdout, the table goes to stderr so that the CSV still parses
+        console = Console(stderr=True) if fmt == "csv" and not out else _console()
+        diff_table(console, changes, _prev_as_of(previous) or "", res.as_of.date().isoformat())
+    if export:
+        n = write_watchlist(res, uni, export, str(wl_format))
+        print(f"wrote {n} names to {export} ({wl_format})", file=sys.stderr)
+    if archive:
+        path = archive_path(archive, res.as_of)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise OutputPathError(archive, e.strerror or type(e).__name__) from None
+        write_text(screen_json(res), path)
+        print(f"archived {path}", file=sys.stderr)
 
 
 # ----------------------------------------------------------------------------- backtests
@@ -368,8 +477,10 @@ def backtest_discount(
     walk_forward: Annotated[bool, typer.Option("--walk-forward")] = False,
     train_years: Annotated[float, typer.Option("--train-years")] = 2.0,
     test_months: Annotated[int, typer.Option("--test-months")] = 6,
-    fmt: Annotated[str, typer.Option("--format")] = "table",
-    out: Annotated[str | None, typer.Option("--out", help="folder for CSV/JSON output")] = None,
+    fmt: Annotated[str, typer.Option("--format", help=_fmt("table", "json"))] = "table",
+    out: Annotated[
+        str | None, typer.Option("--out", help="folder for CSV/JSON output", callback=_path)
+    ] = None,
     data_dir: DataDir = None,
     universe: UniverseOpt = None,
 ) -> None:
@@ -377,13 +488,19 @@ def backtest_discount(
     from aigap.discount_command import run_discount_cli
 
     _choice(fmt, ("table", "json"), "--format")
+    tops = _list(top, int, "--top")
+    _check(all(t >= 1 for t in tops), "--top must be at least 1")
+    _check(0 < cap <= 1, f"--cap {cap:g} is a weight and must be in (0, 1]")
+    _check(quantile is None or 0 < quantile < 1, "--quantile must be in (0, 1)")
+    _check_costs(fees, slippage)
+    _check_walk_forward(train_years, test_months)
     store, uni = _ctx(data_dir, universe)
     run_discount_cli(
         store,
         uni,
         start=start,
         end=end,
-        tops=_list(top, int, "--top"),
+        tops=tops,
         rebalances=_list(rebalance, str, "--rebalance"),
         weightings=_list(weighting, str, "--weighting"),
         signals=_list(signal, str, "--signal"),
@@ -399,6 +516,11 @@ def backtest_discount(
         out=out,
         console=_console(),
     )
+
+
+def _check_walk_forward(train_years: float, test_months: int) -> None:
+    _check(train_years > 0, "--train-years must be positive")
+    _check(test_months >= 1, "--test-months must be at least 1")
 
 
 def _pairs(pair: list[str] | None, uni) -> list:
@@ -449,8 +571,8 @@ def backtest_pairs(
     walk_forward: Annotated[bool, typer.Option("--walk-forward")] = False,
     train_years: Annotated[float, typer.Option("--train-years")] = 2.0,
     test_months: Annotated[int, typer.Option("--test-months")] = 6,
-    fmt: Annotated[str, typer.Option("--format")] = "table",
-    out: Annotated[str | None, typer.Option("--out")] = None,
+    fmt: Annotated[str, typer.Option("--format", help=_fmt("table", "json"))] = "table",
+    out: OutFile = None,
     data_dir: DataDir = None,
     universe: UniverseOpt = None,
 ) -> None:
@@ -460,15 +582,29 @@ def backtest_pairs(
 
     _choice(fmt, ("table", "json"), "--format")
     _choice(hedge, HEDGES, "--hedge")
+    lookbacks = _list(lookback, int, "--lookback")
+    entries = _list(entry, float, "--entry")
+    exits = _list(exit_, float, "--exit")
+    stops = _list(stop, float, "--stop")
+    _check(all(n >= 5 for n in lookbacks), "--lookback must be at least 5 days")
+    _check(all(x > 0 for x in entries), "--entry must be a positive |z|")
+    _check(all(x >= 0 for x in exits), "--exit must not be negative")
+    _check(max(exits) < max(entries), "--exit must be below --entry (or no trade would close)")
+    _check(min(stops) > min(entries), "--stop must be above --entry")
+    _check(max_hold >= 1, "--max-hold must be at least 1 day")
+    _check(0 <= borrow_rate < 1, "--borrow-rate is annual (0.03 = 3%) and must be in [0, 1)")
+    _check(lag >= 0, "--lag must not be negative")
+    _check_costs(fees, slippage)
+    _check_walk_forward(train_years, test_months)
     store, uni = _ctx(data_dir, universe)
     run_pairs_cli(
         store,
         uni,
         _pairs(pair, uni),
-        lookbacks=_list(lookback, int, "--lookback"),
-        entries=_list(entry, float, "--entry"),
-        exits=_list(exit_, float, "--exit"),
-        stops=_list(stop, float, "--stop"),
+        lookbacks=lookbacks,
+        entries=entries,
+        exits=exits,
+        stops=stops,
         max_hold=max_hold,
         hedge=hedge,
         borrow_rate=borrow_rate,
@@ -495,8 +631,8 @@ def pairs_scan(
         typer.Option("--end", help="YYYY-MM-DD (default: the last US trading day in the store)"),
     ] = None,
     top: Annotated[int | None, typer.Option("--top")] = None,
-    fmt: Annotated[str, typer.Option("--format")] = "table",
-    out: Annotated[str | None, typer.Option("--out")] = None,
+    fmt: Annotated[str, typer.Option("--format", help=_fmt("table", "csv", "json"))] = "table",
+    out: OutFile = None,
     data_dir: DataDir = None,
     universe: UniverseOpt = None,
 ) -> None:
@@ -505,19 +641,53 @@ def pairs_scan(
     from aigap.pairs_command import scan_cli
 
     _choice(fmt, ("table", "csv", "json"), "--format")
+    _check(top is None or top >= 1, "--top must be at least 1")
+    if out:
+        from screens.export import check_output_file
+
+        check_output_file(out)
     store, uni = _ctx(data_dir, universe)
     scan_cli(store, uni, start=start, end=end, top=top, fmt=fmt, out=out, console=_console())
 
 
 # ----------------------------------------------------------------------------- main
+_BOOL_WORDS = {"true", "false", "yes", "no", "on", "off", "1", "0"}
+
+
+def _flag_given_a_value(argv: list[str]) -> str | None:
+    """``--exclude-stale false``: a flag takes no value, and typer would only say "unexpected
+    extra argument"; name the flag instead."""
+    flags = {"--exclude-stale", "--per-segment", "--walk-forward", "--long-china-only", "--debug"}
+    for i, a in enumerate(argv[:-1]):
+        if a in flags and argv[i + 1].lower() in _BOOL_WORDS:
+            return f"{a} is a flag and takes no value: write {a} to turn it on, leave it out to not"
+    for a in argv:
+        name, _, val = a.partition("=")
+        if name in flags and val:
+            return f"{name} is a flag and takes no value: write {name} to turn it on"
+    return None
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"aigap: error: {message}", file=sys.stderr)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args  # accepted anywhere on the line, before or after the command
+    args = [a for a in args if a != "--debug"]
     try:
-        rv = app(args=argv, prog_name="aigap", standalone_mode=False)
+        bad_flag = _flag_given_a_value(args)
+        if bad_flag:
+            raise InputError(bad_flag)
+        rv = app(args=args, prog_name="aigap", standalone_mode=False)
         if isinstance(rv, int):
             return rv
     except AigapError as e:
-        print(f"aigap: error: {e}", file=sys.stderr)
-        return 1
+        if debug:
+            traceback.print_exc()
+        return _fail(str(e), e.exit_code)
     except typer.Exit as e:
         return int(e.exit_code or 0)
     except typer.Abort:
@@ -530,20 +700,22 @@ def main(argv: list[str] | None = None) -> int:
                 print(msg, file=sys.stderr)
         else:
             print(f"aigap: error: {msg} (see aigap --help)", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("aigap: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
     except Exception as e:  # a traceback is a bug: say so in one line, keep the details optional
-        if os.environ.get("AIGAP_DEBUG"):
-            raise
-        print(
-            f"aigap: internal error: {type(e).__name__}: {e} (set AIGAP_DEBUG=1 for the traceback)",
-            file=sys.stderr,
-        )
-        return 70
+        if debug or os.environ.get("AIGAP_DEBUG"):
+            traceback.print_exc()
+        else:
+            print(
+                f"aigap: internal error (a bug, please report it): {type(e).__name__}: {e} "
+                "(run with --debug for the traceback)",
+                file=sys.stderr,
+            )
+        return EXIT_INTERNAL
     return 0
 
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from data.errors import InputError
+from data.errors import OutputPathError
+from data.paths import check_output_dir
 from data.store import atomic_write_text
 
 __all__ = [
@@ -52,17 +53,18 @@ def to_json(doc: dict) -> str:
 
 
 def check_out_dir(out: str | Path | None) -> None:
-    """Fail before any work when ``--out`` cannot be a folder."""
-    if out is not None and Path(out).exists() and not Path(out).is_dir():
-        raise InputError(f"--out {out} exists and is not a folder")
+    """Fail before any work when ``--out`` cannot be a folder we may write."""
+    if out is not None:
+        check_output_dir(out)
 
 
 def write_out_dir(out: str | Path, doc: dict, frames: dict[str, pd.DataFrame]) -> list[Path]:
     """Write ``result.json`` and one CSV per frame into ``out`` (created if missing)."""
-    root = Path(out)
-    if root.exists() and not root.is_dir():
-        raise InputError(f"--out {root} exists and is not a folder")
-    root.mkdir(parents=True, exist_ok=True)
+    root = check_output_dir(out)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputPathError(root, e.strerror or type(e).__name__) from None
     written = []
     for name, df in frames.items():
         p = root / f"{name}.csv"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -26,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from data.errors import DataError, UnknownTickerError
+from data.errors import AigapError, DataError, OutputPathError, UnknownTickerError
 
 __all__ = [
     "EMBEDDED",
@@ -85,18 +86,57 @@ def price_currency(ticker: str, universe) -> str:
 ENV_VAR = "AIGAP_DATA_DIR"
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _final_mode(path: Path) -> int:
+    """An overwrite keeps the old file's permissions; a new file gets what ``open`` would give
+    it under the process umask (``mkstemp`` creates 0600 files, whose mode would survive the
+    rename)."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # some filesystems do not open folders; the rename is still atomic
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 @contextmanager
 def _atomic_target(path: Path) -> Iterator[Path]:
-    """A temporary path in the same folder, renamed onto ``path`` only if the block succeeds:
-    never a half-written file, and a failed write leaves the old file as it was."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
+    """A temporary path in the same folder, renamed onto ``path`` only if the block succeeds
+    (flushed to disk first): never a half-written file, and a failed write leaves the old file
+    as it was.  An OS error names the path asked for, not the temporary file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(fd)
+    except OSError as e:
+        raise OutputPathError(path, e.strerror or type(e).__name__) from None
     try:
         yield Path(tmp)
+        os.chmod(tmp, _final_mode(path))
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+        _fsync_dir(path.parent)
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError) and not isinstance(e, AigapError):
+            raise OutputPathError(path, e.strerror or type(e).__name__) from None
         raise
 
 

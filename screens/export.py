@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from data.errors import InputError
+from data.paths import check_output_dir, check_output_file
 from data.store import atomic_write_bytes, atomic_write_text
 from data.universe import Universe
 from screens.multiples import METRICS
@@ -23,7 +24,7 @@ from screens.screen import ScreenResult
 __all__ = [
     "WATCHLIST_FORMATS",
     "archive_path",
-    "check_archive_dir",
+    "check_output_dir",
     "check_output_file",
     "diff_screens",
     "load_screen_json",
@@ -35,6 +36,13 @@ __all__ = [
 ]
 
 WATCHLIST_FORMATS = ("csv", "json", "txt", "tradingview", "xlsx")
+#: the watchlist format a file extension implies (a TradingView list is a .txt file)
+_EXTENSION_FORMATS = {
+    ".csv": ("csv",),
+    ".json": ("json",),
+    ".txt": ("txt", "tradingview"),
+    ".xlsx": ("xlsx",),
+}
 _FIXED_ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 
 
@@ -131,6 +139,7 @@ def screen_document(res: ScreenResult) -> dict:
     f = res.filters
     return {
         "as_of": res.as_of.date().isoformat(),
+        "notes": list(res.notes),
         "universe": Path(res.universe_path).name,
         "filters": {
             "segments": list(f.segments),
@@ -145,8 +154,29 @@ def screen_document(res: ScreenResult) -> dict:
     }
 
 
-def screen_json(res: ScreenResult) -> str:
-    return json.dumps(screen_document(res), indent=1, sort_keys=True, allow_nan=False) + "\n"
+def diff_document(changes: pd.DataFrame, previous_as_of: str | None) -> dict:
+    """The weekly diff as JSON: ``{"previous_as_of": ..., "changes": [...]}``."""
+    return {
+        "previous_as_of": previous_as_of,
+        "changes": [
+            {
+                k: (None if pd.isna(v) else (int(v) if k != "ticker" and k != "change" else v))
+                for k, v in r.items()
+            }
+            for r in changes.to_dict("records")
+        ],
+    }
+
+
+def screen_json(
+    res: ScreenResult, *, diff: pd.DataFrame | None = None, previous_as_of: str | None = None
+) -> str:
+    """The screen document; with ``diff`` (from :func:`diff_screens`) it also carries the
+    changes since the previous screen under ``"diff"``, so stdout stays one JSON document."""
+    doc = screen_document(res)
+    if diff is not None:
+        doc["diff"] = diff_document(diff, previous_as_of)
+    return json.dumps(doc, indent=1, sort_keys=True, allow_nan=False) + "\n"
 
 
 def _flat(res: ScreenResult, ranked_only: bool = False) -> pd.DataFrame:
@@ -183,21 +213,28 @@ def screen_csv(res: ScreenResult) -> str:
     return _flat(res).to_csv(index=False, float_format="%.6g", lineterminator="\n")
 
 
-def check_output_file(path: str | Path) -> Path:
-    """A file we may write: not a folder, in a folder that exists."""
-    p = Path(path)
-    if p.is_dir():
-        raise InputError(f"{p} is a folder; give a file name")
-    if not p.parent.is_dir():
-        raise InputError(f"cannot write {p}: folder {p.parent} does not exist")
-    return p
-
-
-def check_archive_dir(path: str | Path) -> Path:
-    p = Path(path)
-    if p.exists() and not p.is_dir():
-        raise InputError(f"--archive {p} exists and is not a folder")
-    return p
+def watchlist_format(path: str | Path, fmt: str | None) -> str:
+    """The watchlist format: ``fmt`` if given, else the one the extension implies; a format
+    that contradicts the extension (CSV text in ``w.xlsx``) is refused."""
+    ext = Path(path).suffix.lower()
+    implied = _EXTENSION_FORMATS.get(ext)
+    if fmt is None:
+        if implied is None:
+            raise InputError(
+                f"--export {path}: cannot tell the format from the extension {ext or '(none)'!r}; "
+                f"pass --watchlist-format ({'|'.join(WATCHLIST_FORMATS)})"
+            )
+        return implied[0]
+    if fmt not in WATCHLIST_FORMATS:
+        raise InputError(
+            f"--watchlist-format must be one of {', '.join(WATCHLIST_FORMATS)} (got {fmt!r})"
+        )
+    if implied is not None and fmt not in implied:
+        raise InputError(
+            f"--export {path}: the extension {ext} says {implied[0]} but --watchlist-format is "
+            f"{fmt}; change one of them"
+        )
+    return fmt
 
 
 def write_bytes(data: bytes, path: str | Path) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from data.calendar import us_calendar
 from data.dates import parse_date
 from data.errors import InputError, NoDataError
 from data.pointintime import PanelConfig, valuation_panel
@@ -62,6 +63,9 @@ class ScreenResult:
     segments: pd.DataFrame  #: the segment gap view
     universe_path: str = ""
     filters: ScreenFilters = field(default_factory=ScreenFilters)
+    #: what the user should know about how the screen was run (e.g. an as-of date moved back
+    #: to the end of the data); the CLI prints them on stderr, the JSON carries them
+    notes: tuple[str, ...] = ()
 
 
 def score_panel(
@@ -97,7 +101,7 @@ def run_screen(
         )
     if flt.top is not None and flt.top < 1:
         raise InputError("--top must be at least 1")
-    as_of_ts = parse_date(as_of, "--as-of")
+    as_of_ts, notes = _within_data(store, universe, parse_date(as_of, "--as-of"))
     _check_as_of(store, universe, as_of_ts)
     if panel_config is None:
         panel_config = PanelConfig(stale_fundamentals_days=flt.stale_days)
@@ -157,7 +161,29 @@ def run_screen(
     rows = pd.concat([ranked, rest]).reset_index(names="ticker")
     segs = segment_medians(mult, universe, as_of_ts)
     return ScreenResult(
-        as_of=as_of_ts, rows=rows, segments=segs, universe_path=str(universe.path), filters=flt
+        as_of=as_of_ts,
+        rows=rows,
+        segments=segs,
+        universe_path=str(universe.path),
+        filters=flt,
+        notes=notes,
+    )
+
+
+def _within_data(
+    store: Store, universe: Universe, as_of: pd.Timestamp
+) -> tuple[pd.Timestamp, tuple[str, ...]]:
+    """An as-of date after the data's last US trading day screens that day instead, and says
+    so: the prices after it do not exist, and an empty screen would pass for a result."""
+    try:
+        last = us_calendar(store).max()
+    except NoDataError:  # a store without the calendar series: the US names' last close
+        last = store.close(universe.us, strict=False).index.max()
+    if pd.isna(last) or as_of <= last:
+        return as_of, ()
+    return last, (
+        f"--as-of {as_of.date()} is after the end of the data; screened "
+        f"{last.date()}, the last US trading day in the store",
     )
 
 

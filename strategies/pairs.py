@@ -70,6 +70,11 @@ def parse_pair(text: str, universe: Universe) -> PairSpec:
     for t in (a, b):
         if t != BASKET and t not in universe.listings:
             raise InputError(f"pair {text!r}: {t} is not in the universe")
+    if a not in universe.china:
+        raise InputError(
+            f"pair {text!r}: the first leg is the Chinese name you go long; {a} is not one of "
+            "the universe's Chinese names (write CHINA:PEER, e.g. BABA:AMZN)"
+        )
     if b == BASKET and not universe.peers_of(a):
         raise InputError(f"pair {text!r}: {a} has no US peers for a basket")
     if a == b:
