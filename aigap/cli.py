@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from data.errors import EXIT_USAGE, AigapError, InputError, OutputPathError
+from data.errors import EXIT_UPSTREAM, EXIT_USAGE, AigapError, InputError, OutputPathError
 
 app = typer.Typer(
     add_completion=False,
@@ -219,11 +219,14 @@ def data_update(
     data_dir: DataDir = None,
     universe: UniverseOpt = None,
 ) -> None:
-    """Refresh prices, FX and valuations from Yahoo Finance into a user store."""
+    """Refresh prices, FX and valuations from Yahoo Finance into a user store (exit 4 if any
+    ticker still failed after the retries; the store keeps what was received)."""
+    from data.dates import parse_date
     from data.store import writable_store_dir
     from data.universe import load_universe
     from data.update import update_store
 
+    start = parse_date(start, "--start").date().isoformat()
     uni = load_universe(universe)
     root, seeded = writable_store_dir(data_dir)
     try:
@@ -235,8 +238,8 @@ def data_update(
             shutil.rmtree(root, ignore_errors=True)
         raise
     print(report.summary(), file=sys.stderr)
-    if report.failed:
-        raise typer.Exit(code=3 if report.succeeded else 1)
+    if report.failed:  # the store holds what was received; the failures are upstream's
+        raise typer.Exit(code=EXIT_UPSTREAM)
 
 
 # ----------------------------------------------------------------------------- screen

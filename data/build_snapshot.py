@@ -29,9 +29,10 @@ import numpy as np
 import pandas as pd
 
 from data.build_shares import share_counts
+from data.commit import file_entries
 from data.fundamentals import filing_lag_days
 from data.stitch import Source, stitch
-from data.store import PRICE_COLUMNS, atomic_write_parquet, price_currency
+from data.store import PRICE_COLUMNS, TABLES, atomic_write_parquet, price_currency
 from data.traded import UnadjustedSource, traded_close
 
 HERE = Path(__file__).resolve().parent
@@ -1130,6 +1131,8 @@ def build(src: Path, out: Path = OUT) -> dict:
             }
             for s, g in vals.groupby("source")
         },
+        # size and SHA-256 of every table: a reader refuses a truncated or corrupted file
+        "files": file_entries(out, list(TABLES)),
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return manifest

@@ -68,12 +68,12 @@ def share_counts_of(store: Store) -> pd.DataFrame:
     """The store's ``shares`` table; a store written before it existed (``aigap data update``
     of an older version) gets one from what it has: its annual weighted diluted shares and its
     ``shares_outstanding`` table, so the screen still runs (with fewer counts)."""
-    if (store.root / "shares.parquet").is_file():
+    if store.has_table("shares"):
         return store.table("shares")
     f = store.table("fundamentals")
     f = f[f["diluted_shares"].notna()]
     rows = [_dated_counts(f, "period_end", "public_date", "diluted_shares", "weighted_diluted")]
-    if (store.root / "shares_outstanding.parquet").is_file():
+    if store.has_table("shares_outstanding"):
         so = store.table("shares_outstanding")
         rows.append(_dated_counts(so, "date", "date", "shares_millions", "aggregator_rounded"))
     return pd.concat(rows, ignore_index=True)

@@ -15,6 +15,8 @@ per-share figures per listed unit, ``public_date`` = the date the figures became
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import shutil
@@ -27,7 +29,13 @@ from typing import Any
 
 import pandas as pd
 
-from data.errors import AigapError, DataError, OutputPathError, UnknownTickerError
+from data.errors import (
+    AigapError,
+    CorruptFileError,
+    DataError,
+    OutputPathError,
+    UnknownTickerError,
+)
 
 __all__ = [
     "EMBEDDED",
@@ -84,6 +92,11 @@ def price_currency(ticker: str, universe) -> str:
 
 
 ENV_VAR = "AIGAP_DATA_DIR"
+MANIFEST = "manifest.json"
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _umask() -> int:
@@ -159,29 +172,52 @@ class Store:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
-        if not (self.root / "prices.parquet").is_file():
-            raise DataError(f"no data store at {self.root} (prices.parquet missing)")
         self._cache: dict[str, Any] = {}
+        if not self.table_path("prices").is_file():
+            raise DataError(f"no data store at {self.root} (no prices table)")
 
     @property
     def embedded(self) -> bool:
         return self.root.resolve() == EMBEDDED.resolve()
 
+    def table_path(self, name: str) -> Path:
+        """The file of a table: the one the manifest names (a committed version), else the
+        plain ``<name>.parquet`` of a store written before checksums."""
+        entry = self.manifest().get("files", {}).get(name)
+        return self.root / (entry["file"] if entry else f"{name}.parquet")
+
+    def has_table(self, name: str) -> bool:
+        return self.table_path(name).is_file()
+
     def table(self, name: str) -> pd.DataFrame:
+        """A table, checked against the manifest's checksum when it has one: a truncated or
+        corrupted file raises :class:`CorruptFileError` and is never used."""
         if name not in self._cache:
-            path = self.root / f"{name}.parquet"
+            path = self.table_path(name)
             if not path.is_file():
                 raise DataError(f"data store {self.root} has no {name} table")
+            data = path.read_bytes()
+            entry = self.manifest().get("files", {}).get(name)
+            if entry and (len(data) != entry["bytes"] or sha256(data) != entry["sha256"]):
+                raise CorruptFileError(
+                    path, f"{len(data):,} bytes, checksum differs from the manifest"
+                )
             try:
-                self._cache[name] = pd.read_parquet(path)
+                self._cache[name] = pd.read_parquet(io.BytesIO(data))
             except Exception as e:  # pyarrow raises several unrelated types
-                raise DataError(f"cannot read {path}: {e}") from None
+                raise CorruptFileError(path, f"unreadable: {e}") from None
         return self._cache[name]
 
     def manifest(self) -> dict:
         if "manifest" not in self._cache:
-            path = self.root / "manifest.json"
-            self._cache["manifest"] = json.loads(path.read_text()) if path.is_file() else {}
+            path = self.root / MANIFEST
+            try:
+                doc = json.loads(path.read_text()) if path.is_file() else {}
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+                raise CorruptFileError(path, f"unreadable: {e}") from None
+            if not isinstance(doc, dict):
+                raise CorruptFileError(path, "not a JSON object")
+            self._cache["manifest"] = doc
         return self._cache["manifest"]
 
     # ------------------------------------------------------------------ prices
@@ -328,7 +364,7 @@ def writable_store_dir(data_dir: str | Path | None) -> tuple[Path, bool]:
     root = Path(target)
     if root.resolve() == EMBEDDED.resolve():
         raise DataError("the embedded snapshot is read-only; pass another --data-dir")
-    if (root / "prices.parquet").is_file():
+    if (root / MANIFEST).is_file() or (root / "prices.parquet").is_file():
         return root, False
     if root.exists() and any(root.iterdir()):
         raise DataError(f"{root} is not empty and holds no aigap store; refusing to write")

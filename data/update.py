@@ -1,36 +1,44 @@
 """``aigap data update``: refresh a user store from the live provider, safely.
 
-Nothing is written unless something was received.  Each table is replaced atomically; a ticker
-whose download failed keeps its stored rows; a fresh price series is merged with the stored one by
-returns (the fresh download is the backbone, older stored history extends it backwards), so the
-adjusted levels stay consistent.
+Nothing is written unless something was received.  The run holds the store's lock and writes a
+new version of it in one commit (:mod:`data.commit`): killed at any moment, the store is the old
+version or the new one.  A ticker whose download failed keeps its stored rows; a fresh price
+series is merged with the stored one by returns (the fresh download is the backbone, older stored
+history extends it backwards), so the adjusted levels stay consistent.  A stored table found
+corrupted is rebuilt from the embedded snapshot's copy and updated on top of it.
+
+Splits and dividends in the download are stored (``corporate_actions`` and ``dividends``);
+annual statements fill fiscal years the store lacks and, for years it has, the figures its rows
+lack, each in a row of its own (source and public date kept per figure); per-share figures of
+ADRs are checked for units (per ADS or per ordinary share) before they are written.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from data.errors import OfflineError
+from data.commit import commit_tables, store_lock
+from data.errors import CorruptFileError, DataError, OfflineError
 from data.fundamentals import filing_lag_days
-from data.shares import share_counts_of
+from data.shares import SHARE_COLUMNS, share_counts_of
 from data.stitch import Source, stitch
-from data.store import (
-    FX_SYMBOLS,
-    PRICE_COLUMNS,
-    Store,
-    atomic_write_parquet,
-    atomic_write_text,
-    price_currency,
-)
+from data.store import EMBEDDED, FX_SYMBOLS, PRICE_COLUMNS, TABLES, Store, price_currency
 from data.traded import UnadjustedSource, traded_close
 from data.universe import Universe
 
-__all__ = ["UpdateReport", "update_store"]
+__all__ = ["UpdateReport", "adr_units", "statement_additions", "update_store"]
+
+#: tables an update may add to a store besides :data:`data.store.TABLES`
+OPTIONAL_TABLES = ("dividends", "valuation_measures")
+DIVIDEND_COLUMNS = ["ticker", "date", "amount", "currency", "source"]
+#: the per-figure columns an annual statement row can fill
+STATEMENT_FIELDS = ("revenue", "net_income", "diluted_eps", "diluted_shares")
+#: how far a Yahoo count may be from the stored ADS count (or ADS x ratio) to tell its unit
+UNIT_TOLERANCE = 0.2
 
 
 @dataclass
@@ -40,12 +48,17 @@ class UpdateReport:
     valuations: int = 0
     statements: int = 0
     warnings: list[str] = field(default_factory=list)
+    partial: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> str:
         s = (
             f"updated {len(self.succeeded)} price series, {self.valuations} valuation snapshots, "
             f"{self.statements} annual statement rows"
         )
+        if self.partial:
+            s += f"; {len(self.partial)} partial (kept): " + "; ".join(
+                f"{t}: {r}" for t, r in list(self.partial.items())[:3]
+            )
         if self.warnings:
             s += f"; {len(self.warnings)} warnings (first: {self.warnings[0]})"
         if self.failed:
@@ -132,24 +145,51 @@ def merged_traded_close(
     return res.frame[["close_traded", "estimated"]].reindex(merged.index)
 
 
-def update_store(
-    root: str | Path,
-    universe: Universe,
-    tickers: list[str] | None = None,
-    *,
-    start: str = "2015-01-01",
-    progress: bool = False,
-    provider=None,
-) -> UpdateReport:
-    root = Path(root)
-    store = Store(root)
-    if provider is None:
-        from data.yfinance_provider import YFinanceProvider
+def new_dividends(ticker: str, frame: pd.DataFrame, currency: str) -> pd.DataFrame:
+    """Dividend rows (cash per share in the listing currency, on the ex-date) of a download."""
+    if "dividend" not in frame.columns:
+        return pd.DataFrame(columns=DIVIDEND_COLUMNS)
+    d = frame["dividend"].fillna(0.0)
+    d = d[d > 0]
+    return pd.DataFrame(
+        {
+            "ticker": ticker,
+            "date": pd.DatetimeIndex(d.index),
+            "amount": d.to_numpy(dtype=float),
+            "currency": currency,
+            "source": "yfinance Dividends",
+        },
+        columns=DIVIDEND_COLUMNS,
+    )
 
-        provider = YFinanceProvider()
-    wanted = list(dict.fromkeys(tickers or [*universe.tickers, *FX_SYMBOLS.values()]))
-    report = UpdateReport()
 
+def _base_tables(store: Store, report: UpdateReport) -> tuple[dict[str, pd.DataFrame], set]:
+    """Every table of the store; one found corrupted is replaced by the embedded snapshot's
+    copy (and marked to be written), or dropped when it is an optional table."""
+    tables, rebuilt = {}, set()
+    for name in (*TABLES, *OPTIONAL_TABLES):
+        if not store.has_table(name):
+            continue
+        try:
+            tables[name] = store.table(name)
+        except CorruptFileError as e:
+            embedded = Store(EMBEDDED)
+            if not embedded.has_table(name):
+                report.warnings.append(f"{e.path} was corrupted and is dropped")
+                rebuilt.add(name)
+                continue
+            tables[name] = embedded.table(name)
+            rebuilt.add(name)
+            report.warnings.append(
+                f"{e.path} was corrupted: rebuilt from the embedded snapshot, then updated"
+            )
+    missing = [t for t in TABLES if t not in tables]
+    if missing:
+        raise DataError(f"data store {store.root} lacks the table(s) {', '.join(missing)}")
+    return tables, rebuilt
+
+
+def _download(provider, wanted: list[str], start: str, progress: bool):
     bar = None
     if progress:
         from rich.progress import Progress
@@ -158,23 +198,60 @@ def update_store(
         bar.start()
         task = bar.add_task("prices", total=len(wanted))
     try:
-        batch = provider.download_prices(
+        return provider.download_prices(
             wanted, start, on_chunk=(lambda n: bar.advance(task, n)) if bar else None
         )
     finally:
         if bar:
             bar.stop()
-    report.failed.update(batch.failures)
 
-    prices = store.table("prices")
-    manifest = dict(store.manifest())
-    series_meta = {s["ticker"]: s for s in manifest.get("series", [])}
-    actions = store.table("corporate_actions")
+
+def _merged_series(
+    t: str, frame: pd.DataFrame, old: pd.DataFrame, actions: pd.DataFrame, universe: Universe
+) -> tuple[pd.DataFrame, dict]:
+    series, info = _merge(old if len(old) else None, frame)
+    s = series.reset_index()
+    s.insert(1, "ticker", t)
+    s["currency"] = price_currency(t, universe)
+    traded = merged_traded_close(
+        series, frame, old if len(old) else None, actions[actions["ticker"] == t]
+    )
+    s["close_traded"] = traded["close_traded"].to_numpy()
+    s["traded_estimated"] = traded["estimated"].fillna(False).to_numpy(dtype=bool)
+    meta = {
+        "ticker": t,
+        "first_date": str(s["date"].iloc[0].date()),
+        "last_date": str(s["date"].iloc[-1].date()),
+        "rows": len(s),
+        "method": "yfinance download stitched by returns onto stored history",
+        **info,
+    }
+    return s, meta
+
+
+def _price_tables(
+    tables: dict[str, pd.DataFrame], batch, universe: Universe, report: UpdateReport
+) -> tuple[dict[str, pd.DataFrame], dict[str, dict]]:
+    """The new ``prices``, ``corporate_actions`` and ``dividends`` tables (only those that
+    change) and the manifest entries of the series merged."""
+    prices = tables["prices"]
+    actions = tables["corporate_actions"]
+    out: dict[str, pd.DataFrame] = {}
     added = [_unrecorded(new_splits(t, f), actions) for t, f in batch.frames.items()]
     if any(len(a) for a in added):
         actions = pd.concat([actions, *[a for a in added if len(a)]], ignore_index=True)
-        actions = actions.sort_values(["ticker", "date"]).reset_index(drop=True)
-    merged = []
+        out["corporate_actions"] = actions.sort_values(
+            ["ticker", "date"], kind="mergesort"
+        ).reset_index(drop=True)
+    divs = [new_dividends(t, f, price_currency(t, universe)) for t, f in batch.frames.items()]
+    if any(len(d) for d in divs):
+        old = tables.get("dividends", pd.DataFrame(columns=DIVIDEND_COLUMNS))
+        d = pd.concat([old, *[x for x in divs if len(x)]], ignore_index=True)
+        d = d.drop_duplicates(["ticker", "date"], keep="last")
+        out["dividends"] = d.sort_values(["ticker", "date"], kind="mergesort").reset_index(
+            drop=True
+        )
+    merged, meta = [], {}
     for t, frame in batch.frames.items():
         old = prices[prices["ticker"] == t]
         if len(old) and not frame.index.isin(pd.DatetimeIndex(old["date"])).any():
@@ -184,137 +261,279 @@ def update_store(
                 f"history (..{pd.Timestamp(old['date'].max()).date()}); stored series kept"
             )
             continue
-        series, info = _merge(old if len(old) else None, frame)
-        s = series.reset_index()
-        s.insert(1, "ticker", t)
-        s["currency"] = price_currency(t, universe)
-        traded = merged_traded_close(
-            series, frame, old if len(old) else None, actions[actions["ticker"] == t]
-        )
-        s["close_traded"] = traded["close_traded"].to_numpy()
-        s["traded_estimated"] = traded["estimated"].fillna(False).to_numpy(dtype=bool)
+        s, meta[t] = _merged_series(t, frame, old, actions, universe)
         merged.append(s)
         report.succeeded.append(t)
-        series_meta[t] = {
-            "ticker": t,
-            "first_date": str(s["date"].iloc[0].date()),
-            "last_date": str(s["date"].iloc[-1].date()),
-            "rows": len(s),
-            "method": "yfinance download stitched by returns onto stored history",
-            **info,
-        }
-
-    # valuation snapshots for the names the screen values
-    val_rows = []
-    fx_now = {}
     if merged:
-        latest = pd.concat(merged)
-        for ccy, sym in FX_SYMBOLS.items():
-            v = latest[latest["ticker"] == sym]["close"]
-            fx_now[ccy] = float(v.iloc[-1]) if len(v) else float(store.fx(ccy).iloc[-1])
-    valued = [t for t in wanted if t in universe.listings and universe[t].role in ("china", "us")]
-    today = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()
+        keep = prices[~prices["ticker"].isin(list(meta))]
+        new = pd.concat([keep, *merged], ignore_index=True)
+        new = new.sort_values(["ticker", "date"], kind="mergesort").reset_index(drop=True)
+        new = new.reindex(columns=PRICE_COLUMNS)
+        new["traded_estimated"] = new["traded_estimated"].fillna(False).astype(bool)
+        missing = new["currency"].isna()
+        new.loc[missing, "currency"] = [
+            price_currency(t, universe) for t in new.loc[missing, "ticker"]
+        ]
+        out["prices"] = new
+    return out, meta
+
+
+@dataclass
+class LiveRows:
+    """What ``Ticker`` calls returned, in the store's layouts."""
+
+    valuations: list[dict] = field(default_factory=list)
+    shares: list[dict] = field(default_factory=list)
+    statements: list[pd.DataFrame] = field(default_factory=list)
+    measures: list[pd.DataFrame] = field(default_factory=list)
+
+
+def _fx_now(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
+    px = tables["prices"]
+    out = {}
+    for ccy, sym in FX_SYMBOLS.items():
+        v = px[px["ticker"] == sym].sort_values("date")["close"].dropna()
+        if len(v):
+            out[ccy] = float(v.iloc[-1])
+    return out
+
+
+def _vendor_count(t: str, info: dict, today: pd.Timestamp) -> dict | None:
+    count = info.get("sharesOutstanding")
+    if not isinstance(count, (int, float)) or count <= 0:
+        return None
+    return {
+        "ticker": t,
+        "as_of": today,
+        "public_date": today,
+        "shares_millions": float(count) / 1e6,
+        "basis_date": today,
+        "kind": "aggregator_rounded",
+        "usable": True,
+        "source": "yfinance Ticker.info sharesOutstanding",
+        "note": "vendor count at the update (ADS for an ADR)",
+    }
+
+
+def _live_rows(
+    provider,
+    universe: Universe,
+    valued: list[str],
+    fx_now: dict[str, float],
+    today: pd.Timestamp,
+    report: UpdateReport,
+) -> LiveRows:
     from data.yfinance_provider import info_to_valuation
 
-    stmt_rows, measures, share_rows = [], [], []
-    for t in valued if merged else []:
+    live = LiveRows()
+    for t in valued:
         try:
             info = provider.info(t)
-            val_rows.append(info_to_valuation(t, info, fx_now, today))
-            count = info.get("sharesOutstanding")
-            if isinstance(count, (int, float)) and count > 0:
-                share_rows.append(
-                    {
-                        "ticker": t,
-                        "as_of": today,
-                        "public_date": today,
-                        "shares_millions": float(count) / 1e6,
-                        "basis_date": today,
-                        "kind": "aggregator_rounded",
-                        "usable": True,
-                        "source": "yfinance Ticker.info sharesOutstanding",
-                        "note": "vendor count at the update (ADS for an ADR)",
-                    }
-                )
+            live.valuations.append(info_to_valuation(t, info, fx_now, today))
         except Exception as e:  # keep going: one bad name is not a failed run
             report.failed.setdefault(t, f"valuation: {type(e).__name__}: {e}")
             continue
+        count = _vendor_count(t, info, today)
+        if count:
+            live.shares.append(count)
         fin_ccy = str(info.get("financialCurrency") or universe[t].reporting_currency)
         lag = filing_lag_days(t, foreign_issuer=universe[t].role == "china")
         try:
-            stmt_rows.append(provider.annual_statements(t, fin_ccy, lag))
-            measures.append(provider.valuation_measures(t))
+            live.statements.append(provider.annual_statements(t, fin_ccy, lag))
+            live.measures.append(provider.valuation_measures(t))
         except Exception as e:
             report.warnings.append(f"{t} statements: {type(e).__name__}: {e}")
+    return live
 
-    if not merged and not val_rows:
-        raise OfflineError(
-            "no data received from Yahoo Finance (offline or every request "
-            "failed); the store was left untouched"
-        )
 
-    keep = prices[~prices["ticker"].isin([m["ticker"].iloc[0] for m in merged])]
-    new_prices = pd.concat([keep, *merged], ignore_index=True)
-    new_prices = new_prices.sort_values(["ticker", "date"]).reset_index(drop=True)
-    new_prices = new_prices.reindex(columns=PRICE_COLUMNS)
-    new_prices["traded_estimated"] = new_prices["traded_estimated"].fillna(False).astype(bool)
-    missing = new_prices["currency"].isna()
-    new_prices.loc[missing, "currency"] = [
-        price_currency(t, universe) for t in new_prices.loc[missing, "ticker"]
-    ]
-    atomic_write_parquet(new_prices, root / "prices.parquet")
-    if any(len(a) for a in added):
-        atomic_write_parquet(actions, root / "corporate_actions.parquet")
-    if share_rows:
-        shares = share_counts_of(store)
-        fresh = _checked_counts(pd.DataFrame(share_rows), shares, report)
+def adr_units(
+    row: pd.Series, ads_ratio: float | None, stored_ads_millions: float | None
+) -> tuple[pd.Series, str]:
+    """A Yahoo statement row with its per-share figures on the listed unit.
+
+    For an ADR, Yahoo's diluted shares and EPS may be per ordinary share or per ADS.  The count
+    is compared with the latest stored count of ADS: near it, the row is per ADS; near it times
+    the ADS ratio, per ordinary share (converted: shares / ratio, EPS x ratio); otherwise, or
+    with no stored count, the unit cannot be told and both per-share figures are dropped.  EPS
+    that disagrees with net income / shares by more than the tolerance is dropped too."""
+    row = row.copy()
+    if ads_ratio is None:
+        return row, "listed unit"
+    shares = float(row["diluted_shares"])
+    if not np.isfinite(shares) or not stored_ads_millions:
+        row[["diluted_shares", "diluted_eps"]] = np.nan
+        return row, "ADR units unknown (no stored ADS count): per-share figures dropped"
+    q = shares / stored_ads_millions
+    if abs(q / ads_ratio - 1) <= UNIT_TOLERANCE:
+        row["diluted_shares"] = shares / ads_ratio
+        row["diluted_eps"] = float(row["diluted_eps"]) * ads_ratio
+        note = f"per ADS (Yahoo per ordinary share, x{ads_ratio:g})"
+    elif abs(q - 1) <= UNIT_TOLERANCE:
+        note = "per ADS (as given)"
+    else:
+        row[["diluted_shares", "diluted_eps"]] = np.nan
+        return row, f"ADR units unclear ({q:.2f}x the stored ADS count): per-share dropped"
+    implied = float(row["net_income"]) / float(row["diluted_shares"])
+    eps = float(row["diluted_eps"])
+    if np.isfinite(eps) and np.isfinite(implied) and implied != 0:
+        if abs(eps / implied - 1) > UNIT_TOLERANCE:
+            row["diluted_eps"] = np.nan
+            note += f"; EPS dropped ({eps:g} vs net income / shares {implied:g})"
+    return row, note
+
+
+def _latest_ads_count(shares: pd.DataFrame, ticker: str) -> float | None:
+    mine = shares[(shares["ticker"] == ticker) & shares["usable"].astype(bool)]
+    if not len(mine):
+        return None
+    return float(mine.sort_values("as_of")["shares_millions"].iloc[-1])
+
+
+def statement_additions(
+    fund: pd.DataFrame,
+    yahoo: pd.DataFrame,
+    universe: Universe,
+    shares: pd.DataFrame,
+    report: UpdateReport,
+) -> pd.DataFrame:
+    """Rows to add to the fundamentals table from Yahoo's annual statements.
+
+    A fiscal year the store lacks gets the whole row.  A fiscal year it has gets a row holding
+    only the figures none of its rows has (the others blank), with Yahoo as its source and its
+    own public date, so every figure keeps where and when it came from; the compiled rows are
+    never overwritten.  ADR per-share figures go through :func:`adr_units` first."""
+    out = []
+    for _, r in yahoo.iterrows():
+        t = str(r["ticker"])
+        listing = universe.listings.get(t)
+        r, unit = adr_units(r, listing.ads_ratio if listing else None, _latest_ads_count(shares, t))
+        if unit.startswith("ADR units"):
+            report.warnings.append(f"{t} FY{int(r['fiscal_year'])}: {unit}")
+        r["eps_unit"] = unit
+        have = fund[(fund["ticker"] == t) & (fund["fiscal_year"] == r["fiscal_year"])]
+        if not len(have):
+            out.append(r)
+            continue
+        lacking = [
+            f for f in STATEMENT_FIELDS if have[f].isna().all() and pd.notna(r.get(f, np.nan))
+        ]
+        if lacking:
+            fill = r.copy()
+            fill[[f for f in STATEMENT_FIELDS if f not in lacking]] = np.nan
+            fill["source"] = f"{r['source']} (fills {', '.join(lacking)})"
+            out.append(fill)
+    if not out:
+        return pd.DataFrame(columns=fund.columns)
+    add = pd.DataFrame(out).reindex(columns=fund.columns)
+    rank = int(fund["source_rank"].max()) + 1 if "source_rank" in fund and len(fund) else 3
+    if "source_rank" in add:
+        add["source_rank"] = rank  # the least preferred source of a period
+    if "basis" in add:
+        add["basis"] = "annual"
+    if "shares_derived" in add:
+        add["shares_derived"] = False
+    return add
+
+
+def _live_tables(
+    tables: dict[str, pd.DataFrame],
+    store: Store,
+    live: LiveRows,
+    universe: Universe,
+    today: pd.Timestamp,
+    report: UpdateReport,
+) -> dict[str, pd.DataFrame]:
+    out: dict[str, pd.DataFrame] = {}
+    shares = tables["shares"] if "shares" in tables else share_counts_of(store)
+    if live.shares:
+        fresh = _checked_counts(pd.DataFrame(live.shares), shares, report)
         # a rerun on the same day replaces its own rows; every other row is kept as it was
         key = ["ticker", "as_of", "source"]
         again = shares[key].merge(fresh[key], how="left", indicator=True)["_merge"] == "both"
-        shares = pd.concat([shares[~again.to_numpy()], fresh], ignore_index=True)
-        atomic_write_parquet(
-            shares.sort_values(["ticker", "as_of", "public_date"]).reset_index(drop=True),
-            root / "shares.parquet",
+        sh = pd.concat([shares[~again.to_numpy()], fresh], ignore_index=True)
+        out["shares"] = (
+            sh.reindex(columns=SHARE_COLUMNS)
+            .sort_values(["ticker", "as_of", "public_date"], kind="mergesort")
+            .reset_index(drop=True)
         )
-    if val_rows:
-        vals = store.table("valuations")
-        add = pd.DataFrame(val_rows)
-        vals = pd.concat([vals, add], ignore_index=True).drop_duplicates(
-            ["date", "ticker", "source"], keep="last"
+    if live.valuations:
+        vals = pd.concat([tables["valuations"], pd.DataFrame(live.valuations)], ignore_index=True)
+        vals = vals.drop_duplicates(["date", "ticker", "source"], keep="last")
+        out["valuations"] = vals.sort_values(
+            ["ticker", "date", "source"], kind="mergesort"
+        ).reset_index(drop=True)
+        report.valuations = len(live.valuations)
+    stmts = [x for x in live.statements if len(x)]
+    if stmts:
+        fund = tables["fundamentals"]
+        add = statement_additions(
+            fund, pd.concat(stmts, ignore_index=True), universe, shares, report
         )
-        atomic_write_parquet(
-            vals.sort_values(["ticker", "date", "source"]).reset_index(drop=True),
-            root / "valuations.parquet",
-        )
-        report.valuations = len(val_rows)
-    new_stmt = [x for x in stmt_rows if len(x)]
-    if new_stmt:
-        # statements only fill fiscal years the store lacks: compiled, dated rows win
-        fund = store.table("fundamentals")
-        add = pd.concat(new_stmt, ignore_index=True)
-        have = set(zip(fund["ticker"], fund["fiscal_year"], strict=True))
-        add = add[
-            [(t, y) not in have for t, y in zip(add["ticker"], add["fiscal_year"], strict=True)]
-        ]
         if len(add):
-            fund = pd.concat([fund, add.reindex(columns=fund.columns)], ignore_index=True)
-            atomic_write_parquet(
-                fund.sort_values(["ticker", "fiscal_year"]).reset_index(drop=True),
-                root / "fundamentals.parquet",
-            )
+            fund = pd.concat([fund, add], ignore_index=True)
+            out["fundamentals"] = fund.sort_values(
+                ["ticker", "fiscal_year"], kind="mergesort"
+            ).reset_index(drop=True)
             report.statements = len(add)
-    new_vm = [x for x in measures if len(x)]
-    if new_vm:  # period-end multiples from Yahoo, kept for research (not as-first-reported)
-        vm = pd.concat(new_vm, ignore_index=True).assign(fetched=today)
-        path = root / "valuation_measures.parquet"
-        if path.is_file():
-            old = pd.read_parquet(path)
-            vm = pd.concat([old, vm], ignore_index=True).drop_duplicates(
-                ["ticker", "period", "metric"], keep="last"
-            )
-        atomic_write_parquet(
-            vm.sort_values(["ticker", "period", "metric"]).reset_index(drop=True), path
+    vms = [x for x in live.measures if len(x)]
+    if vms:  # period-end multiples from Yahoo, kept for research (not as-first-reported)
+        vm = pd.concat(vms, ignore_index=True).assign(fetched=today)
+        if "valuation_measures" in tables:
+            vm = pd.concat([tables["valuation_measures"], vm], ignore_index=True)
+            vm = vm.drop_duplicates(["ticker", "period", "metric"], keep="last")
+        out["valuation_measures"] = vm.sort_values(
+            ["ticker", "period", "metric"], kind="mergesort"
+        ).reset_index(drop=True)
+    return out
+
+
+def update_store(
+    root: str | Path,
+    universe: Universe,
+    tickers: list[str] | None = None,
+    *,
+    start: str = "2015-01-01",
+    progress: bool = False,
+    provider=None,
+) -> UpdateReport:
+    """Refresh the store at ``root`` from ``provider`` (default: Yahoo Finance) and commit the
+    new version; raises :class:`OfflineError` (store untouched) when nothing was received and
+    :class:`StoreLockedError` when another update holds the store."""
+    root = Path(root)
+    with store_lock(root):
+        store = Store(root)
+        if provider is None:
+            from data.yfinance_provider import YFinanceProvider
+
+            provider = YFinanceProvider()
+        wanted = list(dict.fromkeys(tickers or [*universe.tickers, *FX_SYMBOLS.values()]))
+        report = UpdateReport()
+        tables, rebuilt = _base_tables(store, report)
+        batch = _download(provider, wanted, start, progress)
+        report.failed.update(batch.failures)
+        report.partial.update(getattr(batch, "partial", {}))
+        changed, meta = _price_tables(tables, batch, universe, report)
+        tables.update(changed)
+        today = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()  # the fetch date
+        valued = [t for t in wanted if t in universe.listings and universe[t].role != "benchmark"]
+        live = (
+            _live_rows(provider, universe, valued, _fx_now(tables), today, report)
+            if meta
+            else LiveRows()
         )
-    manifest["series"] = [series_meta[k] for k in sorted(series_meta)]
-    atomic_write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", root / "manifest.json")
+        if not meta and not live.valuations:
+            raise OfflineError(
+                "no data received from Yahoo Finance (offline or every request "
+                "failed); the store was left untouched",
+                tickers=wanted,
+            )
+        changed.update(_live_tables(tables, store, live, universe, today, report))
+        changed.update({n: tables[n] for n in rebuilt if n in tables and n not in changed})
+        manifest = dict(store.manifest())
+        manifest["files"] = {  # a corrupted optional table with no embedded copy is dropped
+            k: v for k, v in manifest.get("files", {}).items() if k in tables or k in changed
+        }
+        series = {s["ticker"]: s for s in manifest.get("series", [])} | meta
+        manifest["series"] = [series[k] for k in sorted(series)]
+        commit_tables(root, changed, manifest)
     return report

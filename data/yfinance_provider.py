@@ -6,14 +6,17 @@
   ``financialCurrency`` the statements', which differ for ADRs: BABA quotes in USD, reports CNY);
 * ``Ticker.get_valuation_measures`` (period-end multiples) and annual income statements.
 
-Rate limits and network errors are retried with exponential backoff; a ticker that still fails is
-reported in ``failures`` instead of aborting the batch.
+``yf.download`` never raises for a failed ticker (it logs and returns empty columns), so results
+are checked per ticker: empty or partial ones are downloaded again with exponential backoff and
+jitter; a ticker that still fails is reported in ``failures`` instead of aborting the batch.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
+import random
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -34,6 +37,7 @@ _FIELDS = {
     "Volume": "volume",
     "Close (unadjusted)": "close_unadjusted",
     "Stock Splits": "split",
+    "Dividends": "dividend",
 }
 
 
@@ -49,7 +53,7 @@ def _adjusted(sub: pd.DataFrame) -> pd.DataFrame:
         if c in sub.columns:
             sub[c] = sub[c] * ratio
     sub["Close"] = sub["Adj Close"]
-    return sub.drop(columns=["Adj Close", "Dividends", "Capital Gains"], errors="ignore")
+    return sub.drop(columns=["Adj Close", "Capital Gains"], errors="ignore")
 
 
 @dataclass
@@ -60,6 +64,52 @@ class PriceBatch:
 
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
+    #: tickers whose rows end well before the rest of the batch (kept, and said)
+    partial: dict[str, str] = field(default_factory=dict)
+
+
+#: a ticker whose last row is this many calendar days before the batch's last row is partial
+#: (longer than the longest exchange holiday, as :data:`data.calendar.DATA_ENDED_DAYS`)
+PARTIAL_DAYS = 20
+
+
+def short_series(frames: dict[str, pd.DataFrame]) -> dict[str, str]:
+    """The frames that end more than :data:`PARTIAL_DAYS` before the latest one."""
+    if not frames:
+        return {}
+    last = {t: pd.Timestamp(f.index.max()) for t, f in frames.items()}
+    end = max(last.values())
+    return {
+        t: f"rows end {d.date()}, {(end - d).days} days before the batch ({end.date()})"
+        for t, d in last.items()
+        if (end - d).days > PARTIAL_DAYS
+    }
+
+
+class _YFErrors(logging.Handler):
+    """Collects what yfinance logs while a download runs (its per-ticker errors: it raises
+    none), so that a failure is reported with yfinance's reason."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.messages: list[str] = []
+        self._logger = logging.getLogger("yfinance")
+
+    def __enter__(self) -> _YFErrors:
+        self._logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._logger.removeHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+    def reason(self, ticker: str) -> str:
+        for m in reversed(self.messages):
+            if f"'{ticker}'" in m or m.startswith(f"{ticker}:") or f"${ticker}" in m:
+                return m.split("]:", 1)[-1].strip()[:200]
+        return ""
 
 
 def _is_transient(e: BaseException) -> bool:
@@ -177,15 +227,22 @@ class YFinanceProvider:
         backoff: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
         chunk: int = 20,
+        seed: int | None = None,
     ) -> None:
         if yf_module is None:
             import yfinance  # the one place yfinance is imported
 
-            # failures are collected and reported by us, in one line each: silence its logger
-            logging.getLogger("yfinance").setLevel(logging.CRITICAL)
+            # failures are collected (by _YFErrors) and reported by us, one line each: its
+            # logger keeps ERROR records for us but prints nothing itself
+            log = logging.getLogger("yfinance")
+            log.setLevel(logging.ERROR)
+            log.propagate = False
+            if not any(isinstance(h, logging.NullHandler) for h in log.handlers):
+                log.addHandler(logging.NullHandler())
             yf_module = yfinance
         self.yf = yf_module
         self.retries, self.backoff, self.sleep, self.chunk = retries, backoff, sleep, chunk
+        self.rng = random.Random(seed)
 
     def _retry(self, fn: Callable[[], Any]) -> Any:
         for attempt in range(self.retries + 1):
@@ -206,32 +263,70 @@ class YFinanceProvider:
         end: str | None = None,
         on_chunk: Callable[[int], None] | None = None,
     ) -> PriceBatch:
-        tickers = list(dict.fromkeys(tickers))
+        """Closes of ``tickers``.  ``yf.download`` never raises for a ticker that fails: it logs
+        the error and leaves the ticker's columns empty (yfinance 1.7 ``multi.py``).  So each
+        result is checked per ticker: an empty or partial one (ending more than
+        :data:`PARTIAL_DAYS` before the batch) is downloaded again, with exponential backoff
+        and jitter, up to ``retries`` times; what still fails is reported in ``failures`` with
+        yfinance's own message, what is still partial is kept and reported in ``partial``."""
+        pending = list(dict.fromkeys(tickers))
+        batch = PriceBatch()
+        attempts = 0
+        while pending:
+            got = self._download_once(pending, start, end, on_chunk if attempts == 0 else None)
+            attempts += 1
+            batch.frames.update(got.frames)
+            batch.failures.update(got.failures)
+            for t in got.frames:
+                batch.failures.pop(t, None)
+            batch.partial = short_series(batch.frames)
+            pending = [t for t in pending if t in got.failures or t in batch.partial]
+            if not pending or attempts > self.retries:
+                break
+            self.sleep(self.backoff * 2 ** (attempts - 1) * (0.5 + self.rng.random()))
+        if attempts > 1:
+            for t in batch.failures:
+                batch.failures[t] += f" (after {attempts} attempts)"
+        return batch
+
+    def _download_once(
+        self,
+        tickers: list[str],
+        start: str,
+        end: str | None,
+        on_chunk: Callable[[int], None] | None,
+    ) -> PriceBatch:
         batch = PriceBatch()
         for i in range(0, len(tickers), self.chunk):
             part = tickers[i : i + self.chunk]
-            try:
-                df = self._retry(
-                    lambda part=part: self.yf.download(  # type: ignore[misc]
-                        part,
-                        start=start,
-                        end=end,
-                        auto_adjust=False,  # Close and Adj Close: traded closes kept
-                        actions=True,  # Stock Splits restate share counts and traded closes
-                        progress=False,
-                        group_by="column",
-                        multi_level_index=True,
-                        threads=True,
-                    )
-                )
-                got = parse_download(df, part)
-            except Exception as e:
-                got = PriceBatch(failures={t: f"{type(e).__name__}: {e}" for t in part})
+            with _YFErrors() as logged:
+                try:
+                    df = self._retry(functools.partial(self._download, part, start, end))
+                    got = parse_download(df, part)
+                except Exception as e:  # yfinance 1.7 catches per ticker; older ones raised
+                    got = PriceBatch(failures={t: f"{type(e).__name__}: {e}" for t in part})
+            for t in got.failures:
+                reason = logged.reason(t)
+                if reason:
+                    got.failures[t] = f"{got.failures[t]}: {reason}"
             batch.frames.update(got.frames)
             batch.failures.update(got.failures)
             if on_chunk:
                 on_chunk(len(part))
         return batch
+
+    def _download(self, part: list[str], start: str, end: str | None) -> pd.DataFrame:
+        return self.yf.download(
+            part,
+            start=start,
+            end=end,
+            auto_adjust=False,  # Close and Adj Close: traded closes kept
+            actions=True,  # Stock Splits and Dividends: stored as corporate actions
+            progress=False,
+            group_by="column",
+            multi_level_index=True,
+            threads=True,
+        )
 
     def info(self, ticker: str) -> dict[str, Any]:
         info = self._retry(lambda: self.yf.Ticker(ticker).info)

@@ -223,3 +223,36 @@ def write_store(
 
 def bdays(start="2024-01-01", end="2024-12-31") -> pd.DatetimeIndex:
     return pd.bdate_range(start, end, name="date")
+
+
+def edited_copy(src, dst, edits, *, legacy: bool = False):
+    """A copy of the store at ``src`` in ``dst`` with some tables edited: ``edits`` maps a table
+    name to a function of its frame (``None`` drops the table).  The copy is committed like an
+    update commits (checksums in its manifest), or, with ``legacy``, written as a store of the
+    layout before checksums (plain ``<name>.parquet`` files, no ``files`` in the manifest)."""
+    import json
+    from pathlib import Path
+
+    from data.commit import commit_tables
+    from data.store import Store
+
+    src_store, dst = Store(src), Path(dst)
+    dst.mkdir(parents=True, exist_ok=True)
+    manifest = {k: v for k, v in src_store.manifest().items() if k != "files"}
+    names = list(src_store.manifest().get("files", {})) or [
+        p.stem for p in Path(src).glob("*.parquet")
+    ]
+    tables = {}
+    for name in names:
+        df = src_store.table(name)
+        fn = edits.get(name, lambda d: d)
+        out = fn(df)
+        if out is not None:
+            tables[name] = out
+    if legacy:
+        for name, df in tables.items():
+            df.to_parquet(dst / f"{name}.parquet", index=False)
+        (dst / "manifest.json").write_text(json.dumps(manifest))
+    else:
+        commit_tables(dst, tables, manifest)
+    return dst

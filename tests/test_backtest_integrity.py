@@ -21,6 +21,8 @@ from backtests.overfitting import (
 from backtests.walkforward import walk_forward
 from strategies.long_discount import LongDiscountParams
 
+from synthetic import edited_copy
+
 
 @pytest.fixture(scope="module")
 def sweep(embedded, universe):
@@ -132,14 +134,11 @@ def test_default_dates_and_signal_come_from_the_store_not_the_code(embedded, uni
     # backtests and the scan would still have stopped there
     from data.store import Store
 
-    root = tmp_path / "cut"
-    root.mkdir()
-    for f in embedded.root.iterdir():
-        if f.name == "prices.parquet":
-            px = pd.read_parquet(f)
-            px[px["date"] <= pd.Timestamp("2024-12-31")].to_parquet(root / f.name, index=False)
-        else:
-            (root / f.name).write_bytes(f.read_bytes())
+    root = edited_copy(
+        embedded.root,
+        tmp_path / "cut",
+        {"prices": lambda px: px[px["date"] <= pd.Timestamp("2024-12-31")]},
+    )
     p = LongDiscountParams()
     assert p.signal == "valuation"  # the headline run tests the valuation thesis
     res = run_discount_backtest(Store(root), universe, [p], start="2024-01-01", diagnostics=False)

@@ -19,7 +19,7 @@ from strategies.long_discount import (
     target_weights,
 )
 
-from synthetic import bdays, write_store
+from synthetic import bdays, edited_copy, write_store
 
 pytestmark = pytest.mark.vbt
 
@@ -64,22 +64,17 @@ def test_holdings_do_not_change_when_later_data_is_removed(tmp_path, embedded, u
     after it deleted) gives the same holdings on every rebalance up to then."""
     p, res = full_run
     cut = pd.Timestamp("2024-12-31")
-    root = tmp_path / "cut"
-    root.mkdir()
-    for f in embedded.root.iterdir():
-        if f.suffix == ".parquet":
-            df = pd.read_parquet(f)
-            col = {
-                "prices": "date",
-                "fundamentals": "public_date",
-                "valuations": "date",
-                "shares": "public_date",
-            }.get(f.stem)
-            if col:
-                df = df[df[col] <= cut]
-            df.to_parquet(root / f.name, index=False)
-        else:
-            (root / f.name).write_bytes(f.read_bytes())
+    cols = {
+        "prices": "date",
+        "fundamentals": "public_date",
+        "valuations": "date",
+        "shares": "public_date",
+    }
+    root = edited_copy(
+        embedded.root,
+        tmp_path / "cut",
+        {name: (lambda df, c=c: df[df[c] <= cut]) for name, c in cols.items()},
+    )
     short = run_discount_backtest(
         Store(root),
         universe,
@@ -299,15 +294,11 @@ def test_a_decision_does_not_change_when_later_prices_are_deleted(embedded, univ
     p = LongDiscountParams(top_n=5, rebalance="ME", signal="valuation")
     kw = dict(start="2023-01-01", end="2023-12-29", fees=0.0, slippage=0.0, diagnostics=False)
     full = run_discount_backtest(embedded, universe, [p], **kw)
-    root = tmp_path / "cut"
-    root.mkdir()
-    for f in embedded.root.iterdir():
-        if f.name == "prices.parquet":
-            px = pd.read_parquet(f)
-            gone = (px["ticker"] == "KC") & (px["date"] > pd.Timestamp("2023-08-01"))
-            px[~gone].to_parquet(root / f.name, index=False)
-        else:
-            (root / f.name).write_bytes(f.read_bytes())
+
+    def drop_kc_tail(px):
+        return px[~((px["ticker"] == "KC") & (px["date"] > pd.Timestamp("2023-08-01")))]
+
+    root = edited_copy(embedded.root, tmp_path / "cut", {"prices": drop_kc_tail})
     cut = run_discount_backtest(Store(root), universe, [p], **kw)
     a = {r["signal_date"]: r["weights"] for r in full.rebalances[p.label]}
     b = {r["signal_date"]: r["weights"] for r in cut.rebalances[p.label]}

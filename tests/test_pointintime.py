@@ -13,7 +13,7 @@ from data.pointintime import valuation_panel
 from data.traded import UnadjustedSource, traded_close
 from screens.screen import run_screen, score_panel
 
-from synthetic import bdays, fund_row, share_row, write_store
+from synthetic import bdays, edited_copy, fund_row, share_row, write_store
 
 D = pd.Timestamp
 
@@ -362,16 +362,15 @@ def test_us_peers_use_primary_quarterly_sources(
 
 def test_a_store_of_the_older_layout_still_screens(tmp_path, embedded, universe):
     # a user store written by an earlier version: no shares table, no traded closes
-    root = tmp_path / "old"
-    root.mkdir()
-    for f in embedded.root.iterdir():
-        if f.name == "shares.parquet":
-            continue
-        if f.name == "prices.parquet":
-            px = pd.read_parquet(f).drop(columns=["close_traded", "traded_estimated"])
-            px.to_parquet(root / f.name, index=False)
-        else:
-            (root / f.name).write_bytes(f.read_bytes())
+    root = edited_copy(
+        embedded.root,
+        tmp_path / "old",
+        {
+            "shares": lambda d: None,
+            "prices": lambda px: px.drop(columns=["close_traded", "traded_estimated"]),
+        },
+        legacy=True,
+    )
     from data.store import Store
 
     res = run_screen(Store(root), universe, "2021-06-30")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from typing import ClassVar
 
@@ -10,47 +11,63 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from data.commit import LOCK_FILE
 from data.errors import OfflineError, ProviderError
 from data.store import EMBEDDED, Store
 from data.update import update_store
 from data.yfinance_provider import YFinanceProvider, info_to_valuation, parse_download
 
+YF_FIELDS = ["Adj Close", "Close", "Dividends", "High", "Low", "Open", "Stock Splits", "Volume"]
+#: the columns of ``yfinance.utils.empty_df()``: what a failed ticker contributes
+YF_EMPTY_FIELDS = ["Open", "High", "Low", "Close", "Adj Close", "Volume"]
+RATE_LIMIT = "YFRateLimitError('Too Many Requests. Rate limited. Try after a while.')"
+
 
 def yf_frame(tickers, dates, tz=None, missing=(), dividend=None, split=None, close=None):
     """A SYNTHETIC frame with the layout of yfinance 1.7's ``download(auto_adjust=False,
-    actions=True, group_by='column')``: the Price level sorted ('Adj Close', 'Close',
-    'Dividends', 'High', 'Low', 'Open', 'Stock Splits', 'Volume'), as multi.py concatenates and
-    sorts it.  ``dividend=(date, amount)`` makes Adj Close = Close x (1 - amount / previous close)
-    before the ex-date (Yahoo's adjustment); ``split=(date, ratio)`` records a split; ``close``
-    gives the unadjusted Close of every ticker (default: random levels)."""
+    actions=True, group_by='column')`` (multi.py: concat with keys, swaplevel, sort): the
+    (Price, Ticker) levels sorted; index named ``Date``, tz-naive (``ignore_tz`` is True for
+    daily bars).  ``missing`` tickers failed: like ``utils.empty_df()`` they have only the six
+    price fields, all NaN, and no Dividends or Stock Splits columns.  ``dividend=(date, amount)``
+    makes Adj Close = Close x (1 - amount / previous close) before the ex-date (Yahoo's
+    adjustment); ``split=(date, ratio)`` records a split; ``close`` gives the unadjusted Close
+    of every ticker (default: random levels)."""
     idx = pd.DatetimeIndex(dates, name="Date")
     if tz:
         idx = idx.tz_localize(tz)
-    fields = ["Adj Close", "Close", "Dividends", "High", "Low", "Open", "Stock Splits", "Volume"]
-    cols = pd.MultiIndex.from_product([fields, tickers], names=["Price", "Ticker"])
     rng = np.random.default_rng(0)
-    df = pd.DataFrame(rng.uniform(50, 60, size=(len(idx), len(cols))), index=idx, columns=cols)
+    parts = {}
     for t in tickers:
+        if t in missing:
+            parts[t] = pd.DataFrame(np.nan, index=idx, columns=YF_EMPTY_FIELDS)
+            continue
+        f = pd.DataFrame(rng.uniform(50, 60, size=(len(idx), 8)), index=idx, columns=YF_FIELDS)
         if close is not None:
-            df[("Close", t)] = close.to_numpy(dtype=float)
-        df[("Dividends", t)] = 0.0
-        df[("Stock Splits", t)] = 0.0
-        df[("Adj Close", t)] = df[("Close", t)]
+            f["Close"] = close.to_numpy(dtype=float)
+        f["Dividends"] = 0.0
+        f["Stock Splits"] = 0.0
+        f["Adj Close"] = f["Close"]
         if dividend is not None:
             ex = pd.Timestamp(dividend[0])
-            pos = idx.get_loc(ex)
-            prev = df[("Close", t)].iloc[pos - 1]
-            df.loc[idx < ex, ("Adj Close", t)] *= 1 - dividend[1] / prev
-            df.loc[ex, ("Dividends", t)] = dividend[1]
+            prev = f["Close"].iloc[idx.get_loc(ex) - 1]
+            f.loc[idx < ex, "Adj Close"] *= 1 - dividend[1] / prev
+            f.loc[ex, "Dividends"] = dividend[1]
         if split is not None:
-            df.loc[pd.Timestamp(split[0]), ("Stock Splits", t)] = split[1]
-    for t in missing:  # a failed ticker: yfinance leaves its columns NaN
-        df.loc[:, (slice(None), t)] = np.nan
-    return df
+            f.loc[pd.Timestamp(split[0]), "Stock Splits"] = split[1]
+        parts[t] = f
+    df = pd.concat(parts, axis=1, names=["Ticker", "Price"]).swaplevel(0, 1, axis=1)
+    return df.sort_index(level=0, axis=1)
 
 
-class YFRateLimitError(Exception):
-    """Same name as yfinance.exceptions.YFRateLimitError."""
+def yf_all_failed(tickers):
+    """What ``yf.download`` returns when every ticker failed: no rows, an unnamed
+    ``datetime64[s]`` index, the six empty_df fields per ticker."""
+    cols = pd.MultiIndex.from_product(
+        [sorted(YF_EMPTY_FIELDS), sorted(tickers)], names=["Price", "Ticker"]
+    )
+    return pd.DataFrame(
+        index=pd.DatetimeIndex([], dtype="datetime64[s]"), columns=cols, dtype=float
+    )
 
 
 class FakeTicker:
@@ -107,18 +124,72 @@ class FakeTicker:
         )
 
 
+class OfflineTicker:
+    """``Ticker`` calls without a network raise (yfinance's info falls back to a request)."""
+
+    def __init__(self, ticker):
+        self.ticker = ticker
+
+    @property
+    def info(self):
+        raise ConnectionError("Could not resolve host: query2.finance.yahoo.com")
+
+
 class FakeYF:
-    def __init__(self, frame=None, errors=()):
-        self.frame, self.errors, self.calls = frame, list(errors), 0
+    """``yf.download`` as yfinance 1.7 behaves: it never raises.  A ticker that fails (rate
+    limit, network, delisted) is logged on the ``yfinance`` logger and left with empty columns
+    (:func:`yf_frame` ``missing``); when all fail the frame has no rows.
+
+    ``failing``: ticker -> how many calls fail for it (``ALWAYS`` = every call);
+    ``short``: ticker -> how many calls return its rows cut 30 days short (a partial answer)."""
+
+    ALWAYS = 10**9
+
+    def __init__(self, frame=None, failing=None, short=None):
+        self.frame, self.calls = frame, 0
+        self.failing = dict(failing or {})
+        self.short = dict(short or {})
+        self.asked: list[list[str]] = []
         self.Ticker = FakeTicker
 
     def download(self, tickers, **kw):
-        self.calls += 1
         assert kw["auto_adjust"] is False and kw["actions"] is True
-        assert kw["multi_level_index"] is True
-        if self.errors:
-            raise self.errors.pop(0)
-        return self.frame.loc[:, (slice(None), list(tickers))]
+        assert kw["multi_level_index"] is True and kw["group_by"] == "column"
+        self.calls += 1
+        tickers = list(tickers)
+        self.asked.append(tickers)
+        failed = [t for t in tickers if self.failing.get(t, 0) > 0]
+        for t in failed:
+            self.failing[t] -= 1
+        known = [
+            t
+            for t in tickers
+            if t not in failed
+            and self.frame is not None
+            and t in self.frame.columns.get_level_values("Ticker")
+        ]
+        failed += [t for t in tickers if t not in failed and t not in known]
+        if failed:  # multi.py logs one line per error type, naming the tickers
+            log = logging.getLogger("yfinance")
+            log.error("\n%.f Failed download%s:", len(failed), "s" if len(failed) > 1 else "")
+            log.error("%s: %s", sorted(failed), RATE_LIMIT)
+        if not known:
+            return yf_all_failed(tickers)
+        parts = {t: self.frame.xs(t, axis=1, level="Ticker") for t in known}
+        for t in known:
+            if self.short.get(t, 0) > 0:
+                self.short[t] -= 1
+                cut = parts[t].index.max() - pd.Timedelta(days=30)
+                parts[t] = parts[t].loc[:cut]
+        idx = parts[known[0]].index
+        for t in known[1:]:
+            idx = idx.union(parts[t].index)
+        for t in failed:
+            parts[t] = pd.DataFrame(np.nan, index=idx, columns=YF_EMPTY_FIELDS)
+        df = pd.concat(
+            {t: f.reindex(idx) for t, f in parts.items()}, axis=1, names=["Ticker", "Price"]
+        )
+        return df.swaplevel(0, 1, axis=1).sort_index(level=0, axis=1)
 
 
 def test_parse_download_multiindex_tz_and_missing():
@@ -132,7 +203,7 @@ def test_parse_download_multiindex_tz_and_missing():
     assert set(b.frames) == {"BABA", "MSFT"}
     assert b.failures == {"GONE": "no rows returned", "NOTASKED": "not in the download"}
     f = b.frames["BABA"]
-    cols = ["open", "high", "low", "close", "volume", "close_unadjusted", "split"]
+    cols = ["open", "high", "low", "close", "volume", "close_unadjusted", "split", "dividend"]
     assert list(f.columns) == cols
     assert f.index.tz is None and f.index[0] == pd.Timestamp("2026-07-01")
     assert f["close"].iloc[0] == df[("Adj Close", "BABA")].iloc[0]
@@ -150,27 +221,60 @@ def test_parse_download_adjusts_ohlc_like_auto_adjust():
     np.testing.assert_allclose(f["close"], df[("Adj Close", "JD")])
 
 
-def test_retry_with_backoff_on_rate_limit():
+def test_fake_download_has_the_shapes_of_yfinance_17():
+    frame = yf_frame(
+        ["BABA", "0700.HK"], pd.bdate_range("2024-01-02", periods=2), missing=["0700.HK"]
+    )
+    assert frame.columns.names == ["Price", "Ticker"] and frame.index.name == "Date"
+    assert ("Dividends", "0700.HK") not in frame.columns and frame.shape[1] == 14
+    assert ("Stock Splits", "BABA") in frame.columns and frame.index.tz is None
+    empty = yf_all_failed(["BABA"])
+    assert empty.shape == (0, 6) and empty.index.name is None
+
+
+def test_a_ticker_failing_once_is_retried_with_backoff_and_jitter():
     sleeps = []
-    fake = FakeYF(
-        yf_frame(["BABA"], pd.bdate_range("2026-07-01", periods=3)),
-        errors=[YFRateLimitError("Too Many Requests"), ConnectionError("reset")],
-    )
-    p = YFinanceProvider(yf_module=fake, sleep=sleeps.append, backoff=1.0)
-    b = p.download_prices(["BABA"], "2026-01-01")
-    assert "BABA" in b.frames and fake.calls == 3 and sleeps == [1.0, 2.0]
+    frame = yf_frame(["BABA", "MSFT"], pd.bdate_range("2026-07-01", periods=3))
+    fake = FakeYF(frame, failing={"BABA": 2})  # rate-limited twice, then served
+    p = YFinanceProvider(yf_module=fake, sleep=sleeps.append, backoff=1.0, seed=7)
+    b = p.download_prices(["BABA", "MSFT"], "2026-01-01")
+    assert set(b.frames) == {"BABA", "MSFT"} and not b.failures
+    assert fake.asked == [["BABA", "MSFT"], ["BABA"], ["BABA"]]  # only the failed one again
+    # exponential backoff with jitter in [0.5, 1.5): 1 x u, then 2 x u
+    assert len(sleeps) == 2 and 0.5 <= sleeps[0] < 1.5 and 1.0 <= sleeps[1] < 3.0
 
 
-def test_failures_are_reported_per_chunk_not_raised():
-    fake = FakeYF(
-        yf_frame(["A", "B", "C"], pd.bdate_range("2026-07-01", periods=3)),
-        errors=[ValueError("bad symbol")],
+def test_a_ticker_that_keeps_failing_is_reported_with_yfinances_reason():
+    frame = yf_frame(["BABA", "MSFT"], pd.bdate_range("2026-07-01", periods=3))
+    fake = FakeYF(frame, failing={"BABA": FakeYF.ALWAYS})
+    p = YFinanceProvider(yf_module=fake, sleep=lambda s: None, retries=3)
+    b = p.download_prices(["BABA", "MSFT"], "2026-01-01")
+    assert set(b.frames) == {"MSFT"} and fake.calls == 4
+    assert "YFRateLimitError" in b.failures["BABA"] and "after 4 attempts" in b.failures["BABA"]
+
+
+def test_a_partial_answer_is_retried_then_kept_and_reported():
+    frame = yf_frame(["BABA", "MSFT"], pd.bdate_range("2026-05-01", "2026-07-31"))
+    fake = FakeYF(frame, short={"BABA": 1})
+    b = YFinanceProvider(yf_module=fake, sleep=lambda s: None).download_prices(
+        ["BABA", "MSFT"], "2026-01-01"
     )
-    b = YFinanceProvider(yf_module=fake, chunk=2, sleep=lambda s: None).download_prices(
+    assert fake.asked == [["BABA", "MSFT"], ["BABA"]] and not b.partial
+    assert b.frames["BABA"].index.max() == pd.Timestamp("2026-07-31")
+    fake = FakeYF(frame, short={"BABA": FakeYF.ALWAYS})
+    b = YFinanceProvider(yf_module=fake, sleep=lambda s: None, retries=1).download_prices(
+        ["BABA", "MSFT"], "2026-01-01"
+    )
+    assert "BABA" in b.frames and "days before the batch" in b.partial["BABA"]
+
+
+def test_chunks_fail_and_succeed_independently():
+    frame = yf_frame(["A", "B", "C"], pd.bdate_range("2026-07-01", periods=3))
+    fake = FakeYF(frame, failing={"A": FakeYF.ALWAYS, "B": FakeYF.ALWAYS})
+    b = YFinanceProvider(yf_module=fake, chunk=2, sleep=lambda s: None, retries=1).download_prices(
         ["A", "B", "C"], "2026-01-01"
     )
-    assert set(b.failures) == {"A", "B"} and "ValueError" in b.failures["A"]
-    assert set(b.frames) == {"C"}
+    assert set(b.failures) == {"A", "B"} and set(b.frames) == {"C"}
 
 
 def test_info_converts_statement_items_with_financial_currency():
@@ -210,14 +314,13 @@ def user_store(tmp_path):
 
 def test_offline_update_leaves_store_untouched(user_store, universe):
     before = {f.name: f.read_bytes() for f in user_store.iterdir()}
-    fake = FakeYF(
-        yf_frame(["X"], pd.bdate_range("2026-07-01", periods=2)),
-        errors=[OSError("Could not resolve host")] * 50,
-    )
+    fake = FakeYF(None)  # offline: every ticker fails, download returns no rows
+    fake.Ticker = OfflineTicker
     p = YFinanceProvider(yf_module=fake, retries=1, sleep=lambda s: None)
     with pytest.raises(OfflineError, match="left untouched"):
         update_store(user_store, universe, ["BABA", "MSFT"], provider=p)
-    assert {f.name: f.read_bytes() for f in user_store.iterdir()} == before
+    after = {f.name: f.read_bytes() for f in user_store.iterdir() if f.name != LOCK_FILE}
+    assert after == before
 
 
 def test_partial_update_merges_by_returns_and_keeps_failed_series(user_store, universe):
@@ -246,11 +349,18 @@ def test_partial_update_merges_by_returns_and_keeps_failed_series(user_store, un
     live = sh[(sh["ticker"] == "BABA") & sh["source"].str.contains("Ticker.info")]
     assert len(live) == 1 and live["shares_millions"].iloc[0] == pytest.approx(2_300.0)
     assert len(sh) > len(Store(EMBEDDED).table("shares"))
-    # statements fill only fiscal years the compiled table lacks (BABA FY2025 calendar year)
+    # statements fill the fiscal years the compiled table lacks, and the figures its rows lack,
+    # in rows of their own; the compiled rows are unchanged
     f = new.table("fundamentals")
-    added = f[(f["ticker"] == "BABA") & (f["source"] == "yfinance income_stmt")]
+    added = f[(f["ticker"] == "BABA") & f["source"].str.startswith("yfinance income_stmt")]
     assert rep.statements == len(added) <= 1
-    vm = pd.read_parquet(user_store / "valuation_measures.parquet")
+    compiled = old.table("fundamentals")
+    pd.testing.assert_frame_equal(
+        f[~f["source"].str.startswith("yfinance")].reset_index(drop=True),
+        compiled.sort_values(["ticker", "fiscal_year"], kind="mergesort").reset_index(drop=True),
+        check_like=True,
+    )
+    vm = new.table("valuation_measures")
     assert set(vm["ticker"]) == {"BABA"}
 
 

@@ -1,0 +1,275 @@
+"""Store safety: versions committed by one manifest rename, checksums that refuse a corrupted
+file, one writer at a time, and SIGKILL at any moment leaving a readable, consistent store."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aigap.cli import main
+from data.commit import LOCK_FILE, commit_tables, store_lock
+from data.errors import CorruptFileError, StoreLockedError
+from data.store import EMBEDDED, Store
+from data.update import UpdateReport, adr_units, statement_additions, update_store
+from data.yfinance_provider import PriceBatch
+
+from synthetic import SYNTHETIC_UNIVERSE, bdays, edited_copy, write_store
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def committed(tmp_path):
+    """A SYNTHETIC store committed with checksums."""
+    idx = bdays()
+    src = write_store(
+        tmp_path / "src",
+        {t: pd.Series(10.0 + i, index=idx) for i, t in enumerate(["CNA", "CNB", "USA", "USB"])}
+        | {"SPY": pd.Series(400.0, index=idx)},
+    )
+    return edited_copy(src.root, tmp_path / "store", {})
+
+
+def test_a_commit_keeps_only_the_files_the_manifest_names(committed):
+    (committed / "notes.txt").write_text("a user's file")
+    store = Store(committed)
+    first = store.manifest()["files"]["prices"]["file"]
+    px = store.table("prices")
+    commit_tables(committed, {"prices": px[px["date"] < "2024-06-01"]}, store.manifest())
+    names = {p.name for p in committed.iterdir()}
+    second = Store(committed).manifest()["files"]["prices"]["file"]
+    assert first != second and first not in names and second in names
+    assert "notes.txt" in names  # nothing but table versions and temporary files is removed
+    files = json.loads((committed / "manifest.json").read_text())["files"]
+    assert names - {"notes.txt", "manifest.json", LOCK_FILE} == {e["file"] for e in files.values()}
+    assert Store(committed).table("prices")["date"].max() < pd.Timestamp("2024-06-01")
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
+def test_a_corrupted_file_is_refused_with_exit_3(committed, capsys, damage):
+    path = Store(committed).table_path("prices")
+    data = bytearray(path.read_bytes())
+    if damage == "flip":
+        data[len(data) // 2] ^= 0xFF
+    else:
+        data = data[: len(data) // 2]
+    path.write_bytes(bytes(data))
+    with pytest.raises(CorruptFileError, match="checksum differs"):
+        Store(committed).table("prices")
+    code = main(["data", "prices", "CNA", "--data-dir", str(committed)])
+    err = capsys.readouterr().err
+    assert code == 3 and f"{path} is corrupted" in err and err.count("\n") == 1
+
+
+def test_the_embedded_snapshot_carries_checksums_that_hold(embedded):
+    files = embedded.manifest()["files"]
+    assert set(files) >= {"prices", "fundamentals", "shares", "valuations"}
+    for name in files:
+        embedded.table(name)  # raises if a committed snapshot file does not match
+
+
+def test_an_update_rebuilds_a_corrupted_table_from_the_embedded_copy(tmp_path, universe):
+    root = edited_copy(EMBEDDED, tmp_path / "store", {})
+    path = Store(root).table_path("corporate_actions")
+    path.write_bytes(path.read_bytes()[:100])
+    frame = _frame(["JD"], pd.bdate_range("2026-07-01", "2026-07-31"))
+    rep = update_store(root, universe, ["JD"], provider=_Fixed(frame))
+    assert any("corrupted: rebuilt from the embedded snapshot" in w for w in rep.warnings)
+    pd.testing.assert_frame_equal(
+        Store(root).table("corporate_actions"), Store(EMBEDDED).table("corporate_actions")
+    )
+
+
+def test_one_writer_at_a_time(committed, capsys, universe):
+    with store_lock(committed):
+        with pytest.raises(StoreLockedError, match="another `aigap data update`"):
+            update_store(committed, universe, ["CNA"], provider=_Fixed({}))
+        code = main(["data", "update", "CNA", "--data-dir", str(committed)])
+    assert code == 3 and "another `aigap data update`" in capsys.readouterr().err
+    with store_lock(committed):  # released: it can be taken again
+        pass
+
+
+def test_dividends_in_a_download_are_stored(tmp_path, universe):
+    root = edited_copy(EMBEDDED, tmp_path / "store", {})
+    dates = pd.bdate_range("2026-07-01", "2026-07-31")
+    frame = _frame(["JD"], dates)
+    frame["JD"].loc[pd.Timestamp("2026-07-10"), "dividend"] = 0.5
+    update_store(root, universe, ["JD"], provider=_Fixed(frame))
+    d = Store(root).table("dividends")
+    assert d.to_dict("records") == [
+        {
+            "ticker": "JD",
+            "date": pd.Timestamp("2026-07-10"),
+            "amount": 0.5,
+            "currency": "USD",
+            "source": "yfinance Dividends",
+        }
+    ]
+
+
+# ----------------------------------------------------------------------- statements and units
+def _stmt(**kw):
+    row = {
+        "ticker": "BABA",
+        "fiscal_year": 2025,
+        "period_end": pd.Timestamp("2025-03-31"),
+        "currency": "CNY",
+        "revenue": 996_347.0,
+        "net_income": 129_470.0,
+        "diluted_eps": 53.58,
+        "diluted_shares": 2_416.0,
+        "source": "yfinance income_stmt",
+        "public_date": pd.Timestamp("2025-07-29"),
+        "eps_unit": "listed unit",
+    }
+    return pd.Series(row | kw)
+
+
+def test_adr_units_per_ordinary_share_are_converted_to_per_ads():
+    # Yahoo gave BABA per ordinary share: 19,328M shares = 2,416M ADS x 8; EPS 6.70 per share
+    row, unit = adr_units(_stmt(diluted_shares=19_328.0, diluted_eps=6.70), 8.0, 2_400.0)
+    assert row["diluted_shares"] == pytest.approx(2_416.0)
+    assert row["diluted_eps"] == pytest.approx(53.6) and "x8" in unit
+    # independent check: EPS per ADS ~ net income / ADS count
+    assert row["diluted_eps"] == pytest.approx(129_470.0 / 2_416.0, rel=0.01)
+    same, unit = adr_units(_stmt(), 8.0, 2_400.0)
+    assert same["diluted_eps"] == 53.58 and unit == "per ADS (as given)"
+    unclear, unit = adr_units(_stmt(diluted_shares=600.0), 8.0, 2_400.0)
+    assert np.isnan(unclear["diluted_eps"]) and unit.startswith("ADR units unclear")
+    bad_eps, unit = adr_units(_stmt(diluted_eps=6.70), 8.0, 2_400.0)
+    assert np.isnan(bad_eps["diluted_eps"]) and "EPS dropped" in unit
+    none, unit = adr_units(_stmt(), 8.0, None)
+    assert np.isnan(none["diluted_shares"]) and "no stored ADS count" in unit
+
+
+def test_statements_fill_missing_figures_in_rows_of_their_own(universe):
+    fund = pd.DataFrame(
+        [
+            _stmt(
+                source="compiled",
+                diluted_eps=np.nan,
+                diluted_shares=np.nan,
+                source_rank=1,
+                public_date=pd.Timestamp("2025-05-15"),
+            ),
+        ]
+    )
+    shares = pd.DataFrame(
+        {
+            "ticker": ["BABA"],
+            "as_of": [pd.Timestamp("2025-03-31")],
+            "shares_millions": [2_400.0],
+            "usable": [True],
+        }
+    )
+    yahoo = pd.DataFrame(
+        [
+            _stmt(),
+            _stmt(
+                fiscal_year=2026,
+                period_end=pd.Timestamp("2026-03-31"),
+                public_date=pd.Timestamp("2026-07-29"),
+            ),
+        ]
+    )
+    add = statement_additions(fund, yahoo, universe, shares, UpdateReport())
+    fill, new = add.iloc[0], add.iloc[1]
+    assert (
+        fill["fiscal_year"] == 2025 and np.isnan(fill["revenue"]) and np.isnan(fill["net_income"])
+    )
+    assert fill["diluted_eps"] == 53.58 and fill["diluted_shares"] == 2_416.0
+    assert "fills diluted_eps, diluted_shares" in fill["source"]
+    assert fill["public_date"] == pd.Timestamp("2025-07-29")  # its own date, not the row's
+    assert new["fiscal_year"] == 2026 and new["revenue"] == 996_347.0
+    assert (add["source_rank"] == 2).all()  # never preferred over the compiled row
+
+
+# ----------------------------------------------------------------------- SIGKILL
+def test_sigkill_at_any_moment_leaves_a_consistent_store(committed, tmp_path):
+    uni = tmp_path / "universe.toml"
+    uni.write_text(SYNTHETIC_UNIVERSE)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parent), str(HERE)])}
+    rng = random.Random(11)
+    commits = set()
+    for _ in range(8):
+        child = subprocess.Popen(
+            [sys.executable, str(HERE / "kill_child.py"), str(committed), str(uni)],
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        assert child.stdout is not None and child.stdout.readline().strip() == b"ready"
+        time.sleep(rng.uniform(0.05, 0.8))
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        child.stdout.close()
+        store = Store(committed)  # opens: the manifest is whole
+        files = store.manifest()["files"]
+        for name in files:
+            store.table(name)  # every file it names is there and matches its checksum
+        px = store.table("prices")
+        for s in store.manifest()["series"]:  # the manifest and the prices are one version
+            mine = px[px["ticker"] == s["ticker"]]
+            assert str(mine["date"].max().date()) == s["last_date"]
+        commits.add(files["prices"]["file"])
+    assert len(commits) >= 3  # the kills landed on different versions
+    frame = _frame(["CNA"], pd.bdate_range("2024-12-02", "2024-12-31"))
+    rep = update_store(committed, _synthetic(uni), ["CNA"], provider=_Fixed(frame))
+    assert rep.succeeded == ["CNA"]
+    leftovers = [
+        p.name for p in committed.iterdir() if p.name.startswith(".") and p.name != LOCK_FILE
+    ]
+    assert leftovers == []  # an interrupted write's temporary file is cleaned by the next commit
+
+
+# ----------------------------------------------------------------------- helpers
+def _synthetic(path):
+    from data.universe import load_universe
+
+    return load_universe(path)
+
+
+def _frame(tickers, dates):
+    close = np.linspace(30.0, 31.0, len(dates))
+    return {
+        t: pd.DataFrame(
+            {
+                "open": close,
+                "high": close,
+                "low": close,
+                "close": close,
+                "volume": 1.0,
+                "close_unadjusted": close,
+                "split": 0.0,
+                "dividend": 0.0,
+            },
+            index=pd.DatetimeIndex(dates, name="date"),
+        )
+        for t in tickers
+    }
+
+
+class _Fixed:
+    """A SYNTHETIC provider that returns the given frames and no valuations."""
+
+    def __init__(self, frames):
+        self.frames = frames
+
+    def download_prices(self, tickers, start, end=None, on_chunk=None):
+        return PriceBatch(
+            frames={t: f for t, f in self.frames.items() if t in tickers},
+            failures={t: "no rows returned" for t in tickers if t not in self.frames},
+        )
+
+    def info(self, ticker):
+        raise ConnectionError("SYNTHETIC: offline")
