@@ -13,7 +13,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from data.errors import EXIT_UPSTREAM, EXIT_USAGE, AigapError, InputError, OutputPathError
+from data.errors import (
+    EXIT_DATA,
+    EXIT_UPSTREAM,
+    EXIT_USAGE,
+    AigapError,
+    InputError,
+    OutputPathError,
+)
 
 app = typer.Typer(
     add_completion=False,
@@ -287,6 +294,29 @@ def data_coverage(
         from aigap.render import coverage_table
 
         coverage_table(_console(), res)
+
+
+@data_app.command("verify")
+def data_verify(
+    fmt: Annotated[str, typer.Option("--format", help=_fmt("table", "json"))] = "table",
+    data_dir: DataDir = None,
+    universe: UniverseOpt = None,
+) -> None:
+    """Check the store: gaps, stale series, suspicious jumps, currency mismatches, unrestated
+    splits, corrupted files (exit 3 if a file is corrupted; findings alone exit 0)."""
+    from data.verify import verify_store
+
+    _choice(fmt, ("table", "json"), "--format")
+    store, uni = _ctx(data_dir, universe)
+    report = verify_store(store, uni)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(report.to_document(), indent=1) + "\n")
+    else:
+        from aigap.render import verify_table
+
+        verify_table(_console(), report)
+    if "corrupt" in report.counts():
+        raise typer.Exit(code=EXIT_DATA)
 
 
 def _split(values: list[str] | None) -> tuple[str, ...]:

@@ -138,6 +138,8 @@ def run_discount_cli(
         walk_forward=walk_forward,
         train_years=train_years,
         test_months=test_months,
+        universe=universe,
+        tickers=tuple(universe.china),
     )
     wf = doc.get("walk_forward")
     if out:

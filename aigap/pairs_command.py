@@ -139,6 +139,8 @@ def run_pairs_cli(
         walk_forward=walk_forward,
         train_years=train_years,
         test_months=test_months,
+        universe=universe,
+        tickers=tuple(dict.fromkeys(t for p in pairs for t in (p.a, p.b))),
     )
     if out:
         frames = {

@@ -246,3 +246,17 @@ def coverage_table(console, res) -> None:
                 "; ".join(f"{','.join(ms)}: {why}" for why, ms in gaps.items()),
             )
         console.print(t)
+
+
+def verify_table(console: Console, report) -> None:
+    """``aigap data verify``: one line of counts, then one row per finding."""
+    counts = ", ".join(f"{n} {c}" for c, n in report.counts().items()) or "nothing found"
+    console.print(f"aigap data verify: {report.root} (data end {report.data_end}): {counts}")
+    if not report.findings:
+        return
+    t = Table()
+    for c in ("check", "ticker", "date", "detail"):
+        t.add_column(c)
+    for f in report.findings:
+        t.add_row(f.check, f.ticker or "", f.date or "", f.detail)
+    console.print(t)

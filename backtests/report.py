@@ -86,15 +86,27 @@ def finish_document(
     walk_forward: bool,
     train_years: float,
     test_months: int,
+    universe=None,
+    tickers: tuple[str, ...] = (),
 ) -> None:
-    """What every backtest document ends with: the FX caveat, and the walk-forward selection
-    over ``returns`` (date x run) when asked."""
+    """What every backtest document ends with: the FX caveat, what `aigap data verify` finds
+    on ``tickers`` within the backtest (``data_checks``), and the walk-forward selection over
+    ``returns`` (date x run) when asked."""
     from backtests.walkforward import walk_forward_report
     from data.fx import fx_coverage_note
+    from data.verify import flags_by_ticker, verify_store
 
     note = fx_coverage_note(store, returns.index[-1])
     if note:
         doc["notes"].append(note)
+    if universe is not None:
+        found = flags_by_ticker(verify_store(store, universe), returns.index[0], returns.index[-1])
+        doc["data_checks"] = {t: found[t] for t in tickers if t in found}
+        if doc["data_checks"]:
+            doc["notes"].append(
+                f"data checks: {len(doc['data_checks'])} name(s) with findings of "
+                f"`aigap data verify` in the window: {', '.join(doc['data_checks'])}"
+            )
     if walk_forward:
         doc["walk_forward"] = walk_forward_report(
             returns, train_years=train_years, test_months=test_months

@@ -22,7 +22,7 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -179,6 +179,12 @@ class Store:
     @property
     def embedded(self) -> bool:
         return self.root.resolve() == EMBEDDED.resolve()
+
+    def cached(self, key: str, compute: Callable[[], Any]) -> Any:
+        """A value derived from this store's tables, computed once per :class:`Store` object."""
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
 
     def table_path(self, name: str) -> Path:
         """The file of a table: the one the manifest names (a committed version), else the

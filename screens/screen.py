@@ -13,6 +13,7 @@ from data.errors import InputError, NoDataError
 from data.pointintime import PanelConfig, valuation_panel
 from data.store import Store
 from data.universe import Universe
+from data.verify import CHECKS, flags_by_ticker, verify_store
 from screens.multiples import METRICS, compute_multiples
 from screens.scoring import ScoreConfig, discount_scores, segment_medians
 
@@ -41,6 +42,10 @@ INPUT_COLUMNS = (
     "why_sales",
     "why_earnings",
 )
+
+
+#: the screen flags what `aigap data verify` finds in the year before the as-of date
+DATA_CHECK_DAYS = 365
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,12 @@ def run_screen(
         *INPUT_COLUMNS,
     ):
         s[col] = m[col].reindex(s.index)
+    checks = flags_by_ticker(  # a series' end is flagged by the panel ("stale price")
+        verify_store(store, universe),
+        as_of_ts - pd.Timedelta(days=DATA_CHECK_DAYS),
+        as_of_ts,
+        checks=tuple(c for c in CHECKS if c != "stale"),
+    )
     flags = []
     for t in s.index:
         fl = [f for f in str(m.at[t, "flags"]).split("; ") if f]
@@ -134,6 +145,7 @@ def run_screen(
         x = universe[t]
         if x.cross_listing:
             fl.append(f"cross-listed with {x.cross_listing}")
+        fl += checks.get(t, [])
         flags.append("; ".join(fl))
     s["flags"] = flags
     fend = pd.to_datetime(s["fundamentals_period_end"])

@@ -160,6 +160,14 @@ def share_row(ticker, as_of, public, shares, *, kind="weighted_diluted", usable=
     }
 
 
+def _currency(ticker: str) -> str:
+    """The unit a real store gives a ticker's prices (see data.store.price_currency)."""
+    fx = {"CNY=X": "CNY per USD", "HKD=X": "HKD per USD"}
+    if ticker in fx:
+        return fx[ticker]
+    return "HKD" if ticker.endswith(".HK") else "CNY" if ticker.endswith((".SS", ".SZ")) else "USD"
+
+
 def write_store(
     root: Path,
     prices: dict[str, pd.Series],
@@ -188,7 +196,7 @@ def write_store(
                     "low": np.nan,
                     "close": s.to_numpy(dtype=float),
                     "volume": np.nan,
-                    "currency": "USD",
+                    "currency": _currency(t),
                     "close_traded": (traded or {}).get(t, s).reindex(s.index).to_numpy(float),
                     "traded_estimated": False,
                 }
