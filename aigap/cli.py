@@ -524,7 +524,7 @@ def backtest_discount(
     tops = _list(top, int, "--top")
     _check(all(t >= 1 for t in tops), "--top must be at least 1")
     _check(0 < cap <= 1, f"--cap {cap:g} is a weight and must be in (0, 1]")
-    _check(quantile is None or 0 < quantile < 1, "--quantile must be in (0, 1)")
+    _check(quantile is None or 0 < quantile <= 1, "--quantile must be in (0, 1]")
     _check_costs(fees, slippage)
     _check_walk_forward(train_years, test_months)
     store, uni = _ctx(data_dir, universe)

@@ -116,7 +116,8 @@ def run_screen(
         store, universe, [as_of_ts], panel_config=panel_config, score_config=score_config
     )
     m = mult.xs(as_of_ts, level="date")
-    s = scores.xs(as_of_ts, level="date").copy()
+    # rows in ticker order, so ties and unranked rows never depend on the universe file's order
+    s = scores.xs(as_of_ts, level="date").sort_index(kind="mergesort").copy()
     s["name"] = [universe[t].name for t in s.index]
     for col in (
         "market_cap",
