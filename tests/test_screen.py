@@ -164,7 +164,7 @@ def test_filters_and_errors(synthetic_store, synthetic_universe):
         AS_OF,
         filters=ScreenFilters(min_market_cap=500e6, min_metrics=2),
     )
-    assert big.rows[big.rows["rank"].notna()]["ticker"].tolist() == ["CNA", "9001.HK"]
+    assert big.rows[big.rows["rank"].notna()]["ticker"].tolist() == ["9001.HK", "CNA"]
     with pytest.raises(NoDataError, match="before any valuation data"):
         run_screen(synthetic_store, synthetic_universe, "2023-01-01")
     with pytest.raises(InputError, match="unknown segment"):
