@@ -446,3 +446,35 @@ def test_a_vendor_count_far_from_the_stored_one_is_kept_but_not_used():
     out = _checked_counts(fresh, stored, rep)
     assert not out["usable"].iloc[0] and "NOT USED" in out["note"].iloc[0]
     assert rep.warnings and "3690.HK" in rep.warnings[0]
+
+
+def test_cli_update_exits_4_naming_what_failed_and_keeps_the_rest(
+    user_store, universe, monkeypatch, capsys
+):
+    from aigap.cli import main
+
+    frame = yf_frame(["BABA", "MSFT"], pd.bdate_range("2026-07-01", "2026-07-31"))
+    fake = FakeYF(frame, failing={"MSFT": FakeYF.ALWAYS})
+    monkeypatch.setattr(
+        "data.yfinance_provider.YFinanceProvider",
+        lambda: YFinanceProvider(yf_module=fake, sleep=lambda s: None, retries=2),
+    )
+    code = main(["data", "update", "BABA", "MSFT", "--data-dir", str(user_store)])
+    err = capsys.readouterr().err
+    assert code == 4 and "1 failed: MSFT" in err and "YFRateLimitError" in err
+    assert Store(user_store).close(["BABA"])["BABA"].index.max() == pd.Timestamp("2026-07-31")
+    monkeypatch.setattr(  # offline: nothing received, the store is left as it was
+        "data.yfinance_provider.YFinanceProvider",
+        lambda: YFinanceProvider(yf_module=_offline(), sleep=lambda s: None, retries=1),
+    )
+    before = Store(user_store).manifest()
+    code = main(["data", "update", "BABA", "--data-dir", str(user_store)])
+    err = capsys.readouterr().err
+    assert code == 4 and err.startswith("aigap: error: no data received") and err.count("\n") == 1
+    assert Store(user_store).manifest() == before
+
+
+def _offline():
+    fake = FakeYF(None)
+    fake.Ticker = OfflineTicker
+    return fake
