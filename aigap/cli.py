@@ -604,6 +604,14 @@ def backtest_pairs(
     walk_forward: Annotated[bool, typer.Option("--walk-forward")] = False,
     train_years: Annotated[float, typer.Option("--train-years")] = 2.0,
     test_months: Annotated[int, typer.Option("--test-months")] = 6,
+    stats: Annotated[
+        bool,
+        typer.Option(
+            "--stats",
+            help="also the pair statistics (Engle-Granger, ADF, half-life, rolling windows); "
+            "they cost more than the backtest",
+        ),
+    ] = False,
     fmt: Annotated[str, typer.Option("--format", help=_fmt("table", "json"))] = "table",
     out: OutFile = None,
     data_dir: DataDir = None,
@@ -653,6 +661,7 @@ def backtest_pairs(
         fmt=fmt,
         out=out,
         console=_console(),
+        stats=stats,
     )
 
 
@@ -690,7 +699,14 @@ _BOOL_WORDS = {"true", "false", "yes", "no", "on", "off", "1", "0"}
 def _flag_given_a_value(argv: list[str]) -> str | None:
     """``--exclude-stale false``: a flag takes no value, and typer would only say "unexpected
     extra argument"; name the flag instead."""
-    flags = {"--exclude-stale", "--per-segment", "--walk-forward", "--long-china-only", "--debug"}
+    flags = {
+        "--exclude-stale",
+        "--per-segment",
+        "--walk-forward",
+        "--long-china-only",
+        "--debug",
+        "--stats",
+    }
     for i, a in enumerate(argv[:-1]):
         if a in flags and argv[i + 1].lower() in _BOOL_WORDS:
             return f"{a} is a flag and takes no value: write {a} to turn it on, leave it out to not"

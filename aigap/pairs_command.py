@@ -64,6 +64,7 @@ def run_pairs_cli(
     test_months: int = 6,
     out,
     console: Console,
+    stats: bool = False,
 ) -> dict:
     check_out_dir(out)
     if walk_forward:
@@ -85,6 +86,7 @@ def run_pairs_cli(
         end=end,
         long_only=long_only,
         lag=lag,
+        stats=stats,
     )
     t = res.table
     doc = {
@@ -164,15 +166,16 @@ def run_pairs_cli(
         return doc
     from aigap.render import frame_table
 
-    stats = pd.DataFrame(res.stats).T
-    stats.index.name = "pair"
-    frame_table(
-        console,
-        stats,
-        "Pair statistics (statsmodels: Engle-Granger, ADF; half-life "
-        "from AR(1) of the spread; rolling = 252-day windows)",
-        "{:.3f}",
-    )
+    if res.stats:
+        table = pd.DataFrame(res.stats).T
+        table.index.name = "pair"
+        frame_table(
+            console,
+            table,
+            "Pair statistics (statsmodels: Engle-Granger, ADF; half-life "
+            "from AR(1) of the spread; rolling = 252-day windows)",
+            "{:.3f}",
+        )
     best = t.sort_values("sharpe", ascending=False)[SHOW[1:]].head(20)
     frame_table(
         console,

@@ -91,7 +91,10 @@ def run_pairs_backtest(
     long_only: bool = False,
     lag: int = 0,
     rolling_window: int = 252,
+    stats: bool = False,
 ) -> PairsResult:
+    """``stats``: also the pair statistics (Engle-Granger, ADF, half-life; whole sample and
+    rolling), which cost more than the simulation (``aigap backtest pairs --stats``)."""
     _validate(lookbacks, entries, exits, stops, max_hold, borrow_rate, fees, slippage)
     if lag < 0:
         raise InputError("--lag must be 0 or more days")
@@ -110,7 +113,7 @@ def run_pairs_backtest(
         raise InputError("no threshold set satisfies exit < entry < stop")
     closes, weights, meta = {}, {}, []
     fill_prices: dict[str, pd.DataFrame] = {}
-    stats, rolling = {}, {}
+    pair_stats, rolling = {}, {}
     for pair in pairs:
         # fills and valuation: each leg's close of the US date (an HK/A-share close precedes
         # the New York close); the signal may lag the non-US leg further (--lag)
@@ -129,12 +132,8 @@ def run_pairs_backtest(
         raw_px = px
         px, tradable, ended_at = _freeze_after_data_end(px, tradable)
         fill_prices[pair.label] = px
-        stats[pair.label] = pair_statistics(raw_px)
-        roll = rolling_pair_statistics(raw_px, window=rolling_window)
-        rolling[pair.label] = roll
-        if len(roll):
-            stats[pair.label]["rolling_windows"] = float(len(roll))
-            stats[pair.label]["rolling_share_cointegrated"] = float(roll["held"].mean())
+        if stats:
+            pair_stats[pair.label], rolling[pair.label] = _statistics(raw_px, rolling_window)
         for lb in lookbacks:
             zf = spread_zscore(sig_all, lb, hedge).loc[s:]
             z = np.repeat(zf["z"].to_numpy()[:, None], len(combos), axis=1)
@@ -227,13 +226,22 @@ def run_pairs_backtest(
     return PairsResult(
         table=table,
         trades=trades,
-        stats=stats,
+        stats=pair_stats,
         rolling=rolling,
         value=value,
         returns=returns,
         weights=weights,
         prices=fill_prices,
     )
+
+
+def _statistics(px: pd.DataFrame, window: int) -> tuple[dict, pd.DataFrame]:
+    st = pair_statistics(px)
+    roll = rolling_pair_statistics(px, window=window)
+    if len(roll):
+        st["rolling_windows"] = float(len(roll))
+        st["rolling_share_cointegrated"] = float(roll["held"].mean())
+    return st, roll
 
 
 def _freeze_after_data_end(

@@ -141,8 +141,8 @@ def discount_scores(
     out["metrics_used"] = used
     seg = pd.Series([universe[t].segment for t in idx.get_level_values("ticker")], index=idx)
     out["segment"] = seg
-    out["z_segment"] = out.groupby([idx.get_level_values("date"), seg])["composite"].transform(
-        robust_z
+    out["z_segment"] = _grouped_robust_z(
+        out["composite"], [idx.get_level_values("date"), seg.to_numpy()]
     )
     out["tilt"] = seg.map(lambda s: float(tilt.get(s, 1.0)))
     out["score"] = out["composite"] + np.log(out["tilt"])

@@ -9,7 +9,12 @@ import warnings
 import numpy as np
 import pandas as pd
 
-__all__ = ["half_life", "pair_statistics", "rolling_pair_statistics"]
+__all__ = ["ROLLING_LAGS", "half_life", "pair_statistics", "rolling_pair_statistics"]
+
+#: the lag order of the Engle-Granger and ADF regressions on rolling windows: fixed, because an
+#: information-criterion search on every window costs ~100x more and its choice jumps between
+#: neighbouring windows
+ROLLING_LAGS = 1
 
 
 def half_life(spread: pd.Series) -> float:
@@ -27,8 +32,9 @@ def half_life(spread: pd.Series) -> float:
     return float(np.log(2) / -b) if b < 0 else float("nan")
 
 
-def pair_statistics(prices: pd.DataFrame) -> dict[str, float]:
-    """``prices`` has columns ``a`` and ``b`` (same currency).  Static statistics."""
+def pair_statistics(prices: pd.DataFrame, lags: int | None = None) -> dict[str, float]:
+    """``prices`` has columns ``a`` and ``b`` (same currency).  Static statistics; the lag order
+    of the unit-root regressions is chosen by AIC, or fixed at ``lags``."""
     import statsmodels.api as sm
     from statsmodels.tsa.stattools import adfuller, coint
 
@@ -48,11 +54,13 @@ def pair_statistics(prices: pd.DataFrame) -> dict[str, float]:
         return out
     with warnings.catch_warnings():  # statsmodels warns on near-singular small samples
         warnings.simplefilter("ignore")
-        out["coint_pvalue"] = float(coint(la, lb)[1])
+        auto = {"autolag": "aic"} if lags is None else {"autolag": None, "maxlag": lags}
+        out["coint_pvalue"] = float(coint(la, lb, **auto)[1])
         fit = sm.OLS(la.to_numpy(), sm.add_constant(lb.to_numpy(), has_constant="add")).fit()
         spread = pd.Series(la.to_numpy() - fit.params[1] * lb.to_numpy(), index=p.index)
         out["beta"] = float(fit.params[1])
-        out["adf_pvalue"] = float(adfuller(spread, autolag="AIC")[1])
+        adf = {"autolag": "AIC"} if lags is None else {"autolag": None, "maxlag": lags}
+        out["adf_pvalue"] = float(adfuller(spread, **adf)[1])
         out["half_life_days"] = half_life(spread)
     out["return_corr"] = float(p.pct_change().dropna().corr().iloc[0, 1])
     return out
@@ -61,13 +69,14 @@ def pair_statistics(prices: pd.DataFrame) -> dict[str, float]:
 def rolling_pair_statistics(
     prices: pd.DataFrame, window: int = 252, step: int = 21
 ) -> pd.DataFrame:
-    """:func:`pair_statistics` on trailing windows ending every ``step`` days; ``held`` says
-    whether Engle-Granger rejects no-cointegration at 5% in that window."""
+    """:func:`pair_statistics` (lag order :data:`ROLLING_LAGS`) on trailing windows ending every
+    ``step`` days; ``held`` says whether Engle-Granger rejects no-cointegration at 5% in that
+    window."""
     p = prices[["a", "b"]].dropna()
     rows = []
     for end in range(window, len(p) + 1, step):
         w = p.iloc[end - window : end]
-        st = pair_statistics(w)
+        st = pair_statistics(w, lags=ROLLING_LAGS)
         rows.append({"window_end": w.index[-1], **st})
     df = pd.DataFrame(rows)
     if len(df):

@@ -106,7 +106,21 @@ def test_backtest_pairs_sweep_json(capsys):
     assert {"params", "metrics", "trades"} <= set(run0)
     t = run0["trades"][0]
     assert {"entry_date", "exit_date", "direction", "long_leg", "short_leg", "pnl"} <= set(t)
-    assert doc["pair_statistics"]["BABA:AMZN"]["coint_pvalue"] is not None
+    assert doc["pair_statistics"] == {}  # opt-in
+    code, out, err = run(
+        capsys,
+        "backtest",
+        "pairs",
+        "--pair",
+        "BABA:9988.HK",
+        "--start",
+        "2024-01-01",
+        "--stats",
+        "--format",
+        "json",
+    )
+    assert code == 0, err
+    assert json.loads(out)["pair_statistics"]["BABA:9988.HK"]["coint_pvalue"] is not None
 
 
 @pytest.mark.parametrize(

@@ -212,8 +212,35 @@ def test_sweep_of_many_parameter_sets_over_several_pairs(embedded, universe):
     )
     assert len(res.table) == 4 * 3 * 3 * 2 * 2 >= 100
     assert res.table["sharpe"].notna().all()
-    assert set(res.stats) == {p.label for p in pairs}
+    assert res.stats == {} and res.rolling == {}  # statistics are opt-in (--stats)
+
+
+def test_pair_statistics_on_request(embedded, universe):
+    pairs = [parse_pair("BABA:9988.HK", universe)]
+    res = run_pairs_backtest(embedded, universe, pairs, start="2023-01-01", stats=True)
+    assert set(res.stats) == {"BABA:9988.HK"}
     assert res.stats["BABA:9988.HK"]["rolling_share_cointegrated"] > 0.5  # the same company
+    roll = res.rolling["BABA:9988.HK"]
+    assert len(roll) == res.stats["BABA:9988.HK"]["rolling_windows"] >= 5
+
+
+def test_rolling_windows_use_a_fixed_lag_order():
+    """The rolling statistics run statsmodels with the lag order fixed (ROLLING_LAGS), the
+    whole-sample ones with AIC: checked against statsmodels called directly."""
+    from statsmodels.tsa.stattools import coint
+
+    from strategies.pair_stats import ROLLING_LAGS, rolling_pair_statistics
+
+    rng = np.random.default_rng(5)
+    b = np.exp(np.cumsum(rng.normal(0, 0.01, 400)))
+    a = b * np.exp(rng.normal(0, 0.01, 400))
+    px = pd.DataFrame({"a": a, "b": b}, index=pd.bdate_range("2020-01-01", periods=400))
+    roll = rolling_pair_statistics(px, window=252, step=50)
+    w = px.iloc[-252:]
+    want = coint(np.log(w["a"]), np.log(w["b"]), autolag=None, maxlag=ROLLING_LAGS)[1]
+    assert roll["coint_pvalue"].iloc[-1] == pytest.approx(want, rel=1e-12)
+    whole = pair_statistics(px)
+    assert whole["coint_pvalue"] == pytest.approx(coint(np.log(a), np.log(b))[1], rel=1e-12)
 
 
 def test_half_life_of_a_known_ar1():
