@@ -604,6 +604,17 @@ def backtest_pairs(
     walk_forward: Annotated[bool, typer.Option("--walk-forward")] = False,
     train_years: Annotated[float, typer.Option("--train-years")] = 2.0,
     test_months: Annotated[int, typer.Option("--test-months")] = 6,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="local|dask: where the sweep runs (dask: $AIGAP_DASK_ADDRESS, else a local "
+            "cluster of --workers processes)",
+        ),
+    ] = "local",
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="worker processes of a local Dask cluster")
+    ] = None,
     stats: Annotated[
         bool,
         typer.Option(
@@ -635,6 +646,8 @@ def backtest_pairs(
     _check(max_hold >= 1, "--max-hold must be at least 1 day")
     _check(0 <= borrow_rate < 1, "--borrow-rate is annual (0.03 = 3%) and must be in [0, 1)")
     _check(lag >= 0, "--lag must not be negative")
+    _choice(engine, ("local", "dask"), "--engine")
+    _check(workers is None or workers >= 1, "--workers must be at least 1")
     _check_costs(fees, slippage)
     _check_walk_forward(train_years, test_months)
     store, uni = _ctx(data_dir, universe)
@@ -662,6 +675,8 @@ def backtest_pairs(
         out=out,
         console=_console(),
         stats=stats,
+        engine=engine,
+        workers=workers,
     )
 
 

@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 from rich.console import Console
 
-from backtests.pairs import heatmap, run_pairs_backtest
+from backtests.pairs import heatmap, run_pairs_sweep
 from backtests.report import (
     check_out_dir,
     clean,
@@ -65,14 +65,18 @@ def run_pairs_cli(
     out,
     console: Console,
     stats: bool = False,
+    engine: str = "local",
+    workers: int | None = None,
 ) -> dict:
     check_out_dir(out)
     if walk_forward:
         check_walk_forward(train_years, test_months)
-    res = run_pairs_backtest(
+    res = run_pairs_sweep(
         store,
         universe,
         pairs,
+        engine=engine,
+        workers=workers,
         lookbacks=lookbacks,
         entries=entries,
         exits=exits,

@@ -8,6 +8,7 @@ deducted from the equity curve (vectorbt's open-source simulator has no borrow a
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass, field
 
@@ -32,7 +33,14 @@ from strategies.pairs import (
     spread_zscore,
 )
 
-__all__ = ["PairsResult", "borrow_cost", "heatmap", "run_pairs_backtest"]
+__all__ = [
+    "PairsResult",
+    "borrow_cost",
+    "heatmap",
+    "merge_results",
+    "run_pairs_backtest",
+    "run_pairs_sweep",
+]
 
 DAYS = 252
 BENCHMARKS = ("SPY", "KWEB")  #: alpha, beta and IR of each run against these (USD ETFs)
@@ -92,15 +100,18 @@ def run_pairs_backtest(
     lag: int = 0,
     rolling_window: int = 252,
     stats: bool = False,
+    warmup: int | None = None,
 ) -> PairsResult:
     """``stats``: also the pair statistics (Engle-Granger, ADF, half-life; whole sample and
-    rolling), which cost more than the simulation (``aigap backtest pairs --stats``)."""
+    rolling), which cost more than the simulation (``aigap backtest pairs --stats``).
+    ``warmup``: trading days loaded before ``start`` (default: from the longest lookback; a
+    chunk of a larger sweep passes the sweep's, so that it computes on the same calendar)."""
     _validate(lookbacks, entries, exits, stops, max_hold, borrow_rate, fees, slippage)
     if lag < 0:
         raise InputError("--lag must be 0 or more days")
     s, e = parse_period(start, end if end is not None else us_calendar(store).max())
     spy = store.close(["SPY"], strict=False)
-    warm = max(lookbacks) * 2 + 10
+    warm = warmup_days(lookbacks) if warmup is None else warmup
     full = spy.index[spy.index <= e]
     first = full.searchsorted(s)
     cal = full[max(0, first - warm) :]
@@ -233,6 +244,71 @@ def run_pairs_backtest(
         weights=weights,
         prices=fill_prices,
     )
+
+
+def warmup_days(lookbacks) -> int:
+    """Trading days of history loaded before the start: two windows of the longest lookback."""
+    return max(lookbacks) * 2 + 10
+
+
+@functools.lru_cache(maxsize=4)
+def _worker_inputs(store_root: str, universe_path: str) -> tuple[Store, Universe]:
+    """A worker process opens the store and the universe once (chunks carry paths, not data)."""
+    from data.universe import load_universe
+
+    return Store(store_root), load_universe(universe_path)
+
+
+def pairs_chunk(
+    store_root: str, universe_path: str, pair: PairSpec, lookback: int, kw: dict
+) -> PairsResult:
+    """One chunk of a sweep (one pair, one lookback, every threshold set): a pure function
+    of its arguments, run in this process or on a distributed worker."""
+    store, universe = _worker_inputs(store_root, universe_path)
+    return run_pairs_backtest(store, universe, [pair], lookbacks=(lookback,), **kw)
+
+
+def merge_results(parts: list[PairsResult]) -> PairsResult:
+    """The chunks of a sweep as one result, in the order of ``parts``."""
+    return PairsResult(
+        table=pd.concat([p.table for p in parts]),
+        trades={k: v for p in parts for k, v in p.trades.items()},
+        stats={k: v for p in parts for k, v in p.stats.items()},
+        rolling={k: v for p in parts for k, v in p.rolling.items()},
+        value=pd.concat([p.value for p in parts], axis=1),
+        returns=pd.concat([p.returns for p in parts], axis=1),
+        weights={k: v for p in parts for k, v in p.weights.items()},
+        prices={k: v for p in parts for k, v in p.prices.items()},
+    )
+
+
+def run_pairs_sweep(
+    store: Store,
+    universe: Universe,
+    pairs: list[PairSpec],
+    *,
+    engine: str = "local",
+    workers: int | None = None,
+    on_done=None,
+    **kw,
+) -> PairsResult:
+    """:func:`run_pairs_backtest` over the grid, cut into (pair, lookback) chunks run on
+    ``engine`` (:mod:`backtests.engines`); ``local`` runs the grid in one simulation.  Pair
+    statistics are computed once per pair (with its first lookback)."""
+    from backtests.engines import map_chunks
+
+    lookbacks = tuple(kw.pop("lookbacks", (60,)))
+    if engine == "local":
+        return run_pairs_backtest(store, universe, pairs, lookbacks=lookbacks, **kw)
+    kw["warmup"] = warmup_days(lookbacks)
+    stats = kw.pop("stats", False)
+    chunks = [
+        (str(store.root), str(universe.path), p, lb, {**kw, "stats": stats and i == 0})
+        for p in pairs
+        for i, lb in enumerate(lookbacks)
+    ]
+    parts = map_chunks(pairs_chunk, chunks, engine=engine, workers=workers, on_done=on_done)
+    return merge_results(parts)
 
 
 def _statistics(px: pd.DataFrame, window: int) -> tuple[dict, pd.DataFrame]:

@@ -217,6 +217,8 @@ def test_tilde_is_expanded_in_path_options(capsys, tmp_path, monkeypatch):
         (("backtest", "pairs", "--lookback", "1"), 2, "--lookback"),
         (("backtest", "pairs", "--borrow-rate", "3"), 2, "--borrow-rate"),
         (("pairs", "scan", "--top", "-1"), 2, "--top"),
+        (("backtest", "pairs", "--engine", "spark"), 2, "--engine"),
+        (("backtest", "pairs", "--engine", "dask", "--workers", "0"), 2, "--workers"),
         (("screen", "--exclude-stale", "false"), 2, "--exclude-stale is a flag"),
         (("screen", "--exclude-stale=false"), 2, "--exclude-stale is a flag"),
         (("screen", "--min-market-cap", "-5"), 2, "--min-market-cap"),

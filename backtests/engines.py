@@ -1,0 +1,99 @@
+"""Where a sweep runs: in this process (``local``) or on an existing distributed engine
+(``dask``: a ``dask.distributed`` scheduler, or a local cluster of worker processes).
+
+A sweep is cut into chunks that are independent (one pair and one lookback of the pairs grid);
+each chunk is a pure function of its arguments, so the result does not depend on where or in
+which order chunks ran.  At most ``2 x workers`` chunks are in flight at once and results are
+gathered as they complete, so memory stays bounded whatever the size of the grid.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from data.errors import InputError, ProviderError
+
+__all__ = ["ENGINES", "map_chunks"]
+
+ENGINES = ("local", "dask")
+#: the scheduler of an existing Dask cluster (``tcp://host:8786``); unset: a local cluster
+DASK_ADDRESS_VAR = "AIGAP_DASK_ADDRESS"
+
+
+@contextmanager
+def _dask_client(workers: int | None, address: str | None) -> Iterator[Any]:
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise InputError(
+            "--engine dask needs dask.distributed: pip install 'aigap[dask]'"
+        ) from None
+    address = address or os.environ.get(DASK_ADDRESS_VAR)
+    if address:
+        try:
+            client = Client(address, timeout="10s")
+        except OSError as e:
+            raise ProviderError(f"cannot reach the Dask scheduler at {address}: {e}") from None
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    n = workers or max(1, (os.cpu_count() or 2))
+    with (
+        LocalCluster(
+            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def map_chunks(
+    fn: Callable[..., Any],
+    chunks: Sequence[tuple],
+    *,
+    engine: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    on_done: Callable[[int], None] | None = None,
+) -> list:
+    """``[fn(*c) for c in chunks]``, computed on ``engine``; results in the order of
+    ``chunks``.  ``on_done`` is called with 1 after each chunk (a progress bar)."""
+    if engine not in ENGINES:
+        raise InputError(f"--engine must be one of {', '.join(ENGINES)} (got {engine!r})")
+    if engine == "local":
+        out = []
+        for c in chunks:
+            out.append(fn(*c))
+            if on_done:
+                on_done(1)
+        return out
+    from distributed import as_completed
+
+    results: list = [None] * len(chunks)
+    with _dask_client(workers, address) as client:
+        window = 2 * max(1, len(client.scheduler_info().get("workers", {})) or 1)
+        todo = list(enumerate(chunks))
+        running = {}
+        pool = as_completed()
+        for i, c in todo[:window]:
+            fut = client.submit(fn, *c, pure=False)
+            running[fut.key] = i
+            pool.add(fut)
+        nxt = window
+        for fut in pool:
+            results[running.pop(fut.key)] = fut.result()
+            fut.release()
+            if on_done:
+                on_done(1)
+            if nxt < len(todo):
+                i, c = todo[nxt]
+                nxt += 1
+                new = client.submit(fn, *c, pure=False)
+                running[new.key] = i
+                pool.add(new)
+    return results
