@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
 from data.calendar import us_calendar
 from data.dates import parse_period
 from data.errors import NoDataError
+from data.fx import usd_closes
 from data.store import Store
 from data.universe import Universe
-from strategies.pair_stats import pair_statistics
+from strategies.pair_stats import FIXED_LAGS, pair_statistics
 from strategies.pairs import BASKET, PairSpec, pair_prices
 
 #: the false-discovery rate (and the per-half p-value) a pair must pass
@@ -33,21 +36,35 @@ def candidate_pairs(universe: Universe) -> list[PairSpec]:
 
 
 def scan_pairs(
-    store: Store, universe: Universe, start="2019-01-01", end=None, min_obs: int = 250
+    store: Store,
+    universe: Universe,
+    start="2019-01-01",
+    end=None,
+    min_obs: int = 250,
+    on_done: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
     """Static statistics over the period and on each half (cointegration that holds in both
-    halves is more trustworthy), ranked by Engle-Granger p-value, then half-life."""
+    halves is more trustworthy), ranked by Engle-Granger p-value, then half-life.  The unit-root
+    regressions use :data:`FIXED_LAGS` lags.  ``on_done`` is called with 1 after each pair."""
     s, e = parse_period(start, end if end is not None else us_calendar(store).max())
-    spy = store.close(["SPY"], strict=False)
-    cal = spy.loc[s:e].index
+    cal = us_calendar(store, s, e)
+    pairs = candidate_pairs(universe)
+    needed = sorted(
+        {t for p in pairs for t in (p.a, p.b) if t != BASKET}
+        | {q for p in pairs if p.b == BASKET for q in universe.peers_of(p.a)}
+    )
+    closes = usd_closes(store, universe, needed, cal)
     rows = []
-    for pair in candidate_pairs(universe):
-        px = pair_prices(store, universe, pair, cal).dropna()
+    for pair in pairs:
+        if on_done:
+            on_done(1)
+        px = pair_prices(store, universe, pair, cal, closes=closes).dropna()
         if len(px) < min_obs:
             continue
-        st = pair_statistics(px)
+        st = pair_statistics(px, lags=FIXED_LAGS)
         half = len(px) // 2
-        st1, st2 = pair_statistics(px.iloc[:half]), pair_statistics(px.iloc[half:])
+        st1 = pair_statistics(px.iloc[:half], lags=FIXED_LAGS)
+        st2 = pair_statistics(px.iloc[half:], lags=FIXED_LAGS)
         rows.append(
             {
                 "pair": pair.label,

@@ -83,15 +83,29 @@ def parse_pair(text: str, universe: Universe) -> PairSpec:
 
 
 def pair_prices(
-    store: Store, universe: Universe, pair: PairSpec, calendar: pd.DatetimeIndex, *, lag: int = 0
+    store: Store,
+    universe: Universe,
+    pair: PairSpec,
+    calendar: pd.DatetimeIndex,
+    *,
+    lag: int = 0,
+    closes: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """USD closes of both legs on the US calendar (columns ``a``, ``b``).  The basket leg is an
-    equal-weight index of the US peers' daily returns (rebalanced daily, as a swap would be)."""
+    equal-weight index of the US peers' daily returns (rebalanced daily, as a swap would be).
+    ``closes``: :func:`data.fx.usd_closes` of every ticker needed on ``calendar``, computed once
+    by a caller that builds many pairs."""
+
+    def usd(tickers: list[str]) -> pd.DataFrame:
+        if closes is not None:
+            return closes.reindex(columns=tickers)
+        return usd_closes(store, universe, tickers, calendar)
+
     legs = [pair.a] + ([] if pair.b == BASKET else [pair.b])
-    px = usd_closes(store, universe, legs, calendar)
+    px = usd(legs)
     if pair.b == BASKET:
         peers = list(universe.peers_of(pair.a))
-        p = usd_closes(store, universe, peers, calendar)
+        p = usd(peers)
         r = p.pct_change(fill_method=None).mean(axis=1, skipna=True)
         first = p.notna().any(axis=1).idxmax()
         basket = (1 + r.fillna(0.0)).cumprod().where(calendar >= first)

@@ -225,11 +225,11 @@ def test_pair_statistics_on_request(embedded, universe):
 
 
 def test_rolling_windows_use_a_fixed_lag_order():
-    """The rolling statistics run statsmodels with the lag order fixed (ROLLING_LAGS), the
+    """The rolling statistics run statsmodels with the lag order fixed (FIXED_LAGS), the
     whole-sample ones with AIC: checked against statsmodels called directly."""
     from statsmodels.tsa.stattools import coint
 
-    from strategies.pair_stats import ROLLING_LAGS, rolling_pair_statistics
+    from strategies.pair_stats import FIXED_LAGS, rolling_pair_statistics
 
     rng = np.random.default_rng(5)
     b = np.exp(np.cumsum(rng.normal(0, 0.01, 400)))
@@ -237,7 +237,7 @@ def test_rolling_windows_use_a_fixed_lag_order():
     px = pd.DataFrame({"a": a, "b": b}, index=pd.bdate_range("2020-01-01", periods=400))
     roll = rolling_pair_statistics(px, window=252, step=50)
     w = px.iloc[-252:]
-    want = coint(np.log(w["a"]), np.log(w["b"]), autolag=None, maxlag=ROLLING_LAGS)[1]
+    want = coint(np.log(w["a"]), np.log(w["b"]), autolag=None, maxlag=FIXED_LAGS)[1]
     assert roll["coint_pvalue"].iloc[-1] == pytest.approx(want, rel=1e-12)
     whole = pair_statistics(px)
     assert whole["coint_pvalue"] == pytest.approx(coint(np.log(a), np.log(b))[1], rel=1e-12)
