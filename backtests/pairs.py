@@ -43,6 +43,8 @@ __all__ = [
 ]
 
 DAYS = 252
+#: starting equity of every run (vectorbt's init_cash in backtests.engine)
+INIT_CASH = 1_000_000.0
 BENCHMARKS = ("SPY", "KWEB")  #: alpha, beta and IR of each run against these (USD ETFs)
 
 
@@ -126,27 +128,17 @@ def run_pairs_backtest(
     fill_prices: dict[str, pd.DataFrame] = {}
     pair_stats, rolling = {}, {}
     for pair in pairs:
-        # fills and valuation: each leg's close of the US date (an HK/A-share close precedes
-        # the New York close); the signal may lag the non-US leg further (--lag)
-        px_all = pair_prices(store, universe, pair, cal)
-        sig_all = pair_prices(store, universe, pair, cal, lag=lag) if lag else px_all
-        px = px_all.loc[s:]
-        fill_prices[pair.label] = px
-        if px.dropna().shape[0] < max(lookbacks) + 20:
+        inp = pair_inputs(store, universe, pair, cal, s, lag=lag)
+        if inp.raw.dropna().shape[0] < max(lookbacks) + 20:
             raise NoDataError(
                 f"pair {pair.label}: too few overlapping prices between {s.date()} and {e.date()}"
             )
-        legs = [t for t in (pair.a, pair.b) if t != BASKET]
-        tradable = (close_age_days(store, legs, px.index) == 0).all(axis=1).to_numpy()
-        # a leg whose data stop: the pair is valued and closed at the last close both legs
-        # have, never carried on one frozen leg while the other moves
-        raw_px = px
-        px, tradable, ended_at = _freeze_after_data_end(px, tradable)
+        px, tradable, ended_at = inp.prices, inp.tradable, inp.ended_at
         fill_prices[pair.label] = px
         if stats:
-            pair_stats[pair.label], rolling[pair.label] = _statistics(raw_px, rolling_window)
+            pair_stats[pair.label], rolling[pair.label] = _statistics(inp.raw, rolling_window)
         for lb in lookbacks:
-            zf = spread_zscore(sig_all, lb, hedge).loc[s:]
+            zf = signal_frame(inp, lb, hedge, s)
             z = np.repeat(zf["z"].to_numpy()[:, None], len(combos), axis=1)
             en, ex, st = (np.array(v, dtype=float) for v in zip(*combos, strict=True))
             # a non-positive hedge ratio is no hedge (both legs on one side): no new entry
@@ -243,6 +235,85 @@ def run_pairs_backtest(
         returns=returns,
         weights=weights,
         prices=fill_prices,
+    )
+
+
+@dataclass(frozen=True)
+class PairInputs:
+    """What a pair trades on, prepared once for every lookback and threshold set."""
+
+    pair: PairSpec
+    prices: pd.DataFrame  #: USD fill prices from the start, frozen after a leg's data end
+    raw: pd.DataFrame  #: the same before freezing (for the statistics)
+    signal: pd.DataFrame  #: USD prices the signal sees, with the warm-up (``--lag`` applied)
+    tradable: np.ndarray  #: both legs' markets closed that day (an order can fill)
+    ended_at: pd.Timestamp | None  #: the last common close when a leg's data ended
+
+
+def pair_inputs(
+    store: Store,
+    universe: Universe,
+    pair: PairSpec,
+    cal: pd.DatetimeIndex,
+    start: pd.Timestamp,
+    *,
+    lag: int = 0,
+) -> PairInputs:
+    """Fills and valuation at each leg's close of the US date (an HK/A-share close precedes
+    the New York close); the signal may lag the non-US leg further (``lag``).  A leg whose
+    data stop: the pair is valued and closed at the last close both legs have, never carried on
+    one frozen leg while the other moves."""
+    px_all = pair_prices(store, universe, pair, cal)
+    sig_all = pair_prices(store, universe, pair, cal, lag=lag) if lag else px_all
+    raw = px_all.loc[start:]
+    legs = [t for t in (pair.a, pair.b) if t != BASKET]
+    tradable = (close_age_days(store, legs, raw.index) == 0).all(axis=1).to_numpy()
+    px, tradable, ended_at = _freeze_after_data_end(raw, tradable)
+    return PairInputs(pair, px, raw, sig_all, tradable, ended_at)
+
+
+def signal_frame(inp: PairInputs, lookback: int, hedge: str, start: pd.Timestamp) -> pd.DataFrame:
+    """``beta``, ``spread`` and ``z`` of the pair on its fill dates."""
+    return spread_zscore(inp.signal, lookback, hedge).loc[start:]
+
+
+def kernel_grid(
+    inp: PairInputs,
+    zf: pd.DataFrame,
+    combos: list[tuple[float, float, float]],
+    *,
+    max_hold: int,
+    long_only: bool,
+    fees: float,
+    slippage: float,
+    borrow_rate: float,
+    init_cash: float = INIT_CASH,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Equity (net of borrow), positions and order weights of every threshold set by the
+    compiled loop of :mod:`backtests.kernel`: the same rule and accounting as the vectorbt
+    path."""
+    from backtests.kernel import pair_grid
+
+    en, ex, st = (np.array(v, dtype=float) for v in zip(*combos, strict=True))
+    ended = -1 if inp.ended_at is None else int(inp.prices.index.get_loc(inp.ended_at))
+    close = inp.prices.ffill()
+    return pair_grid(
+        zf["z"].to_numpy(dtype=float),
+        zf["beta"].to_numpy(dtype=float),
+        (zf["beta"] > 0).to_numpy(),
+        np.asarray(inp.tradable, dtype=bool),
+        close["a"].to_numpy(dtype=float),
+        close["b"].to_numpy(dtype=float),
+        ended,
+        en,
+        ex,
+        st,
+        int(max_hold),
+        bool(long_only),
+        float(fees),
+        float(slippage),
+        float(borrow_rate),
+        float(init_cash),
     )
 
 
