@@ -165,6 +165,7 @@ def _simulate(ca, cb, wa, wb, fees, slippage, init_cash):
     last = np.full(2, np.nan)
     flow = np.zeros((t_n, 2))
     aflow = np.zeros((t_n, 2))
+    traded = np.zeros(t_n)
     close = np.empty((t_n, 2))
     close[:, 0] = ca
     close[:, 1] = cb
@@ -190,6 +191,7 @@ def _simulate(ca, cb, wa, wb, fees, slippage, init_cash):
             if filled != 0.0:
                 flow[i, c] = _add(flow[i, c], -filled * px - paid)
                 aflow[i, c] = _add(aflow[i, c], filled)
+                traded[i] += abs(filled * px)
     # the series vectorbt rebuilds from its order records
     fc = close.copy()
     for c in range(2):
@@ -211,7 +213,7 @@ def _simulate(ca, cb, wa, wb, fees, slippage, init_cash):
         av[i, 0] = 0.0 if p0 == 0 else fc[i, 0] * p0
         av[i, 1] = 0.0 if p1 == 0 else fc[i, 1] * p1
         value_s[i] = cnow + (av[i, 0] + av[i, 1])
-    return value_s, av
+    return value_s, av, traded
 
 
 @njit(cache=True)
@@ -251,7 +253,8 @@ def _one_set(
     if ended >= 0:
         pos[ended + 1 :] = 0.0
     wa, wb = _weights(pos, beta, tradable)
-    value, av = _simulate(ca, cb, wa, wb, fees, slippage, init_cash)
+    value, av, traded = _simulate(ca, cb, wa, wb, fees, slippage, init_cash)
+    paid = np.zeros(len(value))
     if rate > 0:  # size every order again on equity net of the borrow paid (two passes)
         paid = _borrow_paid(av, rate)
         net = 1.0
@@ -261,14 +264,15 @@ def _one_set(
             if not np.isnan(wb[i]):
                 wb[i] = wb[i] * net
             net = max((value[i] - paid[i]) / value[i], 0.0)
-        value, av = _simulate(ca, cb, wa, wb, fees, slippage, init_cash)
+        value, av, traded = _simulate(ca, cb, wa, wb, fees, slippage, init_cash)
         paid = _borrow_paid(av, rate)
         value = value - paid
     for i in range(len(value)):  # a total loss ends the run
         if value[i] <= 0:
             value[i:] = 0.0
             break
-    return pos, wa, wb, value
+    gross = np.abs(av[:, 0]) + np.abs(av[:, 1])
+    return pos, wa, wb, value, gross, traded, paid
 
 
 @njit(cache=True)
@@ -290,8 +294,9 @@ def pair_grid(
     rate,
     init_cash,
 ):
-    """Equity (``T x K``, net of borrow, zero after a total loss), positions (``T x K``) and
-    order weights (``T x K x 2``: legs a and b, NaN where no order) of ``K`` threshold sets
+    """Equity (``T x K``, net of borrow, zero after a total loss), positions (``T x K``),
+    order weights (``T x K x 2``: legs a and b, NaN where no order) and, ``T x K x 3``, the gross
+    position value, the traded notional and the borrow paid so far, of ``K`` threshold sets
     (``entries``, ``exits``, ``stops``) on one pair and one lookback: ``z`` and ``beta`` from
     :func:`strategies.pairs.spread_zscore`, ``ca``/``cb`` the forward-filled USD closes the
     orders fill at, ``ended`` the row of the last common close (-1: none)."""
@@ -299,8 +304,9 @@ def pair_grid(
     values = np.empty((t_n, k_n))
     positions = np.empty((t_n, k_n))
     orders = np.empty((t_n, k_n, 2))
+    extra = np.empty((t_n, k_n, 3))
     for k in range(k_n):
-        pos, wa, wb, value = _one_set(
+        pos, wa, wb, value, gross, traded, paid = _one_set(
             z, beta, can_enter, tradable, ca, cb, ended, entries[k], exits[k], stops[k],
             max_hold, long_only, fees, slippage, rate, init_cash,
         )  # fmt: skip
@@ -308,4 +314,7 @@ def pair_grid(
         positions[:, k] = pos
         orders[:, k, 0] = wa
         orders[:, k, 1] = wb
-    return values, positions, orders
+        extra[:, k, 0] = gross
+        extra[:, k, 1] = traded
+        extra[:, k, 2] = paid
+    return values, positions, orders, extra

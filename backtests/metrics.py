@@ -45,21 +45,32 @@ def max_drawdown(value: pd.Series) -> float:
     return float((v / v.cummax() - 1.0).min())
 
 
+def _paired(r: pd.Series, b: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The two return series on their common dates where both are known."""
+    if not r.index.equals(b.index):
+        x = pd.concat([r, b], axis=1)
+        r, b = x.iloc[:, 0], x.iloc[:, 1]
+    rv, bv = r.to_numpy(dtype=float), b.to_numpy(dtype=float)
+    ok = ~(np.isnan(rv) | np.isnan(bv))
+    return rv[ok], bv[ok]
+
+
 def alpha_beta(r: pd.Series, b: pd.Series) -> tuple[float, float]:
     """OLS of daily portfolio returns on benchmark returns: annualised alpha, beta."""
-    x = pd.concat([r, b], axis=1).dropna()
-    if len(x) < MIN_ANNUALISE_DAYS or x.iloc[:, 1].var() == 0:
+    rv, bv = _paired(r, b)
+    if len(rv) < MIN_ANNUALISE_DAYS or np.var(bv, ddof=1) == 0:
         return float("nan"), float("nan")
-    beta = float(np.cov(x.iloc[:, 0], x.iloc[:, 1], ddof=1)[0, 1] / x.iloc[:, 1].var(ddof=1))
-    alpha = float(x.iloc[:, 0].mean() - beta * x.iloc[:, 1].mean()) * DAYS
+    beta = float(np.cov(rv, bv, ddof=1)[0, 1] / np.var(bv, ddof=1))
+    alpha = float(rv.mean() - beta * bv.mean()) * DAYS
     return alpha, beta
 
 
 def information_ratio(r: pd.Series, b: pd.Series) -> float:
-    a = (r - b).dropna()
-    if len(a) < MIN_ANNUALISE_DAYS or a.std() == 0:
+    rv, bv = _paired(r, b)
+    a = rv - bv
+    if len(a) < MIN_ANNUALISE_DAYS or np.std(a, ddof=1) == 0:
         return float("nan")
-    return float(a.mean() / a.std() * np.sqrt(DAYS))
+    return float(a.mean() / np.std(a, ddof=1) * np.sqrt(DAYS))
 
 
 def summary(returns: pd.Series, value: pd.Series | None = None) -> dict[str, float]:

@@ -103,11 +103,16 @@ def run_pairs_backtest(
     rolling_window: int = 252,
     stats: bool = False,
     warmup: int | None = None,
+    simulator: str = "kernel",
 ) -> PairsResult:
     """``stats``: also the pair statistics (Engle-Granger, ADF, half-life; whole sample and
     rolling), which cost more than the simulation (``aigap backtest pairs --stats``).
     ``warmup``: trading days loaded before ``start`` (default: from the longest lookback; a
-    chunk of a larger sweep passes the sweep's, so that it computes on the same calendar)."""
+    chunk of a larger sweep passes the sweep's, so that it computes on the same calendar).
+    ``simulator``: ``kernel`` (the compiled loop of :mod:`backtests.kernel`) or ``vectorbt``
+    (the portfolio simulator it reproduces bit for bit; tested)."""
+    if simulator not in SIMULATORS:
+        raise InputError(f"simulator must be one of {', '.join(SIMULATORS)}")
     _validate(lookbacks, entries, exits, stops, max_hold, borrow_rate, fees, slippage)
     if lag < 0:
         raise InputError("--lag must be 0 or more days")
@@ -124,108 +129,41 @@ def run_pairs_backtest(
     ]
     if not combos:
         raise InputError("no threshold set satisfies exit < entry < stop")
-    closes, weights, meta = {}, {}, []
+    costs = Costs(max_hold, long_only, fees, slippage, borrow_rate)
     fill_prices: dict[str, pd.DataFrame] = {}
     pair_stats, rolling = {}, {}
+    sims: dict[str, RunSim] = {}
+    meta: list[dict] = []
+    pending: dict[str, tuple[pd.DataFrame, pd.DataFrame, pd.Series]] = {}
     for pair in pairs:
         inp = pair_inputs(store, universe, pair, cal, s, lag=lag)
         if inp.raw.dropna().shape[0] < max(lookbacks) + 20:
             raise NoDataError(
                 f"pair {pair.label}: too few overlapping prices between {s.date()} and {e.date()}"
             )
-        px, tradable, ended_at = inp.prices, inp.tradable, inp.ended_at
-        fill_prices[pair.label] = px
+        fill_prices[pair.label] = inp.prices
         if stats:
             pair_stats[pair.label], rolling[pair.label] = _statistics(inp.raw, rolling_window)
         for lb in lookbacks:
             zf = signal_frame(inp, lb, hedge, s)
-            z = np.repeat(zf["z"].to_numpy()[:, None], len(combos), axis=1)
-            en, ex, st = (np.array(v, dtype=float) for v in zip(*combos, strict=True))
-            # a non-positive hedge ratio is no hedge (both legs on one side): no new entry
-            pos = pair_positions(
-                z,
-                en,
-                ex,
-                st,
-                np.full(len(combos), max_hold),
-                long_only,
-                can_enter=(zf["beta"] > 0).to_numpy(),
-            )
-            if ended_at is not None:  # flat from the day after the last common close
-                pos[px.index.get_loc(ended_at) + 1 :] = 0.0
-            wa, wb = position_weights(pos, zf["beta"].to_numpy(), tradable)
-            for k, (ce, cx, cs) in enumerate(combos):
-                run = _run_label(pair.label, lb, ce, cx, cs)
-                closes[run] = px
-                weights[run] = pd.DataFrame({"a": wa[:, k], "b": wb[:, k]}, index=px.index)
-                meta.append(
-                    {
-                        "run": run,
-                        "pair": pair.label,
-                        "a": pair.a,
-                        "b": pair.b,
-                        "lookback": lb,
-                        "entry": ce,
-                        "exit": cx,
-                        "stop": cs,
-                        "pos": pd.Series(pos[:, k], index=px.index),
-                        "data_ended": ended_at,
-                    }
-                )
-    idx = next(iter(closes.values())).index
-    big_close = pd.concat({r: closes[r][["a", "b"]] for r in closes}, axis=1, names=["run", "leg"])
-    pf, av, weights = _simulate_net_of_borrow(big_close, weights, borrow_rate, fees, slippage)
-    traded = traded_value(pf)
-    years = (idx[-1] - idx[0]).days / 365.25
-    bench_px = store.close(list(BENCHMARKS), strict=False).reindex(idx)
-    bench = {b: bench_px[b].pct_change(fill_method=None) for b in bench_px.columns}
-    value_raw = group_frame(pf, "value")
-    rows, trades, values = [], {}, {}
-    for m in meta:
-        run = m["run"]
-        cost = borrow_cost(av[run], borrow_rate)
-        paid = cost.cumsum()
-        v, ruined = _stop_at_ruin(value_raw[run] - paid)
-        values[run] = v
-        r = v.pct_change().fillna(0.0)
-        tr = _trades(m["pos"], v, m["a"], m["b"], weights[run])
-        if ruined:
-            tr = tr[tr["entry_date"] < pd.Timestamp(ruined)].reset_index(drop=True)
-        ended = m["data_ended"]
-        tr["data_ended"] = (
-            tr["exit_date"].notna() & (pd.to_datetime(tr["exit_date"]) > ended)
-            if ended is not None
-            else False
-        )
-        trades[run] = tr
-        met: dict[str, object] = dict(summary(r, v))
-        live = v.where(v > 0)
-        met["turnover"] = float((traded[run] / live).sum() / 2 / years) if years else np.nan
-        for b, br in bench.items():
-            a_, beta_ = alpha_beta(r, br)
-            met[f"alpha_{b}"], met[f"beta_{b}"] = a_, beta_
-            met[f"ir_{b}"] = information_ratio(r, br)
-        met.update(
-            {
-                "ruined_on": ruined,
-                "trades": float(len(tr)),
-                "win_rate": float((tr["pnl"] > 0).mean()) if len(tr) else np.nan,
-                "avg_days_held": float(tr["days_held"].mean()) if len(tr) else np.nan,
-                "time_in_market": float((m["pos"] != 0).mean()),
-                "borrow_paid": float(paid.iloc[-1] / v.iloc[0]),
-                "gross_exposure": float(
-                    (av[run].abs().sum(axis=1) / live)
-                    .where(m["pos"].shift(1).fillna(0) != 0)
-                    .mean()
-                ),
-                "data_ended": ended.date().isoformat() if ended is not None else None,
-                "open_at_end": bool(len(tr) and pd.isna(tr["exit_date"].iloc[-1])),
-            }
-        )
-        rows.append({k: m[k] for k in ("run", "pair", "lookback", "entry", "exit", "stop")} | met)
-    value = pd.DataFrame(values, index=idx)
+            labels = [_run_label(pair.label, lb, *c) for c in combos]
+            meta += [
+                {"run": r, "pair": pair.label, "a": pair.a, "b": pair.b, "lookback": lb,
+                 "entry": c[0], "exit": c[1], "stop": c[2], "data_ended": inp.ended_at}
+                for r, c in zip(labels, combos, strict=True)
+            ]  # fmt: skip
+            if simulator == "kernel":
+                sims |= _kernel_runs(inp, zf, combos, labels, costs)
+            else:
+                pending |= _vectorbt_orders(inp, zf, combos, labels, max_hold, long_only)
+    if pending:
+        sims = _vectorbt_runs(pending, costs)
+    idx = next(iter(sims.values())).value.index
+    rows, trades = _run_rows(store, meta, sims, idx)
+    value = pd.DataFrame({m["run"]: sims[m["run"]].value for m in meta}, index=idx)
     returns = value.pct_change().fillna(0.0)
     table = pd.DataFrame(rows).set_index("run")
+    weights = {m["run"]: sims[m["run"]].weights for m in meta}
     return PairsResult(
         table=table,
         trades=trades,
@@ -236,6 +174,155 @@ def run_pairs_backtest(
         weights=weights,
         prices=fill_prices,
     )
+
+
+SIMULATORS = ("kernel", "vectorbt")
+
+
+@dataclass(frozen=True)
+class Costs:
+    """The rule's holding limit and side, and what trading costs."""
+
+    max_hold: int
+    long_only: bool
+    fees: float
+    slippage: float
+    borrow_rate: float
+
+
+@dataclass
+class RunSim:
+    """One parameter set simulated: equity net of borrow (zero after a total loss), the
+    position decided at each close, the orders placed (weights of legs a and b, NaN where
+    none), the gross position value, the traded notional and the borrow paid so far."""
+
+    value: pd.Series
+    pos: pd.Series
+    weights: pd.DataFrame
+    gross: pd.Series
+    traded: pd.Series
+    paid: pd.Series
+
+
+def _kernel_runs(
+    inp: PairInputs, zf: pd.DataFrame, combos: list, labels: list[str], costs: Costs
+) -> dict[str, RunSim]:
+    values, positions, orders, extra = kernel_grid(
+        inp, zf, combos, max_hold=costs.max_hold, long_only=costs.long_only, fees=costs.fees,
+        slippage=costs.slippage, borrow_rate=costs.borrow_rate,
+    )  # fmt: skip
+    idx = inp.prices.index
+    return {
+        run: RunSim(
+            value=pd.Series(values[:, k], index=idx),
+            pos=pd.Series(positions[:, k], index=idx),
+            weights=pd.DataFrame(orders[:, k, :], index=idx, columns=["a", "b"]),
+            gross=pd.Series(extra[:, k, 0], index=idx),
+            traded=pd.Series(extra[:, k, 1], index=idx),
+            paid=pd.Series(extra[:, k, 2], index=idx),
+        )
+        for k, run in enumerate(labels)
+    }
+
+
+def _vectorbt_orders(
+    inp: PairInputs,
+    zf: pd.DataFrame,
+    combos: list,
+    labels: list[str],
+    max_hold: int,
+    long_only: bool,
+) -> dict[str, tuple[pd.DataFrame, pd.DataFrame, pd.Series]]:
+    """Positions and orders of each set (the numpy rule), for the vectorbt simulator."""
+    px = inp.prices
+    z = np.repeat(zf["z"].to_numpy()[:, None], len(combos), axis=1)
+    en, ex, st = (np.array(v, dtype=float) for v in zip(*combos, strict=True))
+    # a non-positive hedge ratio is no hedge (both legs on one side): no new entry
+    pos = pair_positions(z, en, ex, st, np.full(len(combos), max_hold), long_only,
+                         can_enter=(zf["beta"] > 0).to_numpy())  # fmt: skip
+    if inp.ended_at is not None:  # flat from the day after the last common close
+        pos[px.index.get_loc(inp.ended_at) + 1 :] = 0.0
+    wa, wb = position_weights(pos, zf["beta"].to_numpy(), inp.tradable)
+    return {
+        run: (
+            px,
+            pd.DataFrame({"a": wa[:, k], "b": wb[:, k]}, index=px.index),
+            pd.Series(pos[:, k], index=px.index),
+        )
+        for k, run in enumerate(labels)
+    }
+
+
+def _vectorbt_runs(pending: dict, costs: Costs) -> dict[str, RunSim]:
+    closes = {r: v[0] for r, v in pending.items()}
+    weights = {r: v[1] for r, v in pending.items()}
+    big_close = pd.concat({r: closes[r][["a", "b"]] for r in closes}, axis=1, names=["run", "leg"])
+    pf, av, weights = _simulate_net_of_borrow(
+        big_close, weights, costs.borrow_rate, costs.fees, costs.slippage
+    )
+    traded = traded_value(pf)
+    value_raw = group_frame(pf, "value")
+    out = {}
+    for run, (_, _, pos) in pending.items():
+        paid = borrow_cost(av[run], costs.borrow_rate).cumsum()
+        v, _ = _stop_at_ruin(value_raw[run] - paid)
+        out[run] = RunSim(v, pos, weights[run], av[run].abs().sum(axis=1), traded[run], paid)
+    return out
+
+
+def _run_rows(
+    store: Store, meta: list[dict], sims: dict[str, RunSim], idx: pd.DatetimeIndex
+) -> tuple[list[dict], dict[str, pd.DataFrame]]:
+    """The metrics row and the trades of every run."""
+    years = (idx[-1] - idx[0]).days / 365.25
+    bench_px = store.close(list(BENCHMARKS), strict=False).reindex(idx)
+    bench = {b: bench_px[b].pct_change(fill_method=None) for b in bench_px.columns}
+    rows, trades = [], {}
+    for m in meta:
+        sim = sims[m["run"]]
+        v, ruined = _stop_at_ruin(sim.value)
+        tr = _trades(sim.pos, v, m["a"], m["b"], sim.weights)
+        if ruined:
+            tr = tr[tr["entry_date"] < pd.Timestamp(ruined)].reset_index(drop=True)
+        ended = m["data_ended"]
+        tr["data_ended"] = (
+            tr["exit_date"].notna() & (pd.to_datetime(tr["exit_date"]) > ended)
+            if ended is not None
+            else False
+        )
+        trades[m["run"]] = tr
+        rows.append(
+            {k: m[k] for k in ("run", "pair", "lookback", "entry", "exit", "stop")}
+            | _metrics(v, sim, tr, bench, years, ruined, ended)
+        )
+    return rows, trades
+
+
+def _metrics(v, sim: RunSim, tr, bench, years, ruined, ended) -> dict[str, object]:
+    r = v.pct_change().fillna(0.0)
+    met: dict[str, object] = dict(summary(r, v))
+    live = v.where(v > 0)
+    met["turnover"] = float((sim.traded / live).sum() / 2 / years) if years else np.nan
+    for b, br in bench.items():
+        a_, beta_ = alpha_beta(r, br)
+        met[f"alpha_{b}"], met[f"beta_{b}"] = a_, beta_
+        met[f"ir_{b}"] = information_ratio(r, br)
+    met.update(
+        {
+            "ruined_on": ruined,
+            "trades": float(len(tr)),
+            "win_rate": float((tr["pnl"] > 0).mean()) if len(tr) else np.nan,
+            "avg_days_held": float(tr["days_held"].mean()) if len(tr) else np.nan,
+            "time_in_market": float((sim.pos != 0).mean()),
+            "borrow_paid": float(sim.paid.iloc[-1] / v.iloc[0]),
+            "gross_exposure": float(
+                (sim.gross / live).where(sim.pos.shift(1).fillna(0) != 0).mean()
+            ),
+            "data_ended": ended.date().isoformat() if ended is not None else None,
+            "open_at_end": bool(len(tr) and pd.isna(tr["exit_date"].iloc[-1])),
+        }
+    )
+    return met
 
 
 @dataclass(frozen=True)
@@ -288,10 +375,10 @@ def kernel_grid(
     slippage: float,
     borrow_rate: float,
     init_cash: float = INIT_CASH,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Equity (net of borrow), positions and order weights of every threshold set by the
-    compiled loop of :mod:`backtests.kernel`: the same rule and accounting as the vectorbt
-    path."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Equity (net of borrow), positions, order weights and (gross value, traded notional,
+    borrow paid) of every threshold set by the compiled loop of :mod:`backtests.kernel`: the
+    same rule and accounting as the vectorbt path."""
     from backtests.kernel import pair_grid
 
     en, ex, st = (np.array(v, dtype=float) for v in zip(*combos, strict=True))
@@ -457,10 +544,12 @@ def _trades(pos: pd.Series, value: pd.Series, a: str, b: str, w: pd.DataFrame) -
     before the entry order, so fees and borrow are in; an open trade is marked at the end)."""
     idx = w.index
     p = pos.reindex(idx).to_numpy()
-    orders = np.flatnonzero(w["a"].notna().to_numpy())
+    w_a, w_b = w["a"].to_numpy(dtype=float), w["b"].to_numpy(dtype=float)
+    val = value.to_numpy(dtype=float)
+    orders = np.flatnonzero(~np.isnan(w_a))
     rows = []
     for n, i in enumerate(orders):
-        wa = float(w["a"].iat[i])
+        wa = float(w_a[i])
         if wa == 0 or i == 0:
             continue
         direction = 1.0 if wa > 0 else -1.0
@@ -470,9 +559,9 @@ def _trades(pos: pd.Series, value: pd.Series, a: str, b: str, w: pd.DataFrame) -
         end = orders[n + 1] if n + 1 < len(orders) else None
         mark = end if end is not None else len(idx) - 1
         # a direct flip: the previous trade was marked to this close, so start from it
-        flip = n > 0 and float(w["a"].iat[orders[n - 1]]) * wa < 0
+        flip = n > 0 and float(w_a[orders[n - 1]]) * wa < 0
         base = i if flip else i - 1
-        pnl = float(value.iat[mark] - value.iat[base])
+        pnl = float(val[mark] - val[base])
         rows.append(
             {
                 "signal_date": idx[decided],
@@ -482,10 +571,10 @@ def _trades(pos: pd.Series, value: pd.Series, a: str, b: str, w: pd.DataFrame) -
                 "long_leg": a if direction > 0 else b,
                 "short_leg": b if direction > 0 else a,
                 "weight_a": wa,
-                "weight_b": float(w["b"].iat[i]),
+                "weight_b": float(w_b[i]),
                 "days_held": int(mark - i),
                 "pnl": pnl,
-                "return": pnl / float(value.iat[base]) if value.iat[base] > 0 else np.nan,
+                "return": pnl / float(val[base]) if val[base] > 0 else np.nan,
             }
         )
     return pd.DataFrame(

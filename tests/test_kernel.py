@@ -37,7 +37,7 @@ def test_kernel_equals_the_vectorbt_portfolio(embedded, universe, pair_text, kw)
         )
         | kw
     )
-    res = run_pairs_backtest(embedded, universe, [pair], **args)
+    res = run_pairs_backtest(embedded, universe, [pair], simulator="vectorbt", **args)
     s = pd.Timestamp("2022-01-01")
     cal = us_calendar(embedded, end=res.value.index[-1])
     cal = cal[max(0, cal.searchsorted(s) - 130) :]
@@ -45,7 +45,7 @@ def test_kernel_equals_the_vectorbt_portfolio(embedded, universe, pair_text, kw)
     combos = [c for c in itertools.product(entries, exits, stops) if c[1] < c[0] < c[2]]
     n = 0
     for lb in (20, 60):
-        values, positions, orders = kernel_grid(
+        values, positions, orders, _ = kernel_grid(
             inp,
             signal_frame(inp, lb, "ols", s),
             combos,
@@ -68,3 +68,24 @@ def test_kernel_equals_the_vectorbt_portfolio(embedded, universe, pair_text, kw)
             assert res.table.at[run, "time_in_market"] == (positions[:, k] != 0).mean()
             n += len(theirs)
     assert n > 10  # trades happened: the comparison is not between two flat lines
+
+
+@pytest.mark.parametrize("pair_text,kw", CASES[:2])
+def test_the_backtest_gives_the_same_table_with_either_simulator(embedded, universe, pair_text, kw):
+    pair = parse_pair(pair_text, universe)
+    args = (
+        dict(
+            lookbacks=(20, 60),
+            entries=(1.5, 2.0),
+            exits=(0.0, 0.5),
+            stops=(3.0, 4.0),
+            start="2022-01-01",
+        )
+        | kw
+    )
+    vb = run_pairs_backtest(embedded, universe, [pair], simulator="vectorbt", **args)
+    kn = run_pairs_backtest(embedded, universe, [pair], simulator="kernel", **args)
+    pd.testing.assert_frame_equal(vb.table, kn.table, check_exact=False, rtol=1e-12)
+    pd.testing.assert_frame_equal(vb.value, kn.value, check_exact=True)
+    for run in vb.trades:
+        pd.testing.assert_frame_equal(vb.trades[run], kn.trades[run], check_exact=True)
