@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -184,12 +185,25 @@ def data_prices(
     s_ts = parse_date(start, "--start") if start is not None else None
     e_ts = parse_date(end, "--end") if end is not None else None
     if s_ts is not None and e_ts is not None and s_ts > e_ts:
-        raise InputError(f"--start {s_ts.date()} is after --end {e_ts.date()}")
+        from data.errors import DateRangeError
+
+        raise DateRangeError(
+            s_ts.date(), e_ts.date(), f"--start {s_ts.date()} is after --end {e_ts.date()}"
+        )
     if out:
         from screens.export import check_output_file
 
         check_output_file(out)
     px = store.close(tickers, s_ts, e_ts)
+    if px.empty:
+        from data.errors import NoDataError
+
+        have = store.close(tickers)
+        raise NoDataError(
+            f"no prices of {', '.join(tickers)} between {s_ts.date() if s_ts else '...'} and "
+            f"{e_ts.date() if e_ts else '...'} (stored from {have.index.min().date()} to "
+            f"{have.index.max().date()})"
+        )
     if fmt == "csv":
         text = px.to_csv(
             index_label="date", float_format="%.6f", lineterminator="\n", date_format="%Y-%m-%d"
@@ -229,21 +243,16 @@ def data_update(
     """Refresh prices, FX and valuations from Yahoo Finance into a user store (exit 4 if any
     ticker still failed after the retries; the store keeps what was received)."""
     from data.dates import parse_date
-    from data.store import writable_store_dir
+    from data.store import update_target
     from data.universe import load_universe
     from data.update import update_store
 
     start = parse_date(start, "--start").date().isoformat()
     uni = load_universe(universe)
-    root, seeded = writable_store_dir(data_dir)
-    try:
-        report = update_store(root, uni, tickers or None, start=start, progress=True)
-    except AigapError:
-        if seeded:  # nothing was received: do not leave a copy behind that looks updated
-            import shutil
+    from aigap.render import progress_bar
 
-            shutil.rmtree(root, ignore_errors=True)
-        raise
+    root = update_target(data_dir)
+    report = update_store(root, uni, tickers or None, start=start, progress=progress_bar)
     print(report.summary(), file=sys.stderr)
     if report.failed:  # the store holds what was received; the failures are upstream's
         raise typer.Exit(code=EXIT_UPSTREAM)
@@ -549,6 +558,23 @@ def backtest_discount(
         out=out,
         console=_console(),
     )
+    _note_end(store, end)
+
+
+def _note_end(store, end: str | None) -> None:
+    """An --end past the data is run to the data's end: say so."""
+    if end is None:
+        return
+    from data.calendar import us_calendar
+    from data.dates import parse_date
+
+    last = us_calendar(store).max()
+    if parse_date(end, "--end") > last:
+        print(
+            f"aigap: note: --end {end} is after the end of the data; the backtest ends on "
+            f"{last.date()}, the last US trading day in the store",
+            file=sys.stderr,
+        )
 
 
 def _check_walk_forward(train_years: float, test_months: int) -> None:
@@ -678,6 +704,7 @@ def backtest_pairs(
         engine=engine,
         workers=workers,
     )
+    _note_end(store, end)
 
 
 @pairs_app.command("scan")
@@ -732,6 +759,21 @@ def _flag_given_a_value(argv: list[str]) -> str | None:
     return None
 
 
+_OUTPUT_ERRNOS = {errno.ENOSPC, errno.EIO, errno.EBADF, errno.EDQUOT}
+
+
+def _internal(e: BaseException, debug: bool) -> int:
+    if debug or os.environ.get("AIGAP_DEBUG"):
+        traceback.print_exc()
+    else:
+        print(
+            f"aigap: internal error (a bug, please report it): {type(e).__name__}: {e} "
+            "(run with --debug for the traceback)",
+            file=sys.stderr,
+        )
+    return EXIT_INTERNAL
+
+
 def _fail(message: str, code: int) -> int:
     print(f"aigap: error: {message}", file=sys.stderr)
     return code
@@ -768,18 +810,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("aigap: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:
+        if e.filename is None and e.errno in _OUTPUT_ERRNOS:  # stdout: a full disk, /dev/full
+            return _fail(f"cannot write the output: {e.strerror}", EXIT_USAGE)
+        return _internal(e, debug)
     except BrokenPipeError:
         return 0
     except Exception as e:  # a traceback is a bug: say so in one line, keep the details optional
-        if debug or os.environ.get("AIGAP_DEBUG"):
-            traceback.print_exc()
-        else:
-            print(
-                f"aigap: internal error (a bug, please report it): {type(e).__name__}: {e} "
-                "(run with --debug for the traceback)",
-                file=sys.stderr,
-            )
-        return EXIT_INTERNAL
+        return _internal(e, debug)
     return 0
 
 

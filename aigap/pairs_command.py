@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 
 import pandas as pd
 from rich.console import Console
@@ -234,25 +232,12 @@ def _ended_notes(t: pd.DataFrame) -> list[str]:
     return [f"{p}: a leg's data end on {d}; positions closed there" for p, d in ended.items()]
 
 
-@contextmanager
-def progress_bar(label: str, total: int) -> Iterator[Callable[[int], None]]:
-    """A transient progress bar on stderr when it is a terminal (nothing in pipes and logs);
-    yields the function to call with the number of steps done."""
-    if not sys.stderr.isatty():
-        yield lambda n: None
-        return
-    from rich.progress import Progress
-
-    with Progress(transient=True, console=Console(stderr=True)) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
-
-
 def scan_cli(store: Store, universe: Universe, *, start, end, top, fmt, out, console) -> None:
     if end is None:  # the store's last US trading day, never a date written in the code
         from data.calendar import us_calendar
 
         end = us_calendar(store).max().date().isoformat()
+    from aigap.render import progress_bar
     from strategies.pair_scan import candidate_pairs, scan_pairs
 
     with progress_bar("pairs scanned", len(candidate_pairs(universe))) as advance:

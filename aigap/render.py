@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -260,3 +263,17 @@ def verify_table(console: Console, report) -> None:
     for f in report.findings:
         t.add_row(f.check, f.ticker or "", f.date or "", f.detail)
     console.print(t)
+
+
+@contextmanager
+def progress_bar(label: str, total: int) -> Iterator[Callable[[int], None]]:
+    """A transient progress bar on stderr when it is a terminal (nothing in pipes and logs);
+    yields the function to call with the number of steps done."""
+    if not sys.stderr.isatty():
+        yield lambda n: None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)

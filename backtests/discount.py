@@ -133,6 +133,11 @@ def run_discount_backtest(
         sig = signals[p.signal].reindex(sig_dates[normalise_freq(p.rebalance)])
         w, rec = target_weights(sig, china_px, p, universe, tradable=tradable)
         weights[label], records[label] = w.reindex(columns=px.columns), rec
+    if not any(r["weights"] for rec in records.values() for r in rec):
+        raise NoDataError(
+            f"no name could be valued and bought between {s.date()} and {e.date()} "
+            f"(aigap data coverage shows which inputs are missing when)"
+        )
     duplicates = _same_configurations(weights)
     notes = _run_notes(runs, records, signals, duplicates)
     # every leg starts on the strategy's first fill: no benchmark gets a head start

@@ -2,9 +2,10 @@
 
 Every changed table is written under a content-addressed name (``prices.<sha12>.parquet``, flushed
 to disk); then ``manifest.json``, which names each table's file with its size and SHA-256, is
-replaced atomically: that rename is the commit.  Only then are the files no version references
-removed.  A process killed at any moment leaves the old manifest with the old files, or the new
-manifest with the new files; a reader checks each file against the manifest before using it.
+replaced atomically: that rename is the commit.  Only then are the files of versions older than
+the previous one removed (a reader that opened the previous version a moment before still finds
+its files).  A process killed at any moment leaves the old manifest with the old files, or the
+new manifest with the new files; a reader checks each file against the manifest before using it.
 
 Writers hold a lock on the store (``.aigap.lock``), so two ``aigap data update`` runs cannot
 interleave their commits.
@@ -22,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 from filelock import FileLock, Timeout
 
-from data.errors import StoreLockedError
+from data.errors import OutputPathError, StoreLockedError
 from data.store import MANIFEST, atomic_write_bytes, atomic_write_text, sha256
 
 __all__ = ["LOCK_FILE", "commit_tables", "file_entries", "parquet_bytes", "store_lock"]
@@ -37,12 +38,14 @@ def store_lock(root: str | Path, timeout: float = 0.0) -> Iterator[None]:
     """Exclusive write access to a store, or :class:`StoreLockedError` after ``timeout``
     seconds.  The lock is released by the OS if the holder dies (even by SIGKILL)."""
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(root / LOCK_FILE), timeout=timeout)
     try:
+        root.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(root / LOCK_FILE), timeout=timeout)
         lock.acquire()
     except Timeout:
         raise StoreLockedError(root) from None
+    except OSError as e:
+        raise OutputPathError(root, e.strerror or type(e).__name__) from None
     try:
         yield
     finally:
@@ -75,7 +78,8 @@ def commit_tables(root: str | Path, tables: dict[str, pd.DataFrame], manifest: d
     """Write ``tables`` as a new version of the store at ``root`` with ``manifest`` (its other
     keys kept as given) and return the manifest written.  Call it holding :func:`store_lock`."""
     root = Path(root)
-    files = dict(manifest.get("files") or {})
+    previous = dict(manifest.get("files") or {})
+    files = dict(previous)
     legacy = [p.stem for p in root.glob("*.parquet") if "." not in p.stem and p.stem not in files]
     files.update(file_entries(root, legacy))  # checked from now on
     for name, df in sorted(tables.items()):
@@ -86,14 +90,17 @@ def commit_tables(root: str | Path, tables: dict[str, pd.DataFrame], manifest: d
         files[name] = _entry(file, data)
     new = {**manifest, "files": dict(sorted(files.items()))}
     atomic_write_text(json.dumps(new, indent=1, sort_keys=True) + "\n", root / MANIFEST)
-    remove_unreferenced(root, new["files"])
+    remove_unreferenced(root, new["files"], keep=previous)
     return new
 
 
-def remove_unreferenced(root: Path, files: dict[str, dict]) -> list[str]:
-    """Delete table files no manifest entry names and temporary files of interrupted writes;
-    any other file in the folder is left alone."""
-    used = {e["file"] for e in files.values()}
+def remove_unreferenced(
+    root: Path, files: dict[str, dict], keep: dict[str, dict] | None = None
+) -> list[str]:
+    """Delete table files neither the new manifest nor the previous one (``keep``) names, and
+    temporary files of interrupted writes; any other file in the folder is left alone.  The
+    previous version's files stay one commit longer, for a reader that opened it just before."""
+    used = {e["file"] for e in files.values()} | {e["file"] for e in (keep or {}).values()}
     removed = []
     for p in sorted(root.iterdir()):
         m = _VERSIONED.fullmatch(p.name)

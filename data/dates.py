@@ -6,7 +6,7 @@ import re
 
 import pandas as pd
 
-from data.errors import InputError
+from data.errors import DateRangeError, InputError
 
 __all__ = ["parse_date", "parse_period"]
 
@@ -38,5 +38,5 @@ def parse_date(value, name: str = "date") -> pd.Timestamp:
 def parse_period(start, end) -> tuple[pd.Timestamp, pd.Timestamp]:
     s, e = parse_date(start, "--start"), parse_date(end, "--end")
     if s >= e:
-        raise InputError(f"--start {s.date()} must be before --end {e.date()}")
+        raise DateRangeError(s.date(), e.date())
     return s, e

@@ -23,6 +23,7 @@ __all__ = [
     "AigapError",
     "CorruptFileError",
     "DataError",
+    "DateRangeError",
     "InputError",
     "NoDataError",
     "OfflineError",
@@ -57,6 +58,14 @@ class OutputPathError(InputError):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"cannot write {self.path}: {reason}")
+
+
+class DateRangeError(InputError):
+    """A period whose start is not before its end."""
+
+    def __init__(self, start, end, message: str | None = None) -> None:
+        self.start, self.end = start, end
+        super().__init__(message or f"--start {start} must be before --end {end}")
 
 
 class UniverseError(AigapError):

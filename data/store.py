@@ -19,7 +19,6 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -33,6 +32,7 @@ from data.errors import (
     AigapError,
     CorruptFileError,
     DataError,
+    InputError,
     OutputPathError,
     UnknownTickerError,
 )
@@ -132,13 +132,23 @@ def _fsync_dir(folder: Path) -> None:
 def _atomic_target(path: Path) -> Iterator[Path]:
     """A temporary path in the same folder, renamed onto ``path`` only if the block succeeds
     (flushed to disk first): never a half-written file, and a failed write leaves the old file
-    as it was.  An OS error names the path asked for, not the temporary file."""
+    as it was.  An OS error names the path asked for, not the temporary file.  A symbolic link
+    is followed (the link stays); a FIFO or device is written into, not replaced."""
+    asked = path
+    if path.is_symlink():  # write the file the link points to; the link stays a link
+        path = Path(os.path.realpath(path))
+    if path.exists() and not path.is_file():  # a FIFO or a device (/dev/null): write into it
+        try:
+            yield path
+        except OSError as e:
+            raise OutputPathError(asked, e.strerror or type(e).__name__) from None
+        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         os.close(fd)
     except OSError as e:
-        raise OutputPathError(path, e.strerror or type(e).__name__) from None
+        raise OutputPathError(asked, e.strerror or type(e).__name__) from None
     try:
         yield Path(tmp)
         os.chmod(tmp, _final_mode(path))
@@ -149,7 +159,7 @@ def _atomic_target(path: Path) -> Iterator[Path]:
     except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(e, OSError) and not isinstance(e, AigapError):
-            raise OutputPathError(path, e.strerror or type(e).__name__) from None
+            raise OutputPathError(asked, e.strerror or type(e).__name__) from None
         raise
 
 
@@ -202,7 +212,13 @@ class Store:
             path = self.table_path(name)
             if not path.is_file():
                 raise DataError(f"data store {self.root} has no {name} table")
-            data = path.read_bytes()
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:
+                raise DataError(
+                    f"{path} was removed while reading (a concurrent `aigap data update` "
+                    "committed twice); run the command again"
+                ) from None
             entry = self.manifest().get("files", {}).get(name)
             if entry and (len(data) != entry["bytes"] or sha256(data) != entry["sha256"]):
                 raise CorruptFileError(
@@ -223,6 +239,7 @@ class Store:
                 raise CorruptFileError(path, f"unreadable: {e}") from None
             if not isinstance(doc, dict):
                 raise CorruptFileError(path, "not a JSON object")
+            _check_files_block(path, doc.get("files", {}))
             self._cache["manifest"] = doc
         return self._cache["manifest"]
 
@@ -347,35 +364,71 @@ class Store:
         return pd.DataFrame(rows)
 
 
+def _check_files_block(path: Path, files: object) -> None:
+    """The manifest's table entries: ``{name: {"file": str, "bytes": int, "sha256": str}}``."""
+    ok = isinstance(files, dict) and all(
+        isinstance(e, dict)
+        and isinstance(e.get("file"), str)
+        and "/" not in e["file"]
+        and isinstance(e.get("bytes"), int)
+        and isinstance(e.get("sha256"), str)
+        for e in files.values()
+    )
+    if not ok:
+        raise CorruptFileError(path, "its table entries are malformed")
+
+
 def resolve_store(data_dir: str | Path | None = None) -> Store:
-    """``--data-dir``, else ``$AIGAP_DATA_DIR``, else the embedded snapshot."""
+    """``--data-dir``, else ``$AIGAP_DATA_DIR`` (``~`` expanded), else the embedded snapshot."""
     if data_dir:
         return Store(data_dir)
     env = os.environ.get(ENV_VAR)
     if env:
-        return Store(env)
+        return Store(os.path.expanduser(env))
     return Store(EMBEDDED)
 
 
-def writable_store_dir(data_dir: str | Path | None) -> tuple[Path, bool]:
-    """Where ``aigap data update`` may write: never the embedded snapshot.  A new, empty folder is
-    seeded with a copy of the embedded snapshot so that an update only adds to it; the flag says
-    whether it was seeded now (so a failed first update can remove it again)."""
+def update_target(data_dir: str | Path | None) -> Path:
+    """Where ``aigap data update`` may write: ``--data-dir`` or ``$AIGAP_DATA_DIR``, a folder
+    (new or holding a store), never the embedded snapshot."""
     target = data_dir or os.environ.get(ENV_VAR)
     if not target:
-        raise DataError(
+        raise InputError(
             "aigap data update writes to a user store: pass --data-dir DIR or set "
             f"{ENV_VAR} (the embedded snapshot is read-only)"
         )
-    root = Path(target)
+    root = Path(os.path.expanduser(str(target)))
+    if root.exists() and not root.is_dir():
+        raise OutputPathError(root, "it is a file, not a folder")
     if root.resolve() == EMBEDDED.resolve():
-        raise DataError("the embedded snapshot is read-only; pass another --data-dir")
-    if (root / MANIFEST).is_file() or (root / "prices.parquet").is_file():
-        return root, False
-    if root.exists() and any(root.iterdir()):
-        raise DataError(f"{root} is not empty and holds no aigap store; refusing to write")
-    root.mkdir(parents=True, exist_ok=True)
-    for f in sorted(EMBEDDED.iterdir()):
-        if f.suffix in (".parquet", ".json"):
-            shutil.copyfile(f, root / f.name)
-    return root, True
+        raise InputError("the embedded snapshot is read-only; pass another --data-dir")
+    return root
+
+
+def _seed_files() -> list[Path]:
+    return sorted(f for f in EMBEDDED.iterdir() if f.suffix in (".parquet", ".json"))
+
+
+def seed_store(root: Path) -> bool:
+    """Make ``root`` a copy of the embedded snapshot unless it holds a store (call it holding
+    the store's lock).  The tables are copied first and the manifest last, so an interrupted
+    copy leaves no manifest and is simply copied again.  Returns whether it copied."""
+    names = {f.name for f in _seed_files()}
+    present = [p for p in root.iterdir() if not p.name.startswith(".")]
+    if (root / MANIFEST).is_file() and Store(root).has_table("prices"):
+        return False
+    if any(p.name not in names for p in present):
+        raise DataError(f"{root} holds files that are not an aigap store; refusing to write")
+    for f in _seed_files():
+        if f.name != MANIFEST:
+            atomic_write_bytes(f.read_bytes(), root / f.name)
+    atomic_write_bytes((EMBEDDED / MANIFEST).read_bytes(), root / MANIFEST)
+    return True
+
+
+def unseed_store(root: Path) -> None:
+    """Remove a copy :func:`seed_store` made (a first update that received nothing); the
+    manifest goes first, so an interruption leaves an incomplete copy, never a store."""
+    (root / MANIFEST).unlink(missing_ok=True)
+    for f in _seed_files():
+        (root / f.name).unlink(missing_ok=True)

@@ -176,6 +176,9 @@ def load_universe(path: str | Path | None = None) -> Universe:
         if len(pair) != 2 or any(t not in listings for t in pair):
             raise UniverseError(f"{p}: pair {pair} must name two tickers of the universe")
         pairs.append((str(pair[0]), str(pair[1])))
+    for role in ("china", "us"):
+        if not any(x.role == role for x in listings.values()):
+            raise UniverseError(f"{p}: no [{role}.TICKER] section: nothing to screen")
     tilt = {s: float(raw.get("tilt", {}).get(s, 1.0)) for s in segments}
     if any(w <= 0 for w in tilt.values()):
         raise UniverseError(f"{p}: tilt weights must be positive")

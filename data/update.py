@@ -15,6 +15,8 @@ ADRs are checked for units (per ADS or per ordinary share) before they are writt
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,12 +28,24 @@ from data.errors import CorruptFileError, DataError, OfflineError
 from data.fundamentals import filing_lag_days
 from data.shares import SHARE_COLUMNS, share_counts_of
 from data.stitch import Source, stitch
-from data.store import EMBEDDED, FX_SYMBOLS, PRICE_COLUMNS, TABLES, Store, price_currency
+from data.store import (
+    EMBEDDED,
+    FX_SYMBOLS,
+    PRICE_COLUMNS,
+    TABLES,
+    Store,
+    price_currency,
+    seed_store,
+    unseed_store,
+)
 from data.traded import UnadjustedSource, traded_close
 from data.universe import Universe
 
 __all__ = ["UpdateReport", "adr_units", "statement_additions", "update_store"]
 
+#: a progress display: ``progress(label, total)`` is a context manager yielding the function
+#: to call with the number of steps done (the CLI passes a terminal progress bar)
+Progress = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
 #: tables an update may add to a store besides :data:`data.store.TABLES`
 OPTIONAL_TABLES = ("dividends", "valuation_measures")
 DIVIDEND_COLUMNS = ["ticker", "date", "amount", "currency", "source"]
@@ -189,21 +203,11 @@ def _base_tables(store: Store, report: UpdateReport) -> tuple[dict[str, pd.DataF
     return tables, rebuilt
 
 
-def _download(provider, wanted: list[str], start: str, progress: bool):
-    bar = None
-    if progress:
-        from rich.progress import Progress
-
-        bar = Progress(transient=True)
-        bar.start()
-        task = bar.add_task("prices", total=len(wanted))
-    try:
-        return provider.download_prices(
-            wanted, start, on_chunk=(lambda n: bar.advance(task, n)) if bar else None
-        )
-    finally:
-        if bar:
-            bar.stop()
+def _download(provider, wanted: list[str], start: str, progress: Progress | None):
+    if progress is None:
+        return provider.download_prices(wanted, start)
+    with progress("prices", len(wanted)) as advance:
+        return provider.download_prices(wanted, start, on_chunk=advance)
 
 
 def _merged_series(
@@ -352,15 +356,19 @@ def adr_units(
     """A Yahoo statement row with its per-share figures on the listed unit.
 
     For an ADR, Yahoo's diluted shares and EPS may be per ordinary share or per ADS.  The count
-    is compared with the latest stored count of ADS: near it, the row is per ADS; near it times
-    the ADS ratio, per ordinary share (converted: shares / ratio, EPS x ratio); otherwise, or
-    with no stored count, the unit cannot be told and both per-share figures are dropped.  EPS
-    that disagrees with net income / shares by more than the tolerance is dropped too."""
+    is compared with the stored ADS count nearest the period: near it, the row is per ADS; near
+    it times the ADS ratio, per ordinary share (converted: shares / ratio, EPS x ratio);
+    otherwise, or with no count on either side, the unit cannot be told and both per-share
+    figures are dropped.  EPS that disagrees with net income / shares by more than the
+    tolerance is dropped too."""
     row = row.copy()
     if ads_ratio is None:
         return row, "listed unit"
     shares = float(row["diluted_shares"])
-    if not np.isfinite(shares) or not stored_ads_millions:
+    if not np.isfinite(shares):
+        row[["diluted_shares", "diluted_eps"]] = np.nan
+        return row, "ADR units unknown (Yahoo gave no share count): per-share figures dropped"
+    if not stored_ads_millions:
         row[["diluted_shares", "diluted_eps"]] = np.nan
         return row, "ADR units unknown (no stored ADS count): per-share figures dropped"
     q = shares / stored_ads_millions
@@ -382,11 +390,15 @@ def adr_units(
     return row, note
 
 
-def _latest_ads_count(shares: pd.DataFrame, ticker: str) -> float | None:
+def _ads_count_near(shares: pd.DataFrame, ticker: str, when: pd.Timestamp) -> float | None:
+    """The stored usable count of ``ticker`` nearest in time to ``when`` (a fiscal year's end):
+    a count from years later would misjudge the unit of a company that issued or bought back
+    shares since."""
     mine = shares[(shares["ticker"] == ticker) & shares["usable"].astype(bool)]
     if not len(mine):
         return None
-    return float(mine.sort_values("as_of")["shares_millions"].iloc[-1])
+    gap = (pd.to_datetime(mine["as_of"]) - when).abs()
+    return float(mine["shares_millions"].to_numpy()[int(np.argmin(gap.to_numpy()))])
 
 
 def statement_additions(
@@ -398,19 +410,24 @@ def statement_additions(
 ) -> pd.DataFrame:
     """Rows to add to the fundamentals table from Yahoo's annual statements.
 
-    A fiscal year the store lacks gets the whole row.  A fiscal year it has gets a row holding
-    only the figures none of its rows has (the others blank), with Yahoo as its source and its
-    own public date, so every figure keeps where and when it came from; the compiled rows are
-    never overwritten.  ADR per-share figures go through :func:`adr_units` first."""
+    A fiscal year the store lacks (among its annual rows) gets the whole row.  A fiscal year it
+    has gets a row holding only the figures none of its rows has (the others blank), with Yahoo
+    as its source and its own public date, so every figure keeps where and when it came from;
+    the compiled rows are never overwritten (Yahoo rows rank below them).  A filled EPS is used
+    only with a net income of the same row (the earnings block is one row).  ADR per-share
+    figures go through :func:`adr_units` first."""
     out = []
     for _, r in yahoo.iterrows():
         t = str(r["ticker"])
         listing = universe.listings.get(t)
-        r, unit = adr_units(r, listing.ads_ratio if listing else None, _latest_ads_count(shares, t))
+        ref = _ads_count_near(shares, t, pd.Timestamp(r["period_end"]))
+        r, unit = adr_units(r, listing.ads_ratio if listing else None, ref)
         if unit.startswith("ADR units"):
             report.warnings.append(f"{t} FY{int(r['fiscal_year'])}: {unit}")
         r["eps_unit"] = unit
         have = fund[(fund["ticker"] == t) & (fund["fiscal_year"] == r["fiscal_year"])]
+        if "basis" in have:  # trailing-twelve-month rows are not the annual record
+            have = have[have["basis"].fillna("annual") == "annual"]
         if not len(have):
             out.append(r)
             continue
@@ -425,9 +442,9 @@ def statement_additions(
     if not out:
         return pd.DataFrame(columns=fund.columns)
     add = pd.DataFrame(out).reindex(columns=fund.columns)
-    rank = int(fund["source_rank"].max()) + 1 if "source_rank" in fund and len(fund) else 3
-    if "source_rank" in add:
-        add["source_rank"] = rank  # the least preferred source of a period
+    if "source_rank" in add:  # ties go to the highest rank (data.asof.latest_public): lowest
+        low = int(fund["source_rank"].min()) if len(fund) else 0
+        add["source_rank"] = low - 1  # the least preferred source of a period
     if "basis" in add:
         add["basis"] = "annual"
     if "shares_derived" in add:
@@ -493,47 +510,61 @@ def update_store(
     tickers: list[str] | None = None,
     *,
     start: str = "2015-01-01",
-    progress: bool = False,
+    progress: Progress | None = None,
     provider=None,
+    seed: bool = True,
 ) -> UpdateReport:
     """Refresh the store at ``root`` from ``provider`` (default: Yahoo Finance) and commit the
     new version; raises :class:`OfflineError` (store untouched) when nothing was received and
-    :class:`StoreLockedError` when another update holds the store."""
+    :class:`StoreLockedError` when another update holds the store.  A new folder is first made
+    a copy of the embedded snapshot (``seed``), under the same lock."""
     root = Path(root)
     with store_lock(root):
-        store = Store(root)
-        if provider is None:
-            from data.yfinance_provider import YFinanceProvider
+        seeded = seed_store(root) if seed else False
+        try:
+            return _update_locked(root, universe, tickers, start, progress, provider)
+        except OfflineError:
+            if seeded:  # nothing received: no copy left behind that looks updated
+                unseed_store(root)
+            raise
 
-            provider = YFinanceProvider()
-        wanted = list(dict.fromkeys(tickers or [*universe.tickers, *FX_SYMBOLS.values()]))
-        report = UpdateReport()
-        tables, rebuilt = _base_tables(store, report)
-        batch = _download(provider, wanted, start, progress)
-        report.failed.update(batch.failures)
-        report.partial.update(getattr(batch, "partial", {}))
-        changed, meta = _price_tables(tables, batch, universe, report)
-        tables.update(changed)
-        today = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()  # the fetch date
-        valued = [t for t in wanted if t in universe.listings and universe[t].role != "benchmark"]
-        live = (
-            _live_rows(provider, universe, valued, _fx_now(tables), today, report)
-            if meta
-            else LiveRows()
+
+def _update_locked(
+    root: Path, universe: Universe, tickers, start: str, progress: Progress | None, provider
+) -> UpdateReport:
+    store = Store(root)
+    if provider is None:
+        from data.yfinance_provider import YFinanceProvider
+
+        provider = YFinanceProvider()
+    wanted = list(dict.fromkeys(tickers or [*universe.tickers, *FX_SYMBOLS.values()]))
+    report = UpdateReport()
+    tables, rebuilt = _base_tables(store, report)
+    batch = _download(provider, wanted, start, progress)
+    report.failed.update(batch.failures)
+    report.partial.update(getattr(batch, "partial", {}))
+    changed, meta = _price_tables(tables, batch, universe, report)
+    tables.update(changed)
+    today = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()  # the fetch date
+    valued = [t for t in wanted if t in universe.listings and universe[t].role != "benchmark"]
+    live = (
+        _live_rows(provider, universe, valued, _fx_now(tables), today, report)
+        if meta
+        else LiveRows()
+    )
+    if not meta and not live.valuations:
+        raise OfflineError(
+            "no data received from Yahoo Finance (offline or every request "
+            "failed); the store was left untouched",
+            tickers=wanted,
         )
-        if not meta and not live.valuations:
-            raise OfflineError(
-                "no data received from Yahoo Finance (offline or every request "
-                "failed); the store was left untouched",
-                tickers=wanted,
-            )
-        changed.update(_live_tables(tables, store, live, universe, today, report))
-        changed.update({n: tables[n] for n in rebuilt if n in tables and n not in changed})
-        manifest = dict(store.manifest())
-        manifest["files"] = {  # a corrupted optional table with no embedded copy is dropped
-            k: v for k, v in manifest.get("files", {}).items() if k in tables or k in changed
-        }
-        series = {s["ticker"]: s for s in manifest.get("series", [])} | meta
-        manifest["series"] = [series[k] for k in sorted(series)]
-        commit_tables(root, changed, manifest)
+    changed.update(_live_tables(tables, store, live, universe, today, report))
+    changed.update({n: tables[n] for n in rebuilt if n in tables and n not in changed})
+    manifest = dict(store.manifest())
+    manifest["files"] = {  # a corrupted optional table with no embedded copy is dropped
+        k: v for k, v in manifest.get("files", {}).items() if k in tables or k in changed
+    }
+    series = {s["ticker"]: s for s in manifest.get("series", [])} | meta
+    manifest["series"] = [series[k] for k in sorted(series)]
+    commit_tables(root, changed, manifest)
     return report

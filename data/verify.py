@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from data.calendar import DATA_ENDED_DAYS, us_calendar
-from data.errors import CorruptFileError, NoDataError
+from data.errors import CorruptFileError, DataError, NoDataError
 from data.store import TABLES, Store, price_currency
 from data.universe import Universe
 
@@ -94,6 +94,8 @@ def _corrupt(store: Store) -> list[Finding]:
             store.table(name)
         except CorruptFileError as e:
             out.append(Finding("corrupt", None, None, f"{e.path}: {e.reason}"))
+        except DataError as e:  # listed in the manifest, missing on disk
+            out.append(Finding("corrupt", None, None, str(e)))
     return out
 
 
@@ -142,7 +144,10 @@ def _unrestated(close: pd.Series, t: str, actions: pd.DataFrame) -> list[Finding
         if not len(on) or not len(before):
             continue
         ratio = float(on.iloc[0] / before.iloc[-1])
-        if abs(ratio * f - 1) <= SPLIT_TOLERANCE:
+        # the day's move is nearer the unrestated ratio 1/f than the restated 1 (in log terms)
+        # and within the tolerance of it: a small bonus issue on a quiet day is not flagged
+        unrestated = abs(np.log(ratio * f))
+        if unrestated < abs(np.log(ratio)) / 2 and abs(ratio * f - 1) <= SPLIT_TOLERANCE:
             out.append(
                 Finding(
                     "unrestated_split",
@@ -161,6 +166,15 @@ def verify_store(store: Store, universe: Universe) -> VerifyReport:
     return report
 
 
+def _actions(store: Store) -> pd.DataFrame:
+    """The corporate actions, or none when the table is missing or corrupted (reported by the
+    corruption check; the checks that need actions then flag every jump)."""
+    try:
+        return store.table("corporate_actions")
+    except DataError:
+        return pd.DataFrame(columns=["ticker", "date", "factor", "kind"])
+
+
 def _verify(store: Store, universe: Universe) -> VerifyReport:
     found = _corrupt(store)
     if found and any("prices" in f.detail for f in found):
@@ -170,11 +184,7 @@ def _verify(store: Store, universe: Universe) -> VerifyReport:
     except NoDataError:
         end = None
     px = store.table("prices")
-    actions = (
-        store.table("corporate_actions")
-        if store.has_table("corporate_actions")
-        else (pd.DataFrame(columns=["ticker", "date", "factor", "kind"]))
-    )
+    actions = _actions(store)
     wide = store.close()
     for t in wide.columns:
         s = wide[t].dropna()
@@ -188,11 +198,12 @@ def _verify(store: Store, universe: Universe) -> VerifyReport:
                     f"ends {(end - s.index.max()).days} days before the data end {end.date()}",
                 )
             )
-    stored = px.drop_duplicates("ticker", keep="last").set_index("ticker")["currency"]
-    for t, ccy in stored.items():
+    for (t, ccy), n in px.groupby(["ticker", "currency"]).size().items():
         want = price_currency(str(t), universe)
-        if isinstance(ccy, str) and ccy != want and (t in universe.listings or "per USD" in want):
-            found.append(Finding("currency", str(t), None, f"stored in {ccy}, listed in {want}"))
+        if ccy != want and (t in universe.listings or "per USD" in want):
+            found.append(
+                Finding("currency", str(t), None, f"{n} rows stored in {ccy}, listed in {want}")
+            )
     found.sort(key=lambda f: (f.check, f.ticker or "", f.date or ""))
     return VerifyReport(str(store.root), None if end is None else str(end.date()), tuple(found))
 

@@ -284,6 +284,8 @@ class YFinanceProvider:
             if not pending or attempts > self.retries:
                 break
             self.sleep(self.backoff * 2 ** (attempts - 1) * (0.5 + self.rng.random()))
+        for t in batch.frames:  # partial first, then failing: the partial rows are kept
+            batch.failures.pop(t, None)
         if attempts > 1:
             for t in batch.failures:
                 batch.failures[t] += f" (after {attempts} attempts)"

@@ -223,6 +223,15 @@ def test_tilde_is_expanded_in_path_options(capsys, tmp_path, monkeypatch):
         (("screen", "--exclude-stale=false"), 2, "--exclude-stale is a flag"),
         (("screen", "--min-market-cap", "-5"), 2, "--min-market-cap"),
         (("screen", "--watchlist-format", "txt"), 2, "needs --export"),
+        (("data", "prices", "BABA", "--start", "2040-01-01"), 3, "no prices of BABA"),
+        (
+            ("backtest", "discount", "--start", "1990-01-01", "--end", "1995-01-01"),
+            3,
+            "no name could be valued",
+        ),
+        (("screen", "--universe", "/dev/null"), 2, "nothing to screen"),
+        (("data", "update", "BABA", "--data-dir", "/etc/hostname"), 2, "not a folder"),
+        (("data", "update", "BABA", "--data-dir", "/proc/aigap/x"), 2, "cannot write"),
     ],
 )
 def test_bad_input_exit_codes(capsys, args, code, needle):
@@ -253,3 +262,56 @@ def test_debug_shows_the_traceback_and_internal_errors_are_70(capsys, monkeypatc
     assert code == 70 and "internal error" in err and err.count("\n") == 1
     code, _, err = run(capsys, "screen", "--debug")
     assert code == 70 and "Traceback" in err and "RuntimeError: unexpected" in err
+
+
+def test_update_without_a_store_folder_is_a_usage_error(capsys, monkeypatch):
+    monkeypatch.delenv("AIGAP_DATA_DIR", raising=False)
+    code, out, err = run(capsys, "data", "update", "BABA")
+    assert code == 2 and one_line_error(err) and "--data-dir" in err and out == ""
+
+
+def test_links_and_devices_are_written_through_not_replaced(capsys, tmp_path):
+    target = tmp_path / "real.csv"
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    code, _, err = run(capsys, "screen", "--format", "csv", "--out", str(link))
+    assert code == 0, err
+    assert link.is_symlink() and target.read_text().startswith("as_of,rank")
+    code, _, err = run(capsys, "screen", "--format", "csv", "--out", "/dev/null")
+    assert code == 0, err
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_a_full_disk_on_stdout_is_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full on this system")
+    with open("/dev/full", "w") as full:
+        p = subprocess.run(
+            [sys.executable, "-m", "aigap.cli", "data", "status", "--format", "json"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    assert p.returncode == 2 and p.stderr.startswith("aigap: error: cannot write the output")
+    assert p.stderr.count("\n") == 1
+
+
+def test_an_end_after_the_data_is_said(capsys):
+    code, _, err = run(
+        capsys,
+        "backtest",
+        "pairs",
+        "--pair",
+        "BABA:AMZN",
+        "--start",
+        "2025-06-01",
+        "--end",
+        "2030-01-01",
+        "--format",
+        "json",
+    )
+    assert code == 0 and f"the backtest ends on {LAST}" in err

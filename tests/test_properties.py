@@ -261,6 +261,7 @@ _commands = st.sampled_from(
         ["data", "coverage"],
         ["data", "verify"],
         ["backtest", "pairs", "--fees", "10"],
+        ["backtest", "pairs", "--pair", "BABA:AMZN", "--lookback", "20", "--format", "json"],
         ["backtest", "discount", "--top", "0"],
         ["pairs", "scan", "--top", "0"],
         ["nope"],
@@ -270,7 +271,13 @@ _commands = st.sampled_from(
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), phases=NO_SHRINK)
 @given(cmd=_commands, opts=st.lists(st.tuples(_options, _values), max_size=3))
-def test_random_command_lines_never_give_a_traceback(cmd, opts, capsys, tmp_path_factory):
+def test_random_command_lines_never_give_a_traceback(
+    cmd, opts, capsys, tmp_path_factory, monkeypatch
+):
+    home = tmp_path_factory.mktemp("home")  # written files land here, not in the repo or ~
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(home)
+    monkeypatch.delenv("AIGAP_DATA_DIR", raising=False)
     argv = list(cmd)
     for o, v in opts:
         argv += [o, v]
@@ -348,8 +355,12 @@ def test_random_universe_files_load_or_fail_in_one_line(sections, pairs, garbage
         load_universe(path)
     except UniverseError as e:
         assert "\n" not in str(e)
+        return
     except Exception as e:  # pragma: no cover - the property
         pytest.fail(f"{type(e).__name__}: {e}\n{path.read_text()}")
+    # a universe that loads also screens, or fails in one line with a documented code
+    code = main(["screen", "--universe", str(path), "--format", "json"])
+    assert code in (0, 2, 3)
 
 
 @FAST

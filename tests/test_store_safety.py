@@ -18,7 +18,7 @@ import pytest
 
 from aigap.cli import main
 from data.commit import LOCK_FILE, commit_tables, store_lock
-from data.errors import CorruptFileError, StoreLockedError
+from data.errors import CorruptFileError, OfflineError, StoreLockedError
 from data.store import EMBEDDED, Store
 from data.update import UpdateReport, adr_units, statement_additions, update_store
 from data.yfinance_provider import PriceBatch
@@ -40,19 +40,59 @@ def committed(tmp_path):
     return edited_copy(src.root, tmp_path / "store", {})
 
 
-def test_a_commit_keeps_only_the_files_the_manifest_names(committed):
+def test_a_commit_keeps_the_current_and_the_previous_version_only(committed):
     (committed / "notes.txt").write_text("a user's file")
-    store = Store(committed)
-    first = store.manifest()["files"]["prices"]["file"]
-    px = store.table("prices")
-    commit_tables(committed, {"prices": px[px["date"] < "2024-06-01"]}, store.manifest())
-    names = {p.name for p in committed.iterdir()}
+    reader = Store(committed)  # opened before the commits: its manifest is the first version
+    first = reader.manifest()["files"]["prices"]["file"]
+    px = reader.table("prices")
+    commit_tables(committed, {"prices": px[px["date"] < "2024-06-01"]}, reader.manifest())
     second = Store(committed).manifest()["files"]["prices"]["file"]
-    assert first != second and first not in names and second in names
+    assert first != second and {first, second} <= {p.name for p in committed.iterdir()}
+    assert len(reader.table("fundamentals")) >= 0  # the previous version is still readable
+    commit_tables(committed, {"prices": px[px["date"] < "2024-03-01"]}, Store(committed).manifest())
+    names = {p.name for p in committed.iterdir()}
+    third = Store(committed).manifest()["files"]["prices"]["file"]
+    assert first not in names and {second, third} <= names  # two versions back: removed
     assert "notes.txt" in names  # nothing but table versions and temporary files is removed
     files = json.loads((committed / "manifest.json").read_text())["files"]
-    assert names - {"notes.txt", "manifest.json", LOCK_FILE} == {e["file"] for e in files.values()}
-    assert Store(committed).table("prices")["date"].max() < pd.Timestamp("2024-06-01")
+    assert names - {"notes.txt", "manifest.json", LOCK_FILE, second} == {
+        e["file"] for e in files.values()
+    }
+    assert Store(committed).table("prices")["date"].max() < pd.Timestamp("2024-03-01")
+
+
+def test_a_malformed_manifest_is_a_data_error(committed, capsys):
+    for bad in (
+        '{"files": {"prices": 5}}',
+        '{"files": []}',
+        '{"files": {"prices": {"file": "x"}}}',
+        "[1, 2]",
+        "{not json",
+    ):
+        (committed / "manifest.json").write_text(bad)
+        code = main(["screen", "--data-dir", str(committed)])
+        err = capsys.readouterr().err
+        assert code == 3 and "manifest.json is corrupted" in err and err.count("\n") == 1, bad
+
+
+def test_first_updates_into_a_new_folder_seed_it_once_under_the_lock(tmp_path, universe):
+    root = tmp_path / "new"
+    frame = _frame(["JD"], pd.bdate_range("2026-07-01", "2026-07-31"))
+    rep = update_store(root, universe, ["JD"], provider=_Fixed(frame))
+    assert rep.succeeded == ["JD"] and Store(root).close(["JD"]).index.max() >= pd.Timestamp(
+        "2026-07-31"
+    )
+    # an interrupted first copy (tables, no manifest yet) is copied again, not refused
+    part = tmp_path / "part"
+    part.mkdir()
+    (part / "prices.parquet").write_bytes(b"half")
+    update_store(part, universe, ["JD"], provider=_Fixed(frame))
+    assert Store(part).has_table("prices")
+    # a first update that receives nothing leaves no copy that looks like a store
+    empty = tmp_path / "empty"
+    with pytest.raises(OfflineError):
+        update_store(empty, universe, ["JD"], provider=_Fixed({}))
+    assert [p.name for p in empty.iterdir() if not p.name.startswith(".")] == []
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate"])
@@ -192,7 +232,14 @@ def test_statements_fill_missing_figures_in_rows_of_their_own(universe):
     assert "fills diluted_eps, diluted_shares" in fill["source"]
     assert fill["public_date"] == pd.Timestamp("2025-07-29")  # its own date, not the row's
     assert new["fiscal_year"] == 2026 and new["revenue"] == 996_347.0
-    assert (add["source_rank"] == 2).all()  # never preferred over the compiled row
+    assert (add["source_rank"] == 0).all()  # below the compiled row's 1: never preferred
+    # the point-in-time reader then keeps the compiled row of the period, even after the fill
+    from data.asof import latest_public
+
+    rows = pd.concat([fund, add.iloc[[0]]], ignore_index=True)
+    grid = pd.DataFrame({"date": [pd.Timestamp("2025-09-01")], "ticker": ["BABA"]})
+    got = latest_public(rows, grid, rank="source_rank")
+    assert got["source"].iloc[0] == "compiled"
 
 
 # ----------------------------------------------------------------------- SIGKILL
@@ -273,3 +320,31 @@ class _Fixed:
 
     def info(self, ticker):
         raise ConnectionError("SYNTHETIC: offline")
+
+
+def test_two_first_updates_at_once_leave_one_valid_store(tmp_path):
+    """Two `data update` runs into the same new folder, started together: one seeds and
+    updates, the other is refused by the lock (exit 3) and removes nothing."""
+    uni = tmp_path / "universe.toml"
+    uni.write_text(SYNTHETIC_UNIVERSE)
+    root = tmp_path / "new"
+    code = (
+        "import sys, pandas as pd\n"
+        "from data.errors import AigapError\n"
+        "from data.universe import load_universe\n"
+        "from data.update import update_store\n"
+        "from kill_child import TICKERS, SlowProvider\n"
+        "try:\n"
+        f"    update_store({str(root)!r}, load_universe({str(uni)!r}), TICKERS,\n"
+        "                 provider=SlowProvider(pd.Timestamp('2025-01-31')))\n"
+        "except AigapError as e:\n"
+        "    sys.exit(e.exit_code)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parent), str(HERE)])}
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env) for _ in range(2)]
+    codes = sorted(p.wait() for p in procs)
+    assert codes in ([0, 0], [0, 3]), codes
+    store = Store(root)
+    for name in store.manifest()["files"]:
+        store.table(name)
+    assert store.close(["CNA"]).index.max() == pd.Timestamp("2025-01-31")

@@ -137,3 +137,22 @@ def test_a_backtest_document_lists_its_data_checks(capsys):
     )
     doc = json.loads(capsys.readouterr().out)
     assert code == 0 and doc["data_checks"] == {"9618.HK": ["data check: stale 2025-10-30"]}
+
+
+def test_a_restated_small_bonus_issue_is_not_flagged(tmp_path, synthetic_universe):
+    """A 1.2 bonus issue on a quiet, restated day (the close does not move): no finding."""
+    idx = bdays()
+    flat = pd.Series(50.0, index=idx)
+    prices = {"USA": flat, "SPY": flat, "CNA": flat, "CNY=X": flat * 0 + 7.0}
+    act = [
+        {
+            "ticker": "USA",
+            "date": pd.Timestamp("2024-05-06"),
+            "factor": 1.2,
+            "kind": "bonus_issue",
+            "note": "synthetic",
+        }
+    ]
+    store = write_store(tmp_path / "s", prices, actions=act)
+    rep = verify_store(store, synthetic_universe)
+    assert [f for f in rep.findings if f.check == "unrestated_split"] == []

@@ -478,3 +478,19 @@ def _offline():
     fake = FakeYF(None)
     fake.Ticker = OfflineTicker
     return fake
+
+
+def test_partial_then_failing_is_kept_as_partial_not_failed():
+    frame = yf_frame(["BABA", "MSFT"], pd.bdate_range("2026-05-01", "2026-07-31"))
+
+    class Flaky(FakeYF):
+        def download(self, tickers, **kw):
+            if self.calls >= 1:  # the retry is rate-limited
+                self.failing = {"BABA": FakeYF.ALWAYS}
+            return super().download(tickers, **kw)
+
+    fake = Flaky(frame, short={"BABA": 1})
+    b = YFinanceProvider(yf_module=fake, sleep=lambda s: None, retries=2).download_prices(
+        ["BABA", "MSFT"], "2026-01-01"
+    )
+    assert "BABA" in b.frames and "BABA" in b.partial and "BABA" not in b.failures
