@@ -163,6 +163,8 @@ def run_pairs_backtest(
     value = pd.DataFrame({m["run"]: sims[m["run"]].value for m in meta}, index=idx)
     returns = value.pct_change().fillna(0.0)
     table = pd.DataFrame(rows).set_index("run")
+    for col in ("ruined_on", "data_ended"):  # dates or None: one dtype whatever the chunk holds
+        table[col] = table[col].astype(object)
     weights = {m["run"]: sims[m["run"]].weights for m in meta}
     return PairsResult(
         table=table,
