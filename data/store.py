@@ -46,6 +46,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_parquet",
     "atomic_write_text",
+    "open_store",
     "price_currency",
     "resolve_store",
 ]
@@ -379,13 +380,41 @@ def _check_files_block(path: Path, files: object) -> None:
 
 
 def resolve_store(data_dir: str | Path | None = None) -> Store:
-    """``--data-dir``, else ``$AIGAP_DATA_DIR`` (``~`` expanded), else the embedded snapshot."""
+    """``--data-dir``, else ``$AIGAP_DATA_DIR`` (``~`` expanded), else the embedded snapshot.
+    A store already opened in this process and unchanged on disk since is reused, with its
+    tables and the values derived from them (:meth:`Store.cached`)."""
     if data_dir:
-        return Store(data_dir)
+        return open_store(Path(data_dir))
     env = os.environ.get(ENV_VAR)
     if env:
-        return Store(os.path.expanduser(env))
-    return Store(EMBEDDED)
+        return open_store(Path(os.path.expanduser(env)))
+    return open_store(EMBEDDED)
+
+
+_OPEN: dict[tuple, Store] = {}
+_OPEN_MAX = 8
+
+
+def open_store(root: Path) -> Store:
+    """The :class:`Store` at ``root``, reused while none of its files changed (a commit
+    replaces the manifest; an in-place edit changes a file's time and size)."""
+    try:
+        files = sorted(root.iterdir()) if root.is_dir() else []
+        stamp = tuple(
+            (p.name, p.stat().st_mtime_ns, p.stat().st_size)
+            for p in files
+            if p.suffix in (".parquet", ".json")
+        )
+    except OSError:
+        stamp = ()
+    key = (str(root.resolve()), stamp)
+    store = _OPEN.get(key)
+    if store is None:
+        store = Store(root)
+        if len(_OPEN) >= _OPEN_MAX:
+            _OPEN.clear()
+        _OPEN[key] = store
+    return store
 
 
 def update_target(data_dir: str | Path | None) -> Path:

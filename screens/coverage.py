@@ -17,8 +17,7 @@ import pandas as pd
 from data.store import Store
 from data.universe import Universe
 from screens.multiples import METRICS
-from screens.scoring import ScoreConfig
-from screens.screen import score_panel
+from screens.scoring import ScoreConfig, score_panel
 
 __all__ = ["CoverageResult", "coverage"]
 

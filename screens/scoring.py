@@ -20,10 +20,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from data.pointintime import PanelConfig, valuation_panel
+from data.store import Store
 from data.universe import Universe
-from screens.multiples import METRICS
+from screens.multiples import METRICS, compute_multiples
 
-__all__ = ["DEFAULT_WEIGHTS", "ScoreConfig", "discount_scores", "robust_z", "segment_medians"]
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "ScoreConfig",
+    "discount_scores",
+    "robust_z",
+    "score_panel",
+    "segment_medians",
+]
 
 #: documented default weights of the composite (renormalised over the metrics available)
 DEFAULT_WEIGHTS = {
@@ -180,3 +189,41 @@ def segment_medians(
                 }
             )
     return pd.DataFrame(rows)
+
+
+def score_panel(
+    store: Store,
+    universe: Universe,
+    dates,
+    *,
+    panel_config: PanelConfig | None = None,
+    score_config: ScoreConfig | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Point-in-time multiples of every name and discount scores of the Chinese names on each of
+    ``dates``.  The screen calls it with one date; the long-discount backtest with every
+    rebalance date.  Computed once per store object and arguments (copies are returned)."""
+    key = (
+        "score_panel",
+        _universe_key(universe),
+        tuple(pd.DatetimeIndex(pd.to_datetime(list(dates))).asi8),
+        repr(panel_config),
+        repr(sorted(vars(score_config).items())) if score_config is not None else None,
+    )
+
+    def compute() -> tuple[pd.DataFrame, pd.DataFrame]:
+        panel = valuation_panel(store, universe, dates, config=panel_config)
+        mult = compute_multiples(panel)
+        return mult, discount_scores(mult, universe, score_config)
+
+    mult, scores = store.cached(repr(key), compute)
+    return mult.copy(), scores.copy()
+
+
+def _universe_key(universe: Universe) -> tuple:
+    """A universe file as loaded: its path, its modification time and its listings."""
+    path = universe.path
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        stamp = None
+    return (str(path), stamp, repr(sorted(universe.listings.items())))

@@ -10,12 +10,12 @@ import pandas as pd
 from data.calendar import us_calendar
 from data.dates import parse_date
 from data.errors import InputError, NoDataError
-from data.pointintime import PanelConfig, valuation_panel
+from data.pointintime import PanelConfig
 from data.store import Store
 from data.universe import Universe
 from data.verify import CHECKS, flags_by_ticker, verify_store
-from screens.multiples import METRICS, compute_multiples
-from screens.scoring import ScoreConfig, discount_scores, segment_medians
+from screens.multiples import METRICS
+from screens.scoring import ScoreConfig, score_panel, segment_medians
 
 __all__ = ["ScreenFilters", "ScreenResult", "run_screen", "score_panel"]
 
@@ -71,22 +71,6 @@ class ScreenResult:
     #: what the user should know about how the screen was run (e.g. an as-of date moved back
     #: to the end of the data); the CLI prints them on stderr, the JSON carries them
     notes: tuple[str, ...] = ()
-
-
-def score_panel(
-    store: Store,
-    universe: Universe,
-    dates,
-    *,
-    panel_config: PanelConfig | None = None,
-    score_config: ScoreConfig | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Point-in-time multiples of every name and discount scores of the Chinese names on each of
-    ``dates``.  The screen calls it with one date; the long-discount backtest with every
-    rebalance date."""
-    panel = valuation_panel(store, universe, dates, config=panel_config)
-    mult = compute_multiples(panel)
-    return mult, discount_scores(mult, universe, score_config)
 
 
 def run_screen(

@@ -26,7 +26,7 @@ from data.calendar import DATA_ENDED_DAYS
 from data.errors import InputError
 from data.store import Store
 from data.universe import Universe
-from screens.screen import score_panel
+from screens.scoring import score_panel
 
 __all__ = [
     "SIGNALS",

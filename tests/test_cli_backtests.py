@@ -55,7 +55,8 @@ def test_backtest_discount_json_and_out(capsys, tmp_path):
     assert saved["metrics"] == doc["metrics"]
 
 
-def test_backtest_discount_sweep_table(capsys):
+def test_backtest_discount_sweep_table(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # a wide terminal: labels are not cut
     code, out, err = run(
         capsys,
         "backtest",

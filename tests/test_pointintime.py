@@ -11,7 +11,8 @@ import pytest
 from data.asof import grid_frame, latest_public, split_restatement
 from data.pointintime import valuation_panel
 from data.traded import UnadjustedSource, traded_close
-from screens.screen import run_screen, score_panel
+from screens.scoring import score_panel
+from screens.screen import run_screen
 
 from synthetic import bdays, edited_copy, fund_row, share_row, write_store
 

@@ -18,7 +18,8 @@ from data.errors import UniverseError
 from data.store import Store
 from data.universe import DEFAULT_UNIVERSE, load_universe
 from screens.export import screen_json
-from screens.screen import run_screen, score_panel
+from screens.scoring import score_panel
+from screens.screen import run_screen
 from strategies.long_discount import LongDiscountParams, signal_dates, target_weights
 
 from synthetic import bdays, fund_row, write_store
