@@ -156,64 +156,75 @@ def _execute(cash, pos, val_price, value, w, price, fees, slippage):
 
 
 @njit(cache=True)
-def _simulate(ca, cb, wa, wb, fees, slippage, init_cash):
-    """One two-asset cash-sharing group: the equity at each close (``pf.value()``) and each
-    leg's signed position value (``pf.asset_value(group_by=False)``)."""
+def _simulate(ca, cb, fa, fb, wa, wb, fees, slippage, init_cash):
+    """One two-asset cash-sharing group: the equity at each close (``pf.value()``), each leg's
+    signed position value (``pf.asset_value(group_by=False)``) and the traded notional.  ``ca``
+    and ``cb`` are the closes orders fill at (forward-filled), ``fa`` and ``fb`` the same also
+    back-filled (vectorbt values positions on them); the series are accumulated from each bar's
+    fills exactly as vectorbt rebuilds them from its order records."""
     t_n = len(ca)
     cash = init_cash
-    pos = np.zeros(2)
-    last = np.full(2, np.nan)
-    flow = np.zeros((t_n, 2))
-    aflow = np.zeros((t_n, 2))
-    traded = np.zeros(t_n)
-    close = np.empty((t_n, 2))
-    close[:, 0] = ca
-    close[:, 1] = cb
-    w = np.empty((t_n, 2))
-    w[:, 0] = wa
-    w[:, 1] = wb
-    for i in range(t_n):
-        for c in range(2):
-            if not np.isnan(close[i, c]):
-                last[c] = close[i, c]
-        value = cash
-        for c in range(2):
-            if pos[c] != 0:
-                value += pos[c] * last[c]
-        k0 = w[i, 0] * value - pos[0] * last[0]
-        k1 = w[i, 1] * value - pos[1] * last[1]
-        first = 1 if (k0 > k1 or np.isnan(k0)) else 0
-        for j in range(2):
-            c = first if j == 0 else 1 - first
-            cash, pos[c], filled, px, paid = _execute(
-                cash, pos[c], last[c], value, w[i, c], close[i, c], fees, slippage
-            )
-            if filled != 0.0:
-                flow[i, c] = _add(flow[i, c], -filled * px - paid)
-                aflow[i, c] = _add(aflow[i, c], filled)
-                traded[i] += abs(filled * px)
-    # the series vectorbt rebuilds from its order records
-    fc = close.copy()
-    for c in range(2):
-        for i in range(1, t_n):
-            if np.isnan(fc[i, c]):
-                fc[i, c] = fc[i - 1, c]
-        for i in range(t_n - 2, -1, -1):
-            if np.isnan(fc[i, c]):
-                fc[i, c] = fc[i + 1, c]
+    pos_a = 0.0
+    pos_b = 0.0
+    last_a = np.nan
+    last_b = np.nan
     value_s = np.empty(t_n)
     av = np.empty((t_n, 2))
+    traded = np.zeros(t_n)
     cnow = init_cash
     p0 = 0.0
     p1 = 0.0
     for i in range(t_n):
-        cnow = _add(cnow, flow[i, 0] + flow[i, 1])
-        p0 = _add(p0, aflow[i, 0])
-        p1 = _add(p1, aflow[i, 1])
-        av[i, 0] = 0.0 if p0 == 0 else fc[i, 0] * p0
-        av[i, 1] = 0.0 if p1 == 0 else fc[i, 1] * p1
+        if not np.isnan(ca[i]):
+            last_a = ca[i]
+        if not np.isnan(cb[i]):
+            last_b = cb[i]
+        flow_a = 0.0
+        flow_b = 0.0
+        fill_a = 0.0
+        fill_b = 0.0
+        if not (np.isnan(wa[i]) and np.isnan(wb[i])):
+            value = cash
+            if pos_a != 0:
+                value += pos_a * last_a
+            if pos_b != 0:
+                value += pos_b * last_b
+            k0 = wa[i] * value - pos_a * last_a
+            k1 = wb[i] * value - pos_b * last_b
+            b_first = k0 > k1 or np.isnan(k0)
+            for j in range(2):
+                if (j == 0) != b_first:  # leg a
+                    cash, pos_a, filled, px, paid = _execute(
+                        cash, pos_a, last_a, value, wa[i], ca[i], fees, slippage
+                    )
+                    if filled != 0.0:
+                        flow_a = _add(0.0, -filled * px - paid)
+                        fill_a = _add(0.0, filled)
+                        traded[i] += abs(filled * px)
+                else:
+                    cash, pos_b, filled, px, paid = _execute(
+                        cash, pos_b, last_b, value, wb[i], cb[i], fees, slippage
+                    )
+                    if filled != 0.0:
+                        flow_b = _add(0.0, -filled * px - paid)
+                        fill_b = _add(0.0, filled)
+                        traded[i] += abs(filled * px)
+        cnow = _add(cnow, flow_a + flow_b)
+        p0 = _add(p0, fill_a)
+        p1 = _add(p1, fill_b)
+        av[i, 0] = 0.0 if p0 == 0 else fa[i] * p0
+        av[i, 1] = 0.0 if p1 == 0 else fb[i] * p1
         value_s[i] = cnow + (av[i, 0] + av[i, 1])
     return value_s, av, traded
+
+
+@njit(cache=True)
+def _back_filled(x):
+    out = x.copy()
+    for i in range(len(out) - 2, -1, -1):
+        if np.isnan(out[i]):
+            out[i] = out[i + 1]
+    return out
 
 
 @njit(cache=True)
@@ -238,6 +249,8 @@ def _one_set(
     tradable,
     ca,
     cb,
+    fa,
+    fb,
     ended,
     en,
     ex,
@@ -253,7 +266,7 @@ def _one_set(
     if ended >= 0:
         pos[ended + 1 :] = 0.0
     wa, wb = _weights(pos, beta, tradable)
-    value, av, traded = _simulate(ca, cb, wa, wb, fees, slippage, init_cash)
+    value, av, traded = _simulate(ca, cb, fa, fb, wa, wb, fees, slippage, init_cash)
     paid = np.zeros(len(value))
     if rate > 0:  # size every order again on equity net of the borrow paid (two passes)
         paid = _borrow_paid(av, rate)
@@ -264,7 +277,7 @@ def _one_set(
             if not np.isnan(wb[i]):
                 wb[i] = wb[i] * net
             net = max((value[i] - paid[i]) / value[i], 0.0)
-        value, av, traded = _simulate(ca, cb, wa, wb, fees, slippage, init_cash)
+        value, av, traded = _simulate(ca, cb, fa, fb, wa, wb, fees, slippage, init_cash)
         paid = _borrow_paid(av, rate)
         value = value - paid
     for i in range(len(value)):  # a total loss ends the run
@@ -305,9 +318,10 @@ def pair_grid(
     positions = np.empty((t_n, k_n))
     orders = np.empty((t_n, k_n, 2))
     extra = np.empty((t_n, k_n, 3))
+    fa, fb = _back_filled(ca), _back_filled(cb)  # vectorbt values positions on these
     for k in range(k_n):
         pos, wa, wb, value, gross, traded, paid = _one_set(
-            z, beta, can_enter, tradable, ca, cb, ended, entries[k], exits[k], stops[k],
+            z, beta, can_enter, tradable, ca, cb, fa, fb, ended, entries[k], exits[k], stops[k],
             max_hold, long_only, fees, slippage, rate, init_cash,
         )  # fmt: skip
         values[:, k] = value
