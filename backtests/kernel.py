@@ -18,12 +18,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from backtests.metrics import DAYS  # borrow accrues per trading day
+
 __all__ = ["pair_grid"]
 
 REL_TOL = 1e-9  # vectorbt/utils/math_.py
 ABS_TOL = 1e-12
 MIN_SIZE = 1e-8  # vectorbt's default min_size
-DAYS = 252  # borrow accrues per trading day (backtests.pairs)
 
 
 @njit(cache=True)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.engine import group_frame, simulate_stacked, traded_value
-from backtests.metrics import alpha_beta, information_ratio, summary
+from backtests.metrics import DAYS, alpha_beta, information_ratio, summary
 from data.calendar import DATA_ENDED_DAYS, us_calendar
 from data.dates import parse_period
 from data.errors import InputError, NoDataError
@@ -42,7 +42,6 @@ __all__ = [
     "run_pairs_sweep",
 ]
 
-DAYS = 252
 #: starting equity of every run (vectorbt's init_cash in backtests.engine)
 INIT_CASH = 1_000_000.0
 BENCHMARKS = ("SPY", "KWEB")  #: alpha, beta and IR of each run against these (USD ETFs)

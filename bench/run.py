@@ -91,31 +91,8 @@ def limit_loop(z, ret_a, ret_b, beta, entries, exits, stops, max_hold):
     return out
 
 
-def python_loop(z, ret_a, ret_b, beta, entries, exits, stops, max_hold):
-    """The same rule as :func:`limit_loop` in plain Python (the loop a user would write)."""
-    out = []
-    for k in range(len(entries)):
-        cur, held, blocked, pnl = 0.0, 0, False, 0.0
-        for t in range(1, len(z)):
-            pnl += cur * (ret_a[t] - beta[t - 1] * ret_b[t])
-            zt = z[t]
-            if not np.isfinite(zt):
-                continue
-            if abs(zt) < entries[k]:
-                blocked = False
-            out_ = (cur > 0 and zt >= -exits[k]) or (cur < 0 and zt <= exits[k])
-            stop = cur != 0 and (abs(zt) >= stops[k] or held >= max_hold)
-            if out_ or stop:
-                cur, held, blocked = 0.0, 0, blocked or stop
-            elif cur == 0 and not blocked:
-                if zt <= -entries[k]:
-                    cur, held = 1.0, 1
-                elif zt >= entries[k]:
-                    cur, held = -1.0, 1
-            elif cur != 0:
-                held += 1
-        out.append(pnl)
-    return np.array(out)
+#: the same rule in plain Python: the function the limit compiles, run by the interpreter
+python_loop = limit_loop.py_func
 
 
 def sweep_section(quick: bool) -> list[tuple[str, str, str]]:

@@ -26,6 +26,7 @@ import pandas as pd
 from data.commit import commit_tables, store_lock
 from data.errors import CorruptFileError, DataError, OfflineError
 from data.fundamentals import filing_lag_days
+from data.provider import Provider
 from data.shares import SHARE_COLUMNS, share_counts_of
 from data.stitch import Source, stitch
 from data.store import (
@@ -511,7 +512,7 @@ def update_store(
     *,
     start: str = "2015-01-01",
     progress: Progress | None = None,
-    provider=None,
+    provider: Provider | None = None,
     seed: bool = True,
 ) -> UpdateReport:
     """Refresh the store at ``root`` from ``provider`` (default: Yahoo Finance) and commit the

@@ -44,6 +44,13 @@ WEIGHTINGS = ("equal", "score", "inverse_vol")
 _FREQ_ALIASES = {"W": "W-FRI", "M": "ME", "Q": "QE", "Y": "YE", "A": "YE", "D": "B"}
 
 
+#: daily returns an inverse-volatility weight needs at least (of the ``vol_window``)
+MIN_VOL_DAYS = 20
+#: when names whose market is shut must be kept as they drifted, the room left for the rest is
+#: reduced by this much more, so that fees on the other orders never overdraw the cash
+FEE_BUFFER = 1e-3
+
+
 @dataclass(frozen=True)
 class LongDiscountParams:
     top_n: int = 5
@@ -272,7 +279,9 @@ def target_weights(
         .to_numpy(dtype=bool)
     )
     seen = np.isfinite(prices_usd.ffill().to_numpy(dtype=float))
-    vol = prices_usd.pct_change(fill_method=None).rolling(vol_window, min_periods=20).std()
+    vol = (
+        prices_usd.pct_change(fill_method=None).rolling(vol_window, min_periods=MIN_VOL_DAYS).std()
+    )
     vol_np = vol.to_numpy(dtype=float)
     sig = signal.reindex(columns=cols).to_numpy(dtype=float)
     seg = np.array(
@@ -316,7 +325,7 @@ def target_weights(
         shut = involved & ~trad[j]
         if shut.any():  # fallback: keep the shut names, fit the rest beside them
             keep = _drifted(held, pff, prev_j, j)[shut & (held > 0)].sum()
-            keep = min(1.0, float(keep) + 1e-3)  # a small buffer for fees
+            keep = min(1.0, float(keep) + FEE_BUFFER)
             target[shut] = 0.0
             if target.sum() > 1.0 - keep > 0:
                 target *= (1.0 - keep) / target.sum()

@@ -53,6 +53,12 @@ class SlowProvider:
     def info(self, ticker):
         raise ConnectionError("SYNTHETIC: no valuations in this test")
 
+    def annual_statements(self, ticker, currency, lag_days):
+        raise ConnectionError("SYNTHETIC: no valuations in this test")
+
+    def valuation_measures(self, ticker):
+        raise ConnectionError("SYNTHETIC: no valuations in this test")
+
 
 def main() -> None:
     root, universe = Path(sys.argv[1]), load_universe(sys.argv[2])

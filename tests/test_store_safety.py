@@ -321,6 +321,12 @@ class _Fixed:
     def info(self, ticker):
         raise ConnectionError("SYNTHETIC: offline")
 
+    def annual_statements(self, ticker, currency, lag_days):
+        raise ConnectionError("SYNTHETIC: offline")
+
+    def valuation_measures(self, ticker):
+        raise ConnectionError("SYNTHETIC: offline")
+
 
 def test_two_first_updates_at_once_leave_one_valid_store(tmp_path):
     """Two `data update` runs into the same new folder, started together: one seeds and
