@@ -328,6 +328,66 @@ def data_verify(
         raise typer.Exit(code=EXIT_DATA)
 
 
+@app.command("gap")
+def gap(
+    start: Annotated[str, typer.Option("--start", help="YYYY-MM-DD")] = "2016-01-01",
+    end: Annotated[
+        str | None,
+        typer.Option("--end", help="YYYY-MM-DD (default: the last US trading day in the store)"),
+    ] = None,
+    freq: Annotated[str, typer.Option("--freq", help=_fmt("W", "M", "Q"))] = "M",
+    metric: Annotated[
+        list[str] | None,
+        typer.Option("--metric", help="ps|pe_trailing|pe_forward|ev_sales|... (default: ps)"),
+    ] = None,
+    segments: Annotated[
+        list[str] | None, typer.Option("--segments", help="e.g. cloud,software,ALL")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help=_fmt("table", "csv", "json"))] = "table",
+    out: OutFile = None,
+    data_dir: DataDir = None,
+    universe: UniverseOpt = None,
+) -> None:
+    """Is the gap closing?  China vs US median multiples by segment over time, point in time,
+    with the number of names each median rests on (fewer than 3: marked)."""
+    from data.calendar import period_ends, us_calendar
+    from data.dates import parse_date
+    from screens.gap import gap_history
+
+    _choice(fmt, ("table", "csv", "json"), "--format")
+    offset = {"W": "W-FRI", "M": "ME", "Q": "QE"}[_choice(freq, ("W", "M", "Q"), "--freq")]
+    if out:
+        from screens.export import check_output_file
+
+        check_output_file(out)
+    store, uni = _ctx(data_dir, universe)
+    cal = us_calendar(store)
+    s_ts = parse_date(start, "--start")
+    e_ts = min(parse_date(end, "--end"), cal.max()) if end else cal.max()
+    if s_ts >= e_ts:
+        from data.errors import DateRangeError
+
+        raise DateRangeError(s_ts.date(), e_ts.date())
+    dates = period_ends(us_calendar(store, s_ts, e_ts), offset)
+    metrics = _split(metric) or ("ps",)
+    rows = gap_history(store, uni, dates, metrics=metrics, segments=_split(segments))
+    if fmt == "json":
+        from screens.export import gap_json
+
+        _emit(gap_json(rows), out)
+    elif fmt == "csv" or out:
+        from screens.export import gap_csv
+
+        _emit(gap_csv(rows), out)
+    else:
+        from aigap.render import gap_table, reference_lines
+        from screens.gap import reference_points
+
+        gap_table(_console(), rows)
+        for line in reference_lines(store, uni, reference_points(store), dates):
+            print(line)
+
+
 def _split(values: list[str] | None) -> tuple[str, ...]:
     out: list[str] = []
     for v in values or []:

@@ -277,3 +277,61 @@ def progress_bar(label: str, total: int) -> Iterator[Callable[[int], None]]:
     with Progress(transient=True, console=Console(stderr=True)) as bar:
         task = bar.add_task(label, total=total)
         yield lambda n: bar.advance(task, n)
+
+
+def gap_table(console: Console, rows: pd.DataFrame) -> None:
+    """One row per date, one column per segment: China vs US median, the gap and the counts;
+    a median on fewer than three names is marked with *."""
+    for metric, g in rows.groupby("metric", sort=False):
+        t = Table(title=f"China vs US median {metric} over time (point in time; * = under 3 names)")
+        segs = list(dict.fromkeys(g["segment"]))
+        t.add_column("date")
+        for sname in segs:
+            t.add_column(sname, justify="right")
+        for d, by_date in g.groupby("date", sort=True):
+            cells = []
+            for sname in segs:
+                r = by_date[by_date["segment"] == sname].iloc[0]
+                if pd.isna(r["gap_pct"]):
+                    cells.append(f"- ({int(r['china_n'])}:{int(r['us_n'])})")
+                    continue
+                mark = "*" if r["thin"] else ""
+                cells.append(
+                    f"{r['china_median']:.1f} vs {r['us_median']:.1f} {r['gap_pct']:+.0%} "
+                    f"({int(r['china_n'])}:{int(r['us_n'])}){mark}"
+                )
+            t.add_row(pd.Timestamp(d).date().isoformat(), *cells)
+        console.print(t)
+
+
+def reference_lines(store, universe, facts: pd.DataFrame, dates: pd.DatetimeIndex) -> list[str]:
+    """Public P/E reference points within the period, each beside what our basket shows on the
+    same date (the baskets differ: ours is the universe's names with a figure that day)."""
+    from screens.gap import gap_history
+
+    out = []
+    pe = facts[facts["metric"].str.contains(r"\bPE\b", regex=True)]
+    for fact_date, group in pe.groupby("as_of_date", sort=True):
+        try:
+            day = pd.Timestamp(str(fact_date))
+        except ValueError:
+            continue  # a month or a season, not a day
+        if not (dates.min() <= day <= dates.max()):
+            continue
+        for f in group.itertuples():
+            out.append(
+                f"reference {f.fact_id} ({f.original_author}, {fact_date}): {f.metric} "
+                f"{f.value} {f.unit} [{f.universe_or_scope}]"
+            )
+        ours = gap_history(store, universe, pd.DatetimeIndex([day]),
+                           metrics=("pe_forward", "pe_trailing"), segments=("ALL",))  # fmt: skip
+        for r in ours.itertuples():
+            if not (r.china_n and r.us_n):
+                out.append(f"  ours on {day.date()}: {r.metric}: no figure on that day")
+                continue
+            out.append(
+                f"  ours on {day.date()}: {r.metric} China {r.china_median:.1f}x "
+                f"({r.china_n} names) vs US {r.us_median:.1f}x ({r.us_n} names); the baskets "
+                "differ: ours are the universe's names with that figure on the day"
+            )
+    return out

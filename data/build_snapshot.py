@@ -1045,6 +1045,16 @@ def valuation_snapshots(src: Path) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------- main
+def reference_facts(src: Path) -> pd.DataFrame:
+    """Public reference points (sell-side and press figures on the China-vs-US AI valuation
+    gap) from ``facts/facts_D.csv``, as published: text values, their scope and source, so that
+    ``aigap gap`` can state them next to what our basket shows on the same date."""
+    f = pd.read_csv(src / "facts" / "facts_D.csv", dtype=str).fillna("")
+    cols = ["fact_id", "as_of_date", "original_author", "metric", "value", "unit",
+            "universe_or_scope", "source_url", "notes"]  # fmt: skip
+    return f[cols].sort_values("fact_id", kind="mergesort").reset_index(drop=True)
+
+
 def build(src: Path, out: Path = OUT) -> dict:
     universe = tomllib.loads(UNIVERSE.read_text())
     tickers = list(universe["china"]) + list(universe["us"]) + list(universe["benchmarks"])
@@ -1114,6 +1124,7 @@ def build(src: Path, out: Path = OUT) -> dict:
     atomic_write_parquet(quarters.facts, out / "sec_facts.parquet")
     vals = valuation_snapshots(src)
     atomic_write_parquet(vals, out / "valuations.parquet")
+    atomic_write_parquet(reference_facts(src), out / "facts.parquet")
     manifest = {
         "description": "aigap embedded snapshot, built by data/build_snapshot.py from public "
         "market data (Yahoo Finance via yfinance, Nasdaq, SEC EDGAR, company "
@@ -1132,7 +1143,7 @@ def build(src: Path, out: Path = OUT) -> dict:
             for s, g in vals.groupby("source")
         },
         # size and SHA-256 of every table: a reader refuses a truncated or corrupted file
-        "files": file_entries(out, list(TABLES)),
+        "files": file_entries(out, [*TABLES, "facts"]),
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return manifest

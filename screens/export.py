@@ -340,3 +340,34 @@ def diff_screens(previous: dict, current: dict) -> pd.DataFrame:
 
 def write_text(text: str, path: str | Path) -> None:
     atomic_write_text(text, check_output_file(path))
+
+
+def _gap_records(rows: pd.DataFrame) -> list[dict]:
+    out = []
+    for r in rows.to_dict("records"):
+        out.append(
+            {
+                "date": _date(r["date"]),
+                "segment": r["segment"],
+                "metric": r["metric"],
+                "china_median": _num(r["china_median"]),
+                "us_median": _num(r["us_median"]),
+                "china_n": int(r["china_n"]),
+                "us_n": int(r["us_n"]),
+                "gap_pct": _num(r["gap_pct"]),
+                "log_gap": _num(r["log_gap"]),
+                "thin": bool(r["thin"]),
+            }
+        )
+    return out
+
+
+def gap_json(rows: pd.DataFrame) -> str:
+    """``aigap gap --format json``: a list of rows with the gap-view keys."""
+    return json.dumps(_gap_records(rows), indent=1, allow_nan=False) + "\n"
+
+
+def gap_csv(rows: pd.DataFrame) -> str:
+    return pd.DataFrame(_gap_records(rows)).to_csv(
+        index=False, float_format="%.6g", lineterminator="\n"
+    )
