@@ -8,7 +8,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -67,9 +67,13 @@ def _root(
 data_app = typer.Typer(no_args_is_help=True, help="The data store: status, prices, update.")
 backtest_app = typer.Typer(no_args_is_help=True, help="Backtests: long-discount and pairs.")
 pairs_app = typer.Typer(no_args_is_help=True, help="Pair statistics.")
+report_app = typer.Typer(
+    no_args_is_help=True, help="Self-contained HTML reports (plotly inlined; open offline)."
+)
 app.add_typer(data_app, name="data")
 app.add_typer(backtest_app, name="backtest")
 app.add_typer(pairs_app, name="pairs")
+app.add_typer(report_app, name="report")
 
 
 def _path(value: str | None) -> str | None:
@@ -792,6 +796,120 @@ def pairs_scan(
         check_output_file(out)
     store, uni = _ctx(data_dir, universe)
     scan_cli(store, uni, start=start, end=end, top=top, fmt=fmt, out=out, console=_console())
+
+
+# ----------------------------------------------------------------------------- reports
+ReportOut = Annotated[str, typer.Option("--out", help="the HTML file to write", callback=_path)]
+
+
+def _write_report(text: str, out: str) -> None:
+    from screens.export import write_text
+
+    write_text(text, out)
+    print(f"wrote {out}", file=sys.stderr)
+
+
+def _check_html(out: str) -> None:
+    from screens.export import check_output_file
+
+    if not out.lower().endswith((".html", ".htm")):
+        raise InputError(f"--out {out}: a report is an .html file")
+    check_output_file(out)
+
+
+@report_app.command("screen")
+def report_screen(
+    out: ReportOut,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="YYYY-MM-DD (default: the last US trading day in the store)"),
+    ] = None,
+    data_dir: DataDir = None,
+    universe: UniverseOpt = None,
+) -> None:
+    """The screen as an HTML page: sortable ranked table, discount by segment, each name against
+    its peer median, and the gap history."""
+    from aigap.report import inputs_block, screen_report
+    from data.calendar import period_ends, us_calendar
+    from screens.gap import gap_history
+    from screens.screen import run_screen
+
+    _check_html(out)
+    store, uni = _ctx(data_dir, universe)
+    res = run_screen(store, uni, as_of or _default_as_of(store, uni))
+    cal = us_calendar(store, pd_timestamp("2016-01-01"), res.as_of)
+    gaps = gap_history(store, uni, period_ends(cal, "ME"), metrics=("ps", "pe_trailing"),
+                       segments=("ALL",))  # fmt: skip
+    inputs = inputs_block(store, uni, as_of=res.as_of.date(), notes=list(res.notes))
+    _write_report(screen_report(res, gaps, inputs), out)
+
+
+@report_app.command("discount")
+def report_discount(
+    out: ReportOut,
+    start: Annotated[str, typer.Option("--start")] = "2019-01-01",
+    end: Annotated[str | None, typer.Option("--end")] = None,
+    top: Annotated[int, typer.Option("--top")] = 5,
+    rebalance: Annotated[str, typer.Option("--rebalance")] = "M",
+    weighting: Annotated[str, typer.Option("--weighting")] = "equal",
+    signal: Annotated[str, typer.Option("--signal")] = "valuation",
+    fees: Annotated[float, typer.Option("--fees")] = 0.001,
+    slippage: Annotated[float, typer.Option("--slippage")] = 0.0005,
+    data_dir: DataDir = None,
+    universe: UniverseOpt = None,
+) -> None:
+    """The long-discount backtest as a tear sheet."""
+    from aigap.report import discount_report, inputs_block
+    from backtests.discount import run_discount_backtest
+    from strategies.long_discount import LongDiscountParams
+
+    _check_html(out)
+    _check_costs(fees, slippage)
+    store, uni = _ctx(data_dir, universe)
+    p = LongDiscountParams(top_n=top, rebalance=rebalance, weighting=weighting, signal=signal)
+    res = run_discount_backtest(store, uni, [p], start=start, end=end, fees=fees,
+                                slippage=slippage)  # fmt: skip
+    inputs = inputs_block(store, uni, params=p.__dict__, start=start, end=end, fees=fees,
+                          slippage=slippage, notes=res.notes)  # fmt: skip
+    _write_report(discount_report(res, inputs), out)
+
+
+@report_app.command("pairs")
+def report_pairs(
+    out: ReportOut,
+    pair: Annotated[list[str] | None, typer.Option("--pair", help="CHINA:PEER")] = None,
+    lookback: Annotated[str, typer.Option("--lookback")] = "60",
+    entry: Annotated[str, typer.Option("--entry")] = "2",
+    exit_: Annotated[str, typer.Option("--exit")] = "0.5",
+    stop: Annotated[str, typer.Option("--stop")] = "4",
+    start: Annotated[str, typer.Option("--start")] = "2019-01-01",
+    end: Annotated[str | None, typer.Option("--end")] = None,
+    data_dir: DataDir = None,
+    universe: UniverseOpt = None,
+) -> None:
+    """The pairs backtest as a tear sheet with the spread, entries and exits."""
+    from aigap.report import inputs_block, pairs_report
+    from backtests.pairs import run_pairs_sweep
+
+    _check_html(out)
+    store, uni = _ctx(data_dir, universe)
+    grid: dict[str, Any] = {
+        "lookbacks": _list(lookback, int, "--lookback"),
+        "entries": _list(entry, float, "--entry"),
+        "exits": _list(exit_, float, "--exit"),
+        "stops": _list(stop, float, "--stop"),
+    }
+    res = run_pairs_sweep(store, uni, _pairs(pair, uni), start=start, end=end, **grid)
+    inputs = inputs_block(
+        store, uni, pairs=[p.label for p in _pairs(pair, uni)], start=start, end=end, **grid
+    )
+    _write_report(pairs_report(res, inputs), out)
+
+
+def pd_timestamp(text: str):
+    from data.dates import parse_date
+
+    return parse_date(text)
 
 
 # ----------------------------------------------------------------------------- main

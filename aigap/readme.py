@@ -169,8 +169,38 @@ def render_readme(text: str, blocks: dict[str, str]) -> str:
     return text
 
 
+#: the README's report screenshots: (file, report command arguments)
+SCREENSHOTS = (
+    ("report-screen.png", ["report", "screen"]),
+    ("report-discount.png", ["report", "discount"]),
+    ("report-pairs.png", ["report", "pairs", "--pair", "BABA:AMZN", "--lookback", "20,60,120",
+                          "--entry", "1.5,2,2.5", "--exit", "0,0.5"]),
+)  # fmt: skip
+
+
+def screenshots(folder: Path) -> None:
+    """Make each report with the project's own command and photograph it in headless
+    Chromium (``python -m aigap.readme --screenshots``)."""
+    import tempfile
+
+    from aigap.browser import screenshot
+    from aigap.cli import main as cli
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for png, args in SCREENSHOTS:
+            page = Path(tmp) / png.replace(".png", ".html")
+            if cli([*args, "--out", str(page)]) != 0:
+                raise SystemExit(f"could not make {page.name}")
+            screenshot(page, folder / png)
+            print(f"wrote {folder / png}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if "--screenshots" in argv:
+        screenshots(README.parent / "docs")
+        return 0
     store, universe = resolve_store(), load_universe()
     old = README.read_text()
     new = render_readme(old, figures(store, universe))

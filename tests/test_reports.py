@@ -1,0 +1,68 @@
+"""The HTML reports open in a real browser (headless Chromium) with no JavaScript error and
+every chart drawn; they need no network (plotly's JavaScript is inlined)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from aigap.browser import chromium, load_page
+from aigap.cli import main
+
+needs_chromium = pytest.mark.skipif(
+    chromium() is None, reason="Chromium is not installed here (apt-get install chromium)"
+)
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    d = tmp_path_factory.mktemp("reports")
+    made = {
+        "screen": ["report", "screen", "--as-of", "2026-07-01"],
+        "discount": ["report", "discount", "--start", "2023-01-01"],
+        "pairs": ["report", "pairs", "--pair", "BABA:AMZN", "--lookback", "20,60", "--entry",
+                  "1.5,2", "--start", "2022-01-01"],
+    }  # fmt: skip
+    out = {}
+    for name, args in made.items():
+        path = d / f"{name}.html"
+        assert main([*args, "--out", str(path)]) == 0
+        out[name] = path
+    return out
+
+
+def test_reports_are_self_contained(reports):
+    for path in reports.values():
+        text = path.read_text()
+        # no external script, style or font: plotly.js is inlined (its source names its CDN
+        # in strings, for map data these reports never load)
+        assert not re.search(r"<(script|link|img)[^>]+(src|href)=[\"']?https?:", text)
+        assert "plotly.js v" in text or "plotly.js" in text
+        assert "Inputs" in text and "data end (last US trading day)" in text
+
+
+@needs_chromium
+@pytest.mark.parametrize("name,charts", [("screen", 3), ("discount", 7), ("pairs", 6)])
+def test_each_report_loads_with_every_chart_drawn(reports, name, charts):
+    page = load_page(reports[name])
+    assert page.errors == []
+    assert page.charts == charts and page.drawn == charts
+
+
+@needs_chromium
+def test_the_probe_sees_a_javascript_error(tmp_path, reports):
+    """The check can fail: a page with a broken script reports it."""
+    broken = tmp_path / "broken.html"
+    broken.write_text(
+        reports["screen"]
+        .read_text()
+        .replace("</body>", "<script>nope(</script><script>undefinedCall()</script></body>")
+    )
+    page = load_page(broken)
+    assert page.errors and page.drawn == 3
+
+
+def test_a_report_must_be_html(capsys, tmp_path):
+    assert main(["report", "screen", "--out", str(tmp_path / "x.png")]) == 2
+    assert "an .html file" in capsys.readouterr().err
