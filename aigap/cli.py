@@ -419,6 +419,14 @@ def screen(
         list[str] | None, typer.Option("--segments", help="e.g. cloud,software")
     ] = None,
     top: Annotated[int | None, typer.Option("--top", help="keep the N best ranked")] = None,
+    sort: Annotated[
+        str | None,
+        typer.Option(
+            "--sort",
+            help="order the ranked names by a column (rank, market_cap, score, composite, "
+            "ps, pe_forward, ...); -COLUMN for descending",
+        ),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help=_fmt("table", "csv", "json"))] = "table",
     out: OutFile = None,
     export: Annotated[
@@ -474,7 +482,7 @@ def screen(
         write_watchlist,
     )
     from screens.export import watchlist_format as watchlist_format_of
-    from screens.screen import ScreenFilters, run_screen
+    from screens.screen import ScreenFilters, run_screen, sorted_screen
 
     _choice(fmt, ("table", "csv", "json"), "--format")
     if watchlist_format is not None and not export:
@@ -515,6 +523,8 @@ def screen(
             max_price_age_days=max_price_age, stale_fundamentals_days=stale_days
         ),
     )
+    if sort:
+        res = sorted_screen(res, sort)
     for note in res.notes:
         print(f"aigap: note: {note}", file=sys.stderr)
     changes = diff_screens(previous, screen_document(res)) if previous is not None else None
@@ -526,6 +536,10 @@ def screen(
         from aigap.render import screen_table
 
         screen_table(_console(), res)
+        from aigap.render import data_age_line
+        from data.calendar import us_calendar
+
+        print(data_age_line(us_calendar(store).max(), pd_timestamp("today")))
     if changes is not None and (fmt == "table" or fmt == "csv"):
         from aigap.render import diff_table
 

@@ -54,6 +54,7 @@ def screen_table(console: Console, res: ScreenResult) -> None:
     )
     for c in ["#", "ticker", *(["name"] if wide else []), "segment", *(["src"] if wide else [])]:
         t.add_column(c, no_wrap=True)
+    t.add_column("mcap $bn", justify="right", no_wrap=True)
     for m in shown:
         t.add_column(_SHORT[m], justify="right", no_wrap=True)
     for c in ["comp (n)", "z seg", "tilt", "score", "!"]:
@@ -64,13 +65,14 @@ def screen_table(console: Console, res: ScreenResult) -> None:
         cells = [
             _f(r["rank"], "{:.0f}"),
             r["ticker"],
-            *([str(r["name"])[:18]] if wide else []),
+            *([_cut(str(r["name"]), 18)] if wide else []),
             r["segment"],
             *(
                 [{"yfinance_info": "yf info", "yfinance_live": "yf live"}.get(src, src)]
                 if wide
                 else []
             ),
+            _f(r["market_cap"] / 1e9 if _f(r["market_cap"]) else np.nan, "{:,.1f}"),
         ]
         for m in shown:
             v, p = r[m], r[f"{m}_peer"]
@@ -99,10 +101,13 @@ def screen_table(console: Console, res: ScreenResult) -> None:
         for c in ["ticker", "name", "segment", "flags"]:
             u.add_column(c, no_wrap=c != "flags")
         for r in rest.to_dict("records"):
-            u.add_row(r["ticker"], str(r["name"])[:30], r["segment"], r["flags"])
+            u.add_row(r["ticker"], _cut(str(r["name"]), 30), r["segment"], r["flags"])
         console.print(u)
     seg = res.segments
-    g = Table(title="Segment gap: China vs US median multiple (gap = China / US - 1)")
+    g = Table(
+        title="Segment gap: China vs US median multiple (gap = China / US - 1; China:US names "
+        "each median rests on, * under 3)"
+    )
     g.add_column("segment")
     for m in METRICS:
         g.add_column(METRIC_LABELS[m], justify="right")
@@ -110,9 +115,11 @@ def screen_table(console: Console, res: ScreenResult) -> None:
         cells = [s]
         for m in METRICS:
             r = grp[grp["metric"] == m].iloc[0]
+            thin = "*" if min(r["china_n"], r["us_n"]) < 3 else ""
             cells.append(
                 f"{_f(r['china_median'], '{:.1f}')} vs {_f(r['us_median'], '{:.1f}')}"
-                f" ({_f(r['gap_pct'] * 100, '{:+.0f}')}%)"
+                f" ({_f(r['gap_pct'] * 100, '{:+.0f}')}%) {int(r['china_n'])}:{int(r['us_n'])}"
+                f"{thin}"
                 if _f(r["gap_pct"])
                 else ""
             )
@@ -120,12 +127,31 @@ def screen_table(console: Console, res: ScreenResult) -> None:
     console.print(g)
 
 
+def _cut(text: str, width: int) -> str:
+    """A name cut to ``width`` characters with an ellipsis."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def data_age_line(data_end: pd.Timestamp, today: pd.Timestamp) -> str:
+    """The line under every screen: when the data end, and how old that is today."""
+    days = (today.normalize() - data_end.normalize()).days
+    return f"data end {data_end.date()}: {days} days before today ({today.date()})"
+
+
+def _cell(v) -> str:
+    if v is None or (not isinstance(v, str) and pd.isna(v)):
+        return ""
+    if isinstance(v, float):
+        return f"{v:+.2f}"
+    return str(v)
+
+
 def diff_table(console: Console, d: pd.DataFrame, prev: str, cur: str) -> None:
     t = Table(title=f"Changes since the screen of {prev} (now {cur})")
     for c in d.columns:
         t.add_column(c)
     for r in d.itertuples(index=False):
-        t.add_row(*["" if pd.isna(v) else str(v) for v in r])
+        t.add_row(*[_cell(v) for v in r])
     console.print(t)
 
 

@@ -154,16 +154,22 @@ def screen_document(res: ScreenResult) -> dict:
     }
 
 
+def _diff_value(key: str, v: Any) -> Any:
+    if v is None or (not isinstance(v, str) and pd.isna(v)):
+        return None
+    if key in ("ticker", "change", "why"):
+        return v
+    if key in ("previous_score", "score"):
+        return _num(float(v))
+    return int(v)
+
+
 def diff_document(changes: pd.DataFrame, previous_as_of: str | None) -> dict:
     """The weekly diff as JSON: ``{"previous_as_of": ..., "changes": [...]}``."""
     return {
         "previous_as_of": previous_as_of,
         "changes": [
-            {
-                k: (None if pd.isna(v) else (int(v) if k != "ticker" and k != "change" else v))
-                for k, v in r.items()
-            }
-            for r in changes.to_dict("records")
+            {k: _diff_value(k, v) for k, v in r.items()} for r in changes.to_dict("records")
         ],
     }
 
@@ -310,21 +316,38 @@ def load_screen_json(path: str | Path) -> dict:
     return doc
 
 
+def _flags_text(row: dict) -> str:
+    flags = row.get("flags") or []
+    return "; ".join(flags) if isinstance(flags, list) else str(flags)
+
+
 def diff_screens(previous: dict, current: dict) -> pd.DataFrame:
-    """Names that entered, left, or moved in rank between two screen documents."""
-    old = {r["ticker"]: r["rank"] for r in previous["rows"] if r.get("rank") is not None}
-    new = {r["ticker"]: r["rank"] for r in current["rows"] if r.get("rank") is not None}
+    """Names that entered, left, or moved in rank and score between two screen documents, and
+    why a name entered or left: its flags on the side where it was not ranked (no valuation
+    data, a stale price, filtered out, ...), or "not in the previous screen"."""
+    old = {r["ticker"]: r for r in previous["rows"]}
+    new = {r["ticker"]: r for r in current["rows"]}
+    ranked_old = {t for t, r in old.items() if r.get("rank") is not None}
+    ranked_new = {t for t, r in new.items() if r.get("rank") is not None}
+
+    def rank(side: dict, t: str):
+        return side.get(t, {}).get("rank")
+
     rows = []
-    for t in sorted(set(old) | set(new), key=lambda t: (new.get(t) or 10**6, old.get(t) or 0)):
-        o, n = old.get(t), new.get(t)
+    for t in sorted(
+        ranked_old | ranked_new, key=lambda t: (rank(new, t) or 10**6, rank(old, t) or 0)
+    ):
+        o, n = rank(old, t), rank(new, t)
         if o is None:
             change = "entered"
+            why = _flags_text(old[t]) if t in old else "not in the previous screen"
         elif n is None:
             change = "left"
-        elif n == o:
-            change = "unchanged"
+            why = _flags_text(new[t]) if t in new else "not in this screen's universe"
         else:
-            change = "up" if n < o else "down"
+            change = "unchanged" if n == o else ("up" if n < o else "down")
+            why = ""
+        so, sn = old.get(t, {}).get("score"), new.get(t, {}).get("score")
         rows.append(
             {
                 "ticker": t,
@@ -332,10 +355,15 @@ def diff_screens(previous: dict, current: dict) -> pd.DataFrame:
                 "rank": n,
                 "change": change,
                 "moved": None if o is None or n is None else o - n,
+                "previous_score": so,
+                "score": sn,
+                "why": why or "",
             }
         )
-    df = pd.DataFrame(rows, columns=["ticker", "previous_rank", "rank", "change", "moved"])
-    return df.astype({"previous_rank": "Int64", "rank": "Int64", "moved": "Int64"})
+    cols = ["ticker", "previous_rank", "rank", "change", "moved", "previous_score", "score", "why"]
+    df = pd.DataFrame(rows, columns=cols)
+    return df.astype({"previous_rank": "Int64", "rank": "Int64", "moved": "Int64",
+                      "previous_score": "Float64", "score": "Float64"})  # fmt: skip
 
 
 def write_text(text: str, path: str | Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,7 @@ from data.verify import CHECKS, flags_by_ticker, verify_store
 from screens.multiples import METRICS
 from screens.scoring import ScoreConfig, score_panel, segment_medians
 
-__all__ = ["ScreenFilters", "ScreenResult", "run_screen", "score_panel"]
+__all__ = ["SORT_COLUMNS", "ScreenFilters", "ScreenResult", "run_screen", "sorted_screen"]
 
 NO_VALUATION = "no valuation data"
 #: where each input came from and when it was public: carried into every output row
@@ -165,6 +165,26 @@ def run_screen(
         filters=flt,
         notes=notes,
     )
+
+
+#: the columns a screen can be ordered by (``--sort``)
+SORT_COLUMNS = ("rank", "ticker", "segment", "market_cap", "score", "composite", "z_segment",
+                "n_metrics", *METRICS)  # fmt: skip
+
+
+def sorted_screen(res: ScreenResult, column: str) -> ScreenResult:
+    """The ranked names in the order of ``column`` (``-column``: descending); the ranks stay
+    the ranks, the unranked names stay after them."""
+    desc = column.startswith("-")
+    col = column.lstrip("-")
+    if col not in SORT_COLUMNS:
+        raise InputError(f"--sort must be one of {', '.join(SORT_COLUMNS)} (got {column!r})")
+    rows = res.rows
+    ranked = rows[rows["rank"].notna()].sort_values(
+        [col, "rank"], ascending=[not desc, True], kind="mergesort", na_position="last"
+    )
+    out = pd.concat([ranked, rows[rows["rank"].isna()]], ignore_index=True)
+    return replace(res, rows=out)
 
 
 def _within_data(

@@ -1,0 +1,67 @@
+"""What a PM reads: market cap, --sort, cut names, the counts under each segment median, the
+line saying how old the data are, and why a name entered or left since the last screen."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+
+from aigap.cli import main
+from aigap.render import _cut, data_age_line
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_sort_by_market_cap_keeps_the_ranks(capsys):
+    code, out, err = run(capsys, "screen", "--sort", "-market_cap", "--format", "csv")
+    assert code == 0, err
+    df = pd.read_csv(io.StringIO(out))
+    ranked = df[df["rank"].notna()]
+    assert list(ranked["market_cap"]) == sorted(ranked["market_cap"], reverse=True)
+    assert sorted(ranked["rank"]) == list(range(1, len(ranked) + 1))
+    code, _, err = run(capsys, "screen", "--sort", "beauty")
+    assert code == 2 and "--sort must be one of" in err
+
+
+def test_table_has_market_cap_counts_and_the_data_age_line(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, err = run(capsys, "screen", "--as-of", "2026-07-01")
+    assert code == 0, err
+    assert "mcap $bn" in out and "each median rests on" in out
+    assert " 12:21" in out or ":21" in out  # China:US counts under the ALL medians
+    today = pd.Timestamp.today().normalize()
+    assert f"data end 2026-07-14: {(today - pd.Timestamp('2026-07-14')).days} days" in out
+
+
+def test_data_age_and_cut_helpers():
+    line = data_age_line(pd.Timestamp("2026-07-14"), pd.Timestamp("2026-11-29 15:00"))
+    assert line == "data end 2026-07-14: 138 days before today (2026-11-29)"
+    assert _cut("Alibaba Group Holding", 10) == "Alibaba G\u2026" and _cut("JD", 10) == "JD"
+
+
+def test_the_diff_says_why_a_name_entered_or_left(capsys, tmp_path):
+    arch = tmp_path / "arch"
+    assert main(["screen", "--as-of", "2025-12-31", "--archive", str(arch), "--format", "json",
+                 "--out", str(tmp_path / "old.json")]) == 0  # fmt: skip
+    capsys.readouterr()
+    code, out, err = run(capsys, "screen", "--as-of", "2026-07-14", "--archive", str(arch),
+                         "--diff", "2025-12-31", "--format", "json")  # fmt: skip
+    assert code == 0, err
+    changes = json.loads(out)["diff"]["changes"]
+    by = {c["ticker"]: c for c in changes}
+    left = [c for c in changes if c["change"] == "left"]
+    entered = [c for c in changes if c["change"] == "entered"]
+    assert left or entered
+    for c in left + entered:
+        assert c["why"], c  # a reason for every entry and exit
+    now = json.loads((tmp_path / "old.json").read_text())
+    for c in left:  # the reason is the name's flags today
+        assert c["previous_score"] is not None and c["score"] is None
+    assert all(set(c) >= {"previous_score", "score", "why"} for c in by.values())
+    assert now["as_of"] == "2025-12-31"
