@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from data.errors import InputError
@@ -248,11 +249,50 @@ def write_bytes(data: bytes, path: str | Path) -> None:
     atomic_write_bytes(data, check_output_file(path))
 
 
+def _typed(df: pd.DataFrame) -> pd.DataFrame:
+    """Cells as Excel types: dates as dates, numbers as float64 rounded to 7 significant digits
+    (the precision of the float32 prices some sources give: 7.795, not 7.79500007629),
+    integers as integers."""
+    out = df.copy()
+    for c in ("as_of", "price_date"):
+        if c in out:
+            out[c] = pd.to_datetime(out[c].replace("", None)).dt.date
+    for c in out.columns:
+        col = out[c]
+        if pd.api.types.is_float_dtype(col):
+            v = col.to_numpy(dtype="float64")
+            with np.errstate(divide="ignore", invalid="ignore"):
+                digits = 6 - np.floor(np.log10(np.abs(np.where(v == 0, 1.0, v))))
+            out[c] = [
+                round(float(x), int(d)) if np.isfinite(x) else None
+                for x, d in zip(v, np.nan_to_num(digits), strict=True)
+            ]
+    return out
+
+
+def _format_sheet(ws) -> None:
+    """Frozen header, a filter on every column, widths that fit the content."""
+    from openpyxl.utils import get_column_letter
+
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = ws.dimensions
+    for i, col in enumerate(ws.iter_cols(min_row=1, max_row=ws.max_row), start=1):
+        width = max(len(str(c.value)) if c.value is not None else 0 for c in col)
+        ws.column_dimensions[get_column_letter(i)].width = min(max(width + 2, 8), 60)
+        for c in col[1:]:
+            if isinstance(c.value, float):
+                c.number_format = "0.000"
+            elif hasattr(c.value, "year"):
+                c.number_format = "yyyy-mm-dd"
+
+
 def _xlsx(res: ScreenResult) -> bytes:
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as xw:
-        _flat(res, ranked_only=True).to_excel(xw, sheet_name="screen", index=False)
-        res.segments.to_excel(xw, sheet_name="segments", index=False)
+        _typed(_flat(res, ranked_only=True)).to_excel(xw, sheet_name="screen", index=False)
+        _typed(res.segments).to_excel(xw, sheet_name="segments", index=False)
+        for ws in xw.book.worksheets:
+            _format_sheet(ws)
         xw.book.properties.created = pd.Timestamp("2020-01-01").to_pydatetime()
     # openpyxl stamps zip entries with the current time: rewrite them with a fixed one
     src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))

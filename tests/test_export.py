@@ -131,3 +131,28 @@ def test_bad_previous_screen(tmp_path):
         load_screen_json(p)
     with pytest.raises(InputError, match="not found"):
         load_screen_json(tmp_path / "missing.json")
+
+
+def test_xlsx_cells_are_typed_and_the_sheet_is_usable(tmp_path, embedded, universe,
+                                                      embedded_screen):  # fmt: skip
+    import datetime as dt
+
+    import openpyxl
+
+    from screens.export import write_watchlist
+
+    path = tmp_path / "w.xlsx"
+    write_watchlist(embedded_screen, universe, path, "xlsx")
+    ws = openpyxl.load_workbook(path)["screen"]
+    head = [c.value for c in ws[1]]
+    row = dict(zip(head, [c.value for c in ws[2]], strict=True))
+    assert isinstance(row["as_of"], dt.datetime) and isinstance(row["price_date"], dt.datetime)
+    assert isinstance(row["rank"], int) and isinstance(row["score"], float)
+    assert isinstance(row["market_cap"], (int, float))
+    # no binary noise: every float has at most 7 significant digits
+    for c in ws.iter_rows(min_row=2, values_only=True):
+        for v in c:
+            if isinstance(v, float) and v != 0:
+                assert float(f"{v:.7g}") == v
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref
+    assert ws.column_dimensions["D"].width >= len("name") + 2
