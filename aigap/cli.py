@@ -93,6 +93,10 @@ UniverseOpt = Annotated[
     str | None, typer.Option("--universe", help="Universe TOML file.", callback=_path)
 ]
 OutFile = Annotated[str | None, typer.Option("--out", help="write to this file", callback=_path)]
+ReportOpt = Annotated[
+    str | None,
+    typer.Option("--report", help="also write an HTML report (plotly inlined)", callback=_path),
+]
 
 
 def _fmt(*choices: str) -> str:
@@ -429,6 +433,7 @@ def screen(
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help=_fmt("table", "csv", "json"))] = "table",
     out: OutFile = None,
+    report: ReportOpt = None,
     export: Annotated[
         str | None,
         typer.Option(
@@ -498,6 +503,8 @@ def screen(
     for target in (out, export):  # fail before the work, not after it
         if target:
             check_output_file(target)
+    if report:
+        _check_html(report)
     if archive:
         check_output_dir(archive)
     previous = None
@@ -525,6 +532,8 @@ def screen(
     )
     if sort:
         res = sorted_screen(res, sort)
+    if report:
+        _screen_report(store, uni, res, report)
     for note in res.notes:
         print(f"aigap: note: {note}", file=sys.stderr)
     changes = diff_screens(previous, screen_document(res)) if previous is not None else None
@@ -601,6 +610,7 @@ def backtest_discount(
     out: Annotated[
         str | None, typer.Option("--out", help="folder for CSV/JSON output", callback=_path)
     ] = None,
+    report: ReportOpt = None,
     data_dir: DataDir = None,
     universe: UniverseOpt = None,
 ) -> None:
@@ -614,6 +624,8 @@ def backtest_discount(
     _check(quantile is None or 0 < quantile <= 1, "--quantile must be in (0, 1]")
     _check_costs(fees, slippage)
     _check_walk_forward(train_years, test_months)
+    if report:
+        _check_html(report)
     store, uni = _ctx(data_dir, universe)
     run_discount_cli(
         store,
@@ -635,6 +647,7 @@ def backtest_discount(
         fmt=fmt,
         out=out,
         console=_console(),
+        report=report,
     )
     _note_end(store, end)
 
@@ -729,6 +742,7 @@ def backtest_pairs(
     ] = False,
     fmt: Annotated[str, typer.Option("--format", help=_fmt("table", "json"))] = "table",
     out: OutFile = None,
+    report: ReportOpt = None,
     data_dir: DataDir = None,
     universe: UniverseOpt = None,
 ) -> None:
@@ -754,6 +768,8 @@ def backtest_pairs(
     _check(workers is None or workers >= 1, "--workers must be at least 1")
     _check_costs(fees, slippage)
     _check_walk_forward(train_years, test_months)
+    if report:
+        _check_html(report)
     store, uni = _ctx(data_dir, universe)
     run_pairs_cli(
         store,
@@ -781,6 +797,7 @@ def backtest_pairs(
         stats=stats,
         engine=engine,
         workers=workers,
+        report=report,
     )
     _note_end(store, end)
 
@@ -831,6 +848,18 @@ def _check_html(out: str) -> None:
     check_output_file(out)
 
 
+def _screen_report(store, uni, res, out: str) -> None:
+    from aigap.report import inputs_block, screen_report
+    from data.calendar import period_ends, us_calendar
+    from screens.gap import gap_history
+
+    cal = us_calendar(store, pd_timestamp("2016-01-01"), res.as_of)
+    gaps = gap_history(store, uni, period_ends(cal, "ME"), metrics=("ps", "pe_trailing"),
+                       segments=("ALL",))  # fmt: skip
+    inputs = inputs_block(store, uni, as_of=res.as_of.date(), notes=list(res.notes))
+    _write_report(screen_report(res, gaps, inputs), out)
+
+
 @report_app.command("screen")
 def report_screen(
     out: ReportOut,
@@ -843,19 +872,12 @@ def report_screen(
 ) -> None:
     """The screen as an HTML page: sortable ranked table, discount by segment, each name against
     its peer median, and the gap history."""
-    from aigap.report import inputs_block, screen_report
-    from data.calendar import period_ends, us_calendar
-    from screens.gap import gap_history
     from screens.screen import run_screen
 
     _check_html(out)
     store, uni = _ctx(data_dir, universe)
     res = run_screen(store, uni, as_of or _default_as_of(store, uni))
-    cal = us_calendar(store, pd_timestamp("2016-01-01"), res.as_of)
-    gaps = gap_history(store, uni, period_ends(cal, "ME"), metrics=("ps", "pe_trailing"),
-                       segments=("ALL",))  # fmt: skip
-    inputs = inputs_block(store, uni, as_of=res.as_of.date(), notes=list(res.notes))
-    _write_report(screen_report(res, gaps, inputs), out)
+    _screen_report(store, uni, res, out)
 
 
 @report_app.command("discount")

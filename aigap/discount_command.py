@@ -14,6 +14,7 @@ from backtests.report import check_out_dir, finish_document, frame_records, to_j
 from backtests.walkforward import check_walk_forward
 from data.store import Store
 from data.universe import Universe
+from screens.export import write_text
 from strategies.long_discount import LongDiscountParams
 
 __all__ = ["run_discount_cli"]
@@ -58,6 +59,7 @@ def run_discount_cli(
     fmt,
     out,
     console: Console,
+    report: str | None = None,
 ) -> dict:
     check_out_dir(out)
     if walk_forward:
@@ -77,6 +79,13 @@ def run_discount_cli(
     res = run_discount_backtest(
         store, universe, grid, start=start, end=end, fees=fees, slippage=slippage
     )
+    if report:
+        from aigap.report import discount_report, inputs_block
+
+        inputs = inputs_block(store, universe, runs=list(res.params), start=start, end=end,
+                              fees=fees, slippage=slippage, notes=res.notes)  # fmt: skip
+        write_text(discount_report(res, inputs), report)
+        print(f"wrote {report}", file=sys.stderr)
     runs = list(res.params)
     bench = [r for r in res.metrics.index if r not in res.params]
     first = runs[0]

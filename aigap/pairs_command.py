@@ -67,6 +67,7 @@ def run_pairs_cli(
     stats: bool = False,
     engine: str = "local",
     workers: int | None = None,
+    report: str | None = None,
 ) -> dict:
     check_out_dir(out)
     if walk_forward:
@@ -92,6 +93,16 @@ def run_pairs_cli(
         lag=lag,
         stats=stats,
     )
+    if report:
+        from aigap.report import inputs_block, pairs_report
+
+        inputs = inputs_block(store, universe, pairs=[p.label for p in pairs], start=start,
+                              end=end, lookbacks=lookbacks, entries=entries, exits=exits,
+                              stops=stops, fees=fees, slippage=slippage)  # fmt: skip
+        from screens.export import write_text
+
+        write_text(pairs_report(res, inputs), report)
+        print(f"wrote {report}", file=sys.stderr)
     t = res.table
     doc = {
         "start": res.value.index[0],

@@ -66,3 +66,20 @@ def test_the_probe_sees_a_javascript_error(tmp_path, reports):
 def test_a_report_must_be_html(capsys, tmp_path):
     assert main(["report", "screen", "--out", str(tmp_path / "x.png")]) == 2
     assert "an .html file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["screen", "--format", "json"],
+        ["backtest", "discount", "--start", "2024-01-01", "--format", "json"],
+        ["backtest", "pairs", "--pair", "BABA:AMZN", "--start", "2024-01-01", "--format", "json"],
+    ],
+)
+def test_report_option_on_screen_and_backtests(capsys, tmp_path, args):
+    path = tmp_path / "r.html"
+    assert main([*args, "--report", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert f"wrote {path}" in err and out.lstrip().startswith("{")  # stdout stays the JSON
+    assert path.read_text().startswith("<!DOCTYPE html>")
+    assert main([*args, "--report", str(tmp_path / "r.txt")]) == 2
