@@ -1027,6 +1027,10 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         if e.filename is None and e.errno in _OUTPUT_ERRNOS:  # stdout: a full disk, /dev/full
             return _fail(f"cannot write the output: {e.strerror}", EXIT_USAGE)
+        if e.filename is not None:  # a path the user gave that the system refuses
+            name = str(e.filename)
+            name = name if len(name) <= 80 else name[:77] + "..."
+            return _fail(f"cannot use {name}: {e.strerror}", EXIT_USAGE)
         return _internal(e, debug)
     except BrokenPipeError:
         return 0

@@ -163,7 +163,8 @@ def run_pairs_backtest(
     returns = value.pct_change().fillna(0.0)
     table = pd.DataFrame(rows).set_index("run")
     for col in ("ruined_on", "data_ended"):  # dates or None: one dtype whatever the chunk holds
-        table[col] = table[col].astype(object)
+        values = table[col].astype(object)
+        table[col] = values.where(values.notna(), None)
     weights = {m["run"]: sims[m["run"]].weights for m in meta}
     return PairsResult(
         table=table,

@@ -222,6 +222,7 @@ def test_tilde_is_expanded_in_path_options(capsys, tmp_path, monkeypatch):
         (("screen", "--exclude-stale", "false"), 2, "--exclude-stale is a flag"),
         (("screen", "--exclude-stale=false"), 2, "--exclude-stale is a flag"),
         (("screen", "--min-market-cap", "-5"), 2, "--min-market-cap"),
+        (("screen", "--diff", "x" * 300), 2, "File name too long"),  # found by Hypothesis
         (("screen", "--watchlist-format", "txt"), 2, "needs --export"),
         (("data", "prices", "BABA", "--start", "2040-01-01"), 3, "no prices of BABA"),
         (
