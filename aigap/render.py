@@ -155,11 +155,36 @@ def diff_table(console: Console, d: pd.DataFrame, prev: str, cur: str) -> None:
     console.print(t)
 
 
+#: short column names for terminals narrower than :data:`WIDE` columns
+SHORT_NAMES = {
+    "total_return": "return", "volatility": "vol", "sharpe": "Sharpe", "sortino": "Sortino",
+    "max_drawdown": "max DD", "calmar": "Calmar", "hit_rate": "hit", "turnover": "turn",
+    "exposure": "expo", "invested": "inv", "lookback": "L", "entry": "E", "exit": "X",
+    "stop": "S", "trades": "n", "win_rate": "win", "avg_days_held": "days",
+    "borrow_paid": "borrow", "signal_date": "signal", "entry_date": "entry",
+    "exit_date": "exit", "direction": "dir", "long_leg": "long", "short_leg": "short",
+    "weight_a": "w a", "weight_b": "w b", "days_held": "days", "data_ended": "ended",
+    "information_ratio": "IR", "alpha": "alpha", "beta": "beta",
+}  # fmt: skip
+#: below this width, tables use short column names and short run labels with a legend
+WIDE = 140
+#: a row label longer than this is replaced by r1, r2, ... and a legend on narrow terminals
+LABEL_MAX = 12
+
+
 def frame_table(console: Console, df: pd.DataFrame, title: str, fmt: str = "{:.4f}") -> None:
-    """A frame as a table: dates as YYYY-MM-DD, whole-number columns without decimals."""
+    """A frame as a table: dates as YYYY-MM-DD, whole-number columns without decimals.  On a
+    terminal narrower than :data:`WIDE` columns the column names are shortened and long row
+    labels (sweep runs) become r1, r2, ... with a legend, so nothing is cut."""
     df = df.copy()
     if isinstance(df.index, pd.DatetimeIndex):
         df.index = df.index.strftime("%Y-%m-%d")
+    narrow = console.width < WIDE
+    legend: list[str] = []
+    labels = [str(i) for i in df.index]
+    if narrow and any(len(x) > LABEL_MAX for x in labels):
+        legend = [f"r{k} = {x}" for k, x in enumerate(labels, 1)]
+        labels = [f"r{k}" for k in range(1, len(labels) + 1)]
     cols: dict[str, str] = {}
     for c in df.columns:
         col = df[c]
@@ -171,25 +196,64 @@ def frame_table(console: Console, df: pd.DataFrame, title: str, fmt: str = "{:.4
             cols[c] = "int" if whole and np.abs(v).max() < 1e7 else "float"
         else:
             cols[c] = "text"
-    t = Table(title=title)
-    t.add_column(df.index.name or "")
-    for c in df.columns:
-        t.add_column(str(c), justify="left" if cols[c] == "text" else "right")
-    for idx, row in zip(df.index, df.itertuples(index=False), strict=True):
+    if narrow and fmt == "{:.4f}":
+        fmt = "{:.3f}"
+    names = [SHORT_NAMES.get(str(c), str(c)) if narrow else str(c) for c in df.columns]
+    body = []
+    for row in df.itertuples(index=False):
         cells = []
         for c, v in zip(df.columns, row, strict=True):
             if v is None or (not isinstance(v, str) and pd.isna(v)):
                 cells.append("")
-            elif cols[c] == "date":
+            elif cols[c] == "date" or isinstance(v, pd.Timestamp):
                 cells.append(pd.Timestamp(v).strftime("%Y-%m-%d"))
             elif cols[c] == "int":
                 cells.append(f"{int(v)}")
             elif cols[c] == "float":
-                cells.append(_f(float(v), fmt))
+                cells.append(_compact(float(v), fmt) if narrow else _f(float(v), fmt))
             else:
                 cells.append(str(v))
-        t.add_row(str(idx), *cells)
-    console.print(t)
+        body.append(cells)
+    for part, group in enumerate(_column_groups(console.width, labels, names, body)):
+        t = Table(
+            title=title if part == 0 else "(continued)",
+            box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD,
+        )
+        t.add_column(df.index.name or "", no_wrap=True)
+        for j in group:
+            text = cols[df.columns[j]] == "text"
+            t.add_column(names[j], justify="left" if text else "right", no_wrap=True)
+        for label, cells in zip(labels, body, strict=True):
+            t.add_row(label, *[cells[j] for j in group])
+        console.print(t)
+    for line in legend:
+        console.print(f"  {line}", soft_wrap=True)
+
+
+def _column_groups(width: int, labels: list[str], names: list[str], body: list[list[str]]):
+    """Columns packed into tables no wider than the terminal (each keeps the row labels), so
+    that no cell is ever cut."""
+    label_w = max([len(x) for x in labels] + [0]) + 4
+    widths = [max([len(n)] + [len(r[j]) for r in body]) + 3 for j, n in enumerate(names)]
+    budget = width - 4  # the table's edges
+    groups: list[list[int]] = [[]]
+    used = label_w
+    for j, w in enumerate(widths):
+        if groups[-1] and used + w > budget:
+            groups.append([])
+            used = label_w
+        groups[-1].append(j)
+        used += w
+    return groups
+
+
+def _compact(v: float, fmt: str) -> str:
+    """A number in at most about eight characters (large P&L in thousands or millions)."""
+    if abs(v) >= 1e6:
+        return f"{v / 1e6:,.2f}M"
+    if abs(v) >= 1e4:
+        return f"{v / 1e3:,.1f}k"
+    return _f(v, fmt)
 
 
 def walk_forward_tables(console: Console, wf: dict) -> None:

@@ -65,3 +65,21 @@ def test_the_diff_says_why_a_name_entered_or_left(capsys, tmp_path):
         assert c["previous_score"] is not None and c["score"] is None
     assert all(set(c) >= {"previous_score", "score", "why"} for c in by.values())
     assert now["as_of"] == "2025-12-31"
+
+
+def test_backtest_tables_stay_readable_at_100_columns(capsys, monkeypatch):
+    """Nothing cut at 100 columns: long run labels become r1, r2 ... with a legend, and a
+    table too wide for the terminal continues below instead of squeezing its cells."""
+    monkeypatch.setenv("COLUMNS", "100")
+    code, out, err = run(capsys, "backtest", "discount", "--start", "2024-01-01", "--top", "3,5",
+                         "--rebalance", "W,M")  # fmt: skip
+    assert code == 0, err
+    assert "r1 = top3|W|equal|valuation" in out
+    code, out2, err = run(capsys, "backtest", "pairs", "--pair", "BABA:AMZN", "--start",
+                          "2023-01-01")  # fmt: skip
+    assert code == 0, err
+    for text in (out, out2):
+        table_lines = [x for x in text.splitlines() if x.strip()]
+        assert all(len(x) <= 100 for x in table_lines)
+        assert "\u2026" not in text  # no cell cut with an ellipsis
+    assert "2024-05-06" in out2  # pairs dates whole
