@@ -533,7 +533,7 @@ def screen(
     if sort:
         res = sorted_screen(res, sort)
     if report:
-        _screen_report(store, uni, res, report)
+        _screen_report(store, uni, res, report, previous)
     for note in res.notes:
         print(f"aigap: note: {note}", file=sys.stderr)
     changes = diff_screens(previous, screen_document(res)) if previous is not None else None
@@ -848,21 +848,38 @@ def _check_html(out: str) -> None:
     check_output_file(out)
 
 
-def _screen_report(store, uni, res, out: str) -> None:
-    from aigap.report import inputs_block, screen_report
+def _screen_report(store, uni, res, out: str, previous: dict | None = None) -> None:
+    from aigap.report import coverage_line, inputs_block, screen_report
     from data.calendar import period_ends, us_calendar
+    from screens.export import diff_screens, screen_document
     from screens.gap import gap_history
 
     cal = us_calendar(store, pd_timestamp("2016-01-01"), res.as_of)
     gaps = gap_history(store, uni, period_ends(cal, "ME"), metrics=("ps", "pe_trailing"),
                        segments=("ALL",))  # fmt: skip
-    inputs = inputs_block(store, uni, as_of=res.as_of.date(), notes=list(res.notes))
-    _write_report(screen_report(res, gaps, inputs), out)
+    changes = diff_screens(previous, screen_document(res)) if previous is not None else None
+    inputs = inputs_block(
+        store, uni, as_of=res.as_of.date(), notes=list(res.notes),
+        coverage=coverage_line(store, uni, res.as_of),
+        previous_screen=None if previous is None else previous["as_of"],
+    )  # fmt: skip
+    _write_report(screen_report(res, gaps, inputs, changes), out)
 
 
 @report_app.command("screen")
 def report_screen(
     out: ReportOut,
+    archive: Annotated[
+        str | None, typer.Option("--archive", help="folder of archived screens", callback=_path)
+    ] = None,
+    diff: Annotated[
+        str | None,
+        typer.Option(
+            "--diff",
+            help="previous screen JSON (or its as-of date with --archive)",
+            callback=_path,
+        ),
+    ] = None,
     as_of: Annotated[
         str | None,
         typer.Option("--as-of", help="YYYY-MM-DD (default: the last US trading day in the store)"),
@@ -871,13 +888,21 @@ def report_screen(
     universe: UniverseOpt = None,
 ) -> None:
     """The screen as an HTML page: sortable ranked table, discount by segment, each name against
-    its peer median, and the gap history."""
+    its peer median, the gap history, and what changed since a previous screen (--diff)."""
     from screens.screen import run_screen
 
     _check_html(out)
+    previous = None
+    if diff:
+        from screens.export import load_screen_json
+
+        p = Path(diff)
+        if not p.exists() and archive:
+            p = Path(archive) / f"screen-{diff}.json"
+        previous = load_screen_json(p)
     store, uni = _ctx(data_dir, universe)
     res = run_screen(store, uni, as_of or _default_as_of(store, uni))
-    _screen_report(store, uni, res, out)
+    _screen_report(store, uni, res, out, previous)
 
 
 @report_app.command("discount")

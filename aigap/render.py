@@ -36,35 +36,26 @@ _SHORT = {
 
 
 def screen_table(console: Console, res: ScreenResult) -> None:
-    """Ranked names: each multiple as ``value/peer median``; flags listed under the table so
-    the table stays readable in a 120-column terminal."""
+    """Ranked names: each multiple as ``value/peer median``; flags listed under the table; a
+    terminal too narrow for every column gets the rest in a continued table (nothing cut)."""
     ranked = res.rows[res.rows["rank"].notna()]
     shown = [m for m in METRICS if ranked[m].notna().any()] or list(METRICS[:2])
     wide = console.width >= 150
-    t = Table(
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        collapse_padding=True,
-        title=f"aigap screen as of {res.as_of.date()}",
-        caption="multiples as value/US peer median; comp = weighted log discount (+ = cheaper) "
+    caption = (
+        "multiples as value/US peer median; comp = weighted log discount (+ = cheaper) "
         "on n metrics; score = comp + ln(tilt); "
         + ", ".join(
             f"{_SHORT[m]} = {METRIC_LABELS[m]}" for m in shown if _SHORT[m] != METRIC_LABELS[m]
-        ),
+        )
     )
-    for c in ["#", "ticker", *(["name"] if wide else []), "segment", *(["src"] if wide else [])]:
-        t.add_column(c, no_wrap=True)
-    t.add_column("mcap $bn", justify="right", no_wrap=True)
-    for m in shown:
-        t.add_column(_SHORT[m], justify="right", no_wrap=True)
-    for c in ["comp (n)", "z seg", "tilt", "score", "!"]:
-        t.add_column(c, justify="right", no_wrap=True)
-    notes = []
+    names = [*(["name"] if wide else []), "segment", *(["src"] if wide else []), "mcap $bn"]
+    names += [_SHORT[m] for m in shown] + ["comp (n)", "z seg", "tilt", "score", "!"]
+    texts = [n in ("name", "segment", "src") for n in names]
+    labels, body, notes = [], [], []
     for r in ranked.to_dict("records"):
         src = r["valuation_source"] if isinstance(r["valuation_source"], str) else ""
+        labels.append(f"{_f(r['rank'], '{:.0f}'):>2} {r['ticker']}")
         cells = [
-            _f(r["rank"], "{:.0f}"),
-            r["ticker"],
             *([_cut(str(r["name"]), 18)] if wide else []),
             r["segment"],
             *(
@@ -88,8 +79,9 @@ def screen_table(console: Console, res: ScreenResult) -> None:
             _f(r["score"], "{:+.2f}"),
             mark,
         ]
-        t.add_row(*cells)
-    console.print(t)
+        body.append(cells)
+    _print_groups(console, f"aigap screen as of {res.as_of.date()}", "# ticker", labels, names,
+                  body, texts, not wide, caption=caption)  # fmt: skip
     for k, (ticker, flags) in enumerate(notes, 1):
         console.print(f"  {k}. {ticker}: {flags}")
     rest = res.rows[res.rows["rank"].isna()]
@@ -104,15 +96,10 @@ def screen_table(console: Console, res: ScreenResult) -> None:
             u.add_row(r["ticker"], _cut(str(r["name"]), 30), r["segment"], r["flags"])
         console.print(u)
     seg = res.segments
-    g = Table(
-        title="Segment gap: China vs US median multiple (gap = China / US - 1; China:US names "
-        "each median rests on, * under 3)"
-    )
-    g.add_column("segment")
-    for m in METRICS:
-        g.add_column(METRIC_LABELS[m], justify="right")
-    for s, grp in seg.groupby("segment", sort=False):
-        cells = [s]
+    labels, body = [], []
+    for sname, grp in seg.groupby("segment", sort=False):
+        labels.append(str(sname))
+        cells = []
         for m in METRICS:
             r = grp[grp["metric"] == m].iloc[0]
             thin = "*" if min(r["china_n"], r["us_n"]) < 3 else ""
@@ -123,8 +110,18 @@ def screen_table(console: Console, res: ScreenResult) -> None:
                 if _f(r["gap_pct"])
                 else ""
             )
-        g.add_row(*cells)
-    console.print(g)
+        body.append(cells)
+    _print_groups(
+        console,
+        "Segment gap: China vs US median multiple (gap = China / US - 1; China:US names each "
+        "median rests on, * under 3)",
+        "segment",
+        labels,
+        [METRIC_LABELS[m] for m in METRICS],
+        body,
+        [False] * len(METRICS),
+        console.width < 150,
+    )
 
 
 def _cut(text: str, width: int) -> str:
@@ -214,20 +211,28 @@ def frame_table(console: Console, df: pd.DataFrame, title: str, fmt: str = "{:.4
             else:
                 cells.append(str(v))
         body.append(cells)
-    for part, group in enumerate(_column_groups(console.width, labels, names, body)):
+    texts = [cols[c] == "text" for c in df.columns]
+    _print_groups(console, title, df.index.name or "", labels, names, body, texts, narrow)
+    for line in legend:
+        console.print(f"  {line}", soft_wrap=True)
+
+
+def _print_groups(console, title, label_name, labels, names, body, texts, narrow,
+                  caption=None) -> None:  # fmt: skip
+    """Rows of text cells as one or more tables, each no wider than the terminal."""
+    groups = _column_groups(console.width, labels, names, body)
+    for part, group in enumerate(groups):
         t = Table(
             title=title if part == 0 else "(continued)",
             box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD,
+            caption=caption if part == len(groups) - 1 else None,
         )
-        t.add_column(df.index.name or "", no_wrap=True)
+        t.add_column(label_name, no_wrap=True)
         for j in group:
-            text = cols[df.columns[j]] == "text"
-            t.add_column(names[j], justify="left" if text else "right", no_wrap=True)
+            t.add_column(names[j], justify="left" if texts[j] else "right", no_wrap=True)
         for label, cells in zip(labels, body, strict=True):
             t.add_row(label, *[cells[j] for j in group])
         console.print(t)
-    for line in legend:
-        console.print(f"  {line}", soft_wrap=True)
 
 
 def _column_groups(width: int, labels: list[str], names: list[str], body: list[list[str]]):

@@ -110,9 +110,12 @@ def _table(df: pd.DataFrame, title: str) -> str:
 
 
 # ----------------------------------------------------------------------------- screen
-def screen_report(res, gap_rows: pd.DataFrame, inputs: dict) -> str:
+def screen_report(
+    res, gap_rows: pd.DataFrame, inputs: dict, changes: pd.DataFrame | None = None
+) -> str:
     """The screen as a page: ``res`` a :class:`screens.screen.ScreenResult`, ``gap_rows`` from
-    :func:`screens.gap.gap_history` (segment ``ALL``)."""
+    :func:`screens.gap.gap_history` (segment ``ALL``), ``changes`` from
+    :func:`screens.export.diff_screens` against the previous archived screen (if any)."""
     import plotly.graph_objects as go
 
     rows = res.rows
@@ -183,7 +186,18 @@ def screen_report(res, gap_rows: pd.DataFrame, inputs: dict) -> str:
                 "The gap over time (all segments, point in time; medians on fewer than 3 names "
                 "left out)",
             ),
+            _changes(changes),
         ],
+    )
+
+
+def _changes(changes: pd.DataFrame | None) -> str:
+    if changes is None:
+        return "<h3>Changes</h3><p>No previous screen was given (--archive/--diff).</p>"
+    moved = changes[changes["change"] != "unchanged"]
+    return _table(
+        moved.astype(object).where(moved.notna(), None),
+        "What changed since the previous screen (score and rank; why a name entered or left)",
     )
 
 
@@ -233,6 +247,17 @@ def discount_report(res, inputs: dict) -> str:
     w = w.loc[:, (w != 0).any()]  # the names ever held
     held = go.Figure(go.Heatmap(z=w.T.to_numpy(), x=w.index, y=list(w.columns), colorscale="Blues"))
     parts.append(_figure(held, "Holdings at each rebalance (target weight)"))
+    full = res.weights[main].dropna(how="all").fillna(0.0)
+    turn = full.diff().abs().sum(axis=1).fillna(full.iloc[:1].abs().sum(axis=1)) / 2
+    expo = full.sum(axis=1)
+    te = go.Figure(
+        [
+            go.Bar(x=turn.index, y=turn * 100, name="turnover, % of equity"),
+            go.Scatter(x=expo.index, y=expo * 100, name="invested, %"),
+        ]
+    )
+    parts.append(_figure(te, "Turnover and exposure at each rebalance (target weights)"))
+    parts += _sweep_parts(res)
     for signal, d in res.diagnostics.items():
         ic = d["ic"]
         q = d["quantiles"]
@@ -252,6 +277,39 @@ def discount_report(res, inputs: dict) -> str:
     return _page(f"aigap backtest discount: {main}", inputs, parts)
 
 
+def _sweep_parts(res) -> list[str]:
+    """For a sweep: Sharpe over two parameters and the overfitting figures."""
+    import plotly.graph_objects as go
+
+    if len(res.params) < 2:
+        return []
+    rows = [
+        {
+            "top": p.top_n,
+            "rebalance": p.rebalance,
+            "weighting": p.weighting,
+            "signal": p.signal,
+            "sharpe": float(res.metrics.at[label, "sharpe"]),
+        }
+        for label, p in res.params.items()
+    ]
+    t = pd.DataFrame(rows)
+    grid = t.pivot_table(index="top", columns="rebalance", values="sharpe", aggfunc="mean")
+    heat = go.Figure(
+        go.Heatmap(
+            z=grid.to_numpy(),
+            x=[str(c) for c in grid.columns],
+            y=[str(i) for i in grid.index],
+            colorscale="RdYlGn",
+        )
+    )
+    parts = [_figure(heat, "Sharpe over the sweep: top N x rebalance (mean over the rest)")]
+    if res.overfitting is not None:
+        o = pd.DataFrame([res.overfitting.to_dict()])
+        parts.append(_table(o, "Overfitting: deflated Sharpe and the probability of overfitting"))
+    return parts
+
+
 def pairs_report(res, inputs: dict) -> str:
     """A :class:`backtests.pairs.PairsResult`: the best run's tear sheet and, for each pair,
     the z-score of the best run's lookback with its entries and exits marked."""
@@ -260,10 +318,14 @@ def pairs_report(res, inputs: dict) -> str:
     t = res.table
     best = str(t["sharpe"].astype(float).idxmax()) if t["sharpe"].notna().any() else t.index[0]
     parts = _tear_sheet(res.value[[best]], best)
+    from strategies.pairs import spread_zscore
+
     tr = res.trades[best]
     px = res.prices[str(t.at[best, "pair"])]
-    spread = np.log(px["a"]) - np.log(px["b"])
-    fig = go.Figure(go.Scatter(x=spread.index, y=spread, name="ln A - ln B"))
+    spread = spread_zscore(px, int(t.at[best, "lookback"]))["z"]
+    fig = go.Figure(go.Scatter(x=spread.index, y=spread, name="z-score of the spread"))
+    for level in (float(t.at[best, "entry"]), -float(t.at[best, "entry"])):
+        fig.add_hline(y=level, line_dash="dot")
     if len(tr):
         fig.add_trace(
             go.Scatter(
@@ -284,7 +346,9 @@ def pairs_report(res, inputs: dict) -> str:
                 marker=dict(size=9, symbol="x"),
             )
         )
-    parts.append(_figure(fig, f"{t.at[best, 'pair']}: log spread with entries and exits"))
+    parts.append(
+        _figure(fig, f"{t.at[best, 'pair']}: z-score (on the fill prices) with entries and exits")
+    )
     if len(t) > 1:
         from backtests.pairs import heatmap
 
@@ -304,6 +368,18 @@ def pairs_report(res, inputs: dict) -> str:
         )
     parts.append(_table(t.reset_index().head(50), "Parameter sets (best 50 by order)"))
     return _page(f"aigap backtest pairs: {best}", inputs, parts)
+
+
+def coverage_line(store, universe, date) -> str:
+    """How many names the data can value on ``date`` (``aigap data coverage`` has the detail)."""
+    from screens.coverage import coverage
+
+    row = coverage(store, universe, pd.DatetimeIndex([date])).summary.iloc[0]
+    return (
+        f"{int(row['china_valued'])} of {int(row['china_names'])} Chinese names valued, "
+        f"{int(row['us_with_ps'])} of {int(row['us_names'])} US peers with P/S "
+        "(aigap data coverage lists the missing inputs)"
+    )
 
 
 def inputs_block(store, universe, **params) -> dict:

@@ -140,6 +140,7 @@ def screen_document(res: ScreenResult) -> dict:
     f = res.filters
     return {
         "as_of": res.as_of.date().isoformat(),
+        "data_end": None if res.data_end is None else res.data_end.date().isoformat(),
         "notes": list(res.notes),
         "universe": Path(res.universe_path).name,
         "filters": {

@@ -71,6 +71,8 @@ class ScreenResult:
     #: what the user should know about how the screen was run (e.g. an as-of date moved back
     #: to the end of the data); the CLI prints them on stderr, the JSON carries them
     notes: tuple[str, ...] = ()
+    #: the store's last US trading day (how old the data are is said under every screen)
+    data_end: pd.Timestamp | None = None
 
 
 def run_screen(
@@ -90,7 +92,7 @@ def run_screen(
         )
     if flt.top is not None and flt.top < 1:
         raise InputError("--top must be at least 1")
-    as_of_ts, notes = _within_data(store, universe, parse_date(as_of, "--as-of"))
+    as_of_ts, notes, data_end = _within_data(store, universe, parse_date(as_of, "--as-of"))
     _check_as_of(store, universe, as_of_ts)
     if panel_config is None:
         panel_config = PanelConfig(stale_fundamentals_days=flt.stale_days)
@@ -164,6 +166,7 @@ def run_screen(
         universe_path=str(universe.path),
         filters=flt,
         notes=notes,
+        data_end=data_end,
     )
 
 
@@ -189,19 +192,23 @@ def sorted_screen(res: ScreenResult, column: str) -> ScreenResult:
 
 def _within_data(
     store: Store, universe: Universe, as_of: pd.Timestamp
-) -> tuple[pd.Timestamp, tuple[str, ...]]:
+) -> tuple[pd.Timestamp, tuple[str, ...], pd.Timestamp | None]:
     """An as-of date after the data's last US trading day screens that day instead, and says
-    so: the prices after it do not exist, and an empty screen would pass for a result."""
+    so: the prices after it do not exist, and an empty screen would pass for a result.  Also
+    returns that last day."""
     try:
         last = us_calendar(store).max()
     except NoDataError:  # a store without the calendar series: the US names' last close
         last = store.close(universe.us, strict=False).index.max()
-    if pd.isna(last) or as_of <= last:
-        return as_of, ()
-    return last, (
+    if pd.isna(last):
+        return as_of, (), None
+    if as_of <= last:
+        return as_of, (), last
+    note = (
         f"--as-of {as_of.date()} is after the end of the data; screened "
-        f"{last.date()}, the last US trading day in the store",
+        f"{last.date()}, the last US trading day in the store"
     )
+    return last, (note,), last
 
 
 def _check_as_of(store: Store, universe: Universe, as_of: pd.Timestamp) -> None:

@@ -43,7 +43,7 @@ def test_reports_are_self_contained(reports):
 
 
 @needs_chromium
-@pytest.mark.parametrize("name,charts", [("screen", 3), ("discount", 7), ("pairs", 6)])
+@pytest.mark.parametrize("name,charts", [("screen", 3), ("discount", 8), ("pairs", 6)])
 def test_each_report_loads_with_every_chart_drawn(reports, name, charts):
     page = load_page(reports[name])
     assert page.errors == []
@@ -83,3 +83,30 @@ def test_report_option_on_screen_and_backtests(capsys, tmp_path, args):
     assert f"wrote {path}" in err and out.lstrip().startswith("{")  # stdout stays the JSON
     assert path.read_text().startswith("<!DOCTYPE html>")
     assert main([*args, "--report", str(tmp_path / "r.txt")]) == 2
+
+
+def test_screen_report_shows_the_changes_and_the_coverage(tmp_path):
+    arch = tmp_path / "arch"
+    assert main(["screen", "--as-of", "2025-12-31", "--archive", str(arch), "--format", "json",
+                 "--out", str(tmp_path / "s.json")]) == 0  # fmt: skip
+    out = tmp_path / "r.html"
+    assert main(["report", "screen", "--archive", str(arch), "--diff", "2025-12-31", "--out",
+                 str(out)]) == 0  # fmt: skip
+    text = out.read_text()
+    assert "What changed since the previous screen" in text and "entered" in text
+    assert "Chinese names valued" in text and "previous_screen" in text
+
+
+def test_a_sweep_report_has_the_heatmap_and_the_overfitting_figures(tmp_path):
+    out = tmp_path / "bt.html"
+    assert main(["backtest", "discount", "--start", "2024-01-01", "--top", "3,5", "--rebalance",
+                 "W,M", "--format", "json", "--report", str(out)]) == 0  # fmt: skip
+    text = out.read_text()
+    assert "Sharpe over the sweep" in text and "deflated Sharpe" in text
+
+
+def test_the_screen_document_says_when_the_data_end(capsys):
+    import json
+
+    assert main(["screen", "--as-of", "2025-06-30", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["data_end"] == "2026-07-14"

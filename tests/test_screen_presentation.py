@@ -83,3 +83,7 @@ def test_backtest_tables_stay_readable_at_100_columns(capsys, monkeypatch):
         assert all(len(x) <= 100 for x in table_lines)
         assert "\u2026" not in text  # no cell cut with an ellipsis
     assert "2024-05-06" in out2  # pairs dates whole
+    code, out3, err = run(capsys, "screen")
+    assert code == 0, err
+    assert all(len(x) <= 100 for x in out3.splitlines()) and "\u2026" not in out3
+    assert "(continued)" in out3 and "mcap $bn" in out3
