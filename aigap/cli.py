@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from data.errors import (
     EXIT_DATA,
@@ -166,12 +165,9 @@ def data_status(
     if fmt == "json":
         sys.stdout.write(json.dumps(st.to_dict("records"), indent=1) + "\n")
         return
-    t = Table(title=f"aigap data store: {store.root}")
-    for c in st.columns:
-        t.add_column(c, justify="right" if c == "rows" else "left")
-    for r in st.itertuples(index=False):
-        t.add_row(*["" if v is None else str(v) for v in r])
-    _console().print(t)
+    from aigap.render import frame_table
+
+    frame_table(_console(), st.set_index("ticker"), f"aigap data store: {store.root}")
 
 
 @data_app.command("prices")

@@ -227,9 +227,14 @@ def _print_groups(console, title, label_name, labels, names, body, texts, narrow
             box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD,
             caption=caption if part == len(groups) - 1 else None,
         )
-        t.add_column(label_name, no_wrap=True)
-        for j in group:
-            t.add_column(names[j], justify="left" if texts[j] else "right", no_wrap=True)
+        t.add_column(label_name, no_wrap=True, min_width=max([len(x) for x in labels] + [1]))
+        for j in group:  # numbers never wrap; a text too long for any terminal wraps
+            t.add_column(
+                names[j],
+                justify="left" if texts[j] else "right",
+                no_wrap=not texts[j],
+                overflow="fold" if texts[j] else "ellipsis",
+            )
         for label, cells in zip(labels, body, strict=True):
             t.add_row(label, *[cells[j] for j in group])
         console.print(t)

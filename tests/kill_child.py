@@ -67,6 +67,7 @@ def main() -> None:
     while True:
         end += pd.offsets.BDay(1)
         update_store(root, universe, TICKERS, provider=SlowProvider(end))
+        print("committed", flush=True)  # the parent kills after a random number of these
 
 
 if __name__ == "__main__":
