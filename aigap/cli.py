@@ -536,7 +536,7 @@ def screen(
     if fmt == "json":  # the diff goes inside the document: stdout stays one JSON document
         _emit(screen_json(res, diff=changes, previous_as_of=_prev_as_of(previous)), out)
     elif fmt == "csv" or out:
-        _emit(screen_csv(res), out)
+        _emit(screen_csv(res, diff=changes), out)
     else:
         from aigap.render import screen_table
 
@@ -856,7 +856,7 @@ def _screen_report(store, uni, res, out: str, previous: dict | None = None) -> N
     changes = diff_screens(previous, screen_document(res)) if previous is not None else None
     inputs = inputs_block(
         store, uni, as_of=res.as_of.date(), notes=list(res.notes),
-        coverage=coverage_line(store, uni, res.as_of),
+        filters=res.filters.__dict__, coverage=coverage_line(store, uni, res.as_of),
         previous_screen=None if previous is None else previous["as_of"],
     )  # fmt: skip
     _write_report(screen_report(res, gaps, inputs, changes), out)
@@ -906,28 +906,39 @@ def report_discount(
     out: ReportOut,
     start: Annotated[str, typer.Option("--start")] = "2019-01-01",
     end: Annotated[str | None, typer.Option("--end")] = None,
-    top: Annotated[int, typer.Option("--top")] = 5,
-    rebalance: Annotated[str, typer.Option("--rebalance")] = "M",
-    weighting: Annotated[str, typer.Option("--weighting")] = "equal",
-    signal: Annotated[str, typer.Option("--signal")] = "valuation",
+    top: Annotated[str, typer.Option("--top", help="N, or a list for a sweep: 3,5,8")] = "5",
+    rebalance: Annotated[str, typer.Option("--rebalance", help="list = sweep")] = "M",
+    weighting: Annotated[str, typer.Option("--weighting", help="list = sweep")] = "equal",
+    signal: Annotated[str, typer.Option("--signal", help="list = sweep")] = "valuation",
+    cap: Annotated[float, typer.Option("--cap")] = 0.25,
     fees: Annotated[float, typer.Option("--fees")] = 0.001,
     slippage: Annotated[float, typer.Option("--slippage")] = 0.0005,
     data_dir: DataDir = None,
     universe: UniverseOpt = None,
 ) -> None:
-    """The long-discount backtest as a tear sheet."""
+    """The long-discount backtest (or sweep) as a tear sheet."""
+    import itertools
+
     from aigap.report import discount_report, inputs_block
     from backtests.discount import run_discount_backtest
     from strategies.long_discount import LongDiscountParams
 
     _check_html(out)
     _check_costs(fees, slippage)
+    _check(0 < cap <= 1, f"--cap {cap:g} is a weight and must be in (0, 1]")
     store, uni = _ctx(data_dir, universe)
-    p = LongDiscountParams(top_n=top, rebalance=rebalance, weighting=weighting, signal=signal)
-    res = run_discount_backtest(store, uni, [p], start=start, end=end, fees=fees,
+    grid = [
+        LongDiscountParams(top_n=n, rebalance=r, weighting=w, signal=g, cap=cap)
+        for n, r, w, g in itertools.product(
+            _list(top, int, "--top"), _list(rebalance, str, "--rebalance"),
+            _list(weighting, str, "--weighting"), _list(signal, str, "--signal"),
+        )
+    ]  # fmt: skip
+    res = run_discount_backtest(store, uni, grid, start=start, end=end, fees=fees,
                                 slippage=slippage)  # fmt: skip
-    inputs = inputs_block(store, uni, params=p.__dict__, start=start, end=end, fees=fees,
-                          slippage=slippage, notes=res.notes)  # fmt: skip
+    inputs = inputs_block(store, uni, runs=list(res.params), cap=cap,
+                          start=res.value.index[0].date(), end=res.value.index[-1].date(),
+                          fees=fees, slippage=slippage, notes=res.notes)  # fmt: skip
     _write_report(discount_report(res, inputs), out)
 
 
@@ -939,16 +950,25 @@ def report_pairs(
     entry: Annotated[str, typer.Option("--entry")] = "2",
     exit_: Annotated[str, typer.Option("--exit")] = "0.5",
     stop: Annotated[str, typer.Option("--stop")] = "4",
+    max_hold: Annotated[int, typer.Option("--max-hold")] = 60,
+    hedge: Annotated[str, typer.Option("--hedge", help="ols|dollar|beta")] = "ols",
+    borrow_rate: Annotated[float, typer.Option("--borrow-rate")] = 0.03,
+    fees: Annotated[float, typer.Option("--fees")] = 0.001,
+    slippage: Annotated[float, typer.Option("--slippage")] = 0.0005,
     start: Annotated[str, typer.Option("--start")] = "2019-01-01",
     end: Annotated[str | None, typer.Option("--end")] = None,
     data_dir: DataDir = None,
     universe: UniverseOpt = None,
 ) -> None:
-    """The pairs backtest as a tear sheet with the spread, entries and exits."""
+    """The pairs backtest (or sweep) as a tear sheet with the z-score, entries and exits."""
     from aigap.report import inputs_block, pairs_report
     from backtests.pairs import run_pairs_sweep
+    from strategies.pairs import HEDGES
 
     _check_html(out)
+    _choice(hedge, HEDGES, "--hedge")
+    _check_costs(fees, slippage)
+    _check(0 <= borrow_rate < 1, "--borrow-rate is annual (0.03 = 3%) and must be in [0, 1)")
     store, uni = _ctx(data_dir, universe)
     grid: dict[str, Any] = {
         "lookbacks": _list(lookback, int, "--lookback"),
@@ -956,10 +976,14 @@ def report_pairs(
         "exits": _list(exit_, float, "--exit"),
         "stops": _list(stop, float, "--stop"),
     }
-    res = run_pairs_sweep(store, uni, _pairs(pair, uni), start=start, end=end, **grid)
+    costs: dict[str, Any] = {"max_hold": max_hold, "hedge": hedge, "borrow_rate": borrow_rate,
+                             "fees": fees, "slippage": slippage}  # fmt: skip
+    specs = _pairs(pair, uni)
+    res = run_pairs_sweep(store, uni, specs, start=start, end=end, **grid, **costs)
     inputs = inputs_block(
-        store, uni, pairs=[p.label for p in _pairs(pair, uni)], start=start, end=end, **grid
-    )
+        store, uni, pairs=[p.label for p in specs], start=res.value.index[0].date(),
+        end=res.value.index[-1].date(), **grid, **costs,
+    )  # fmt: skip
     _write_report(pairs_report(res, inputs), out)
 
 

@@ -405,24 +405,31 @@ def gap_table(console: Console, rows: pd.DataFrame) -> None:
 
 
 def reference_lines(store, universe, facts: pd.DataFrame, dates: pd.DatetimeIndex) -> list[str]:
-    """Public P/E reference points within the period, each beside what our basket shows on the
-    same date (the baskets differ: ours is the universe's names with a figure that day)."""
+    """Public P/E reference points dated within the period.  A point about a basket is set
+    beside our whole basket on the same day, with the counts that explain the difference; a
+    point about single names, one sector or an ETF is listed, not compared."""
+    import re
+    import textwrap
+
     from screens.gap import gap_history
 
     out = []
     pe = facts[facts["metric"].str.contains(r"\bPE\b", regex=True)]
     for fact_date, group in pe.groupby("as_of_date", sort=True):
-        try:
-            day = pd.Timestamp(str(fact_date))
-        except ValueError:
-            continue  # a month or a season, not a day
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(fact_date)):
+            continue  # a month or a season: no day to compare on
+        day = pd.Timestamp(str(fact_date))
         if not (dates.min() <= day <= dates.max()):
             continue
-        for f in group.itertuples():
+        is_basket = group["universe_or_scope"].str.contains("basket", case=False)
+        for f, basket in zip(group.itertuples(), is_basket, strict=True):
+            scope = "" if basket else " (another scope: not compared)"
             out.append(
                 f"reference {f.fact_id} ({f.original_author}, {fact_date}): {f.metric} "
-                f"{f.value} {f.unit} [{f.universe_or_scope}]"
+                f"{f.value} {f.unit} [{f.universe_or_scope}]{scope}"
             )
+        if not is_basket.any():
+            continue
         ours = gap_history(store, universe, pd.DatetimeIndex([day]),
                            metrics=("pe_forward", "pe_trailing"), segments=("ALL",))  # fmt: skip
         for r in ours.itertuples():
@@ -430,8 +437,9 @@ def reference_lines(store, universe, facts: pd.DataFrame, dates: pd.DatetimeInde
                 out.append(f"  ours on {day.date()}: {r.metric}: no figure on that day")
                 continue
             out.append(
-                f"  ours on {day.date()}: {r.metric} China {r.china_median:.1f}x "
-                f"({r.china_n} names) vs US {r.us_median:.1f}x ({r.us_n} names); the baskets "
-                "differ: ours are the universe's names with that figure on the day"
+                f"  ours on {day.date()}: {r.metric} China {r.china_median:.1f}x on "
+                f"{r.china_n} of {len(universe.china)} names vs US {r.us_median:.1f}x on "
+                f"{r.us_n} of {len(universe.us)}: a median of the names with that figure on "
+                "the day, not the reference's basket (its own stocks and consensus estimates)"
             )
-    return out
+    return [w for line in out for w in textwrap.wrap(line, 98, subsequent_indent="    ")]

@@ -44,8 +44,8 @@ function aigapSort(th) {
   var rows = Array.from(table.tBodies[0].rows), asc = th.dataset.asc !== '1';
   rows.sort(function (a, b) {
     var x = a.cells[idx].dataset.v, y = b.cells[idx].dataset.v;
-    var nx = parseFloat(x), ny = parseFloat(y);
-    var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : String(x).localeCompare(String(y));
+    var num = function (v) { return v !== '' && isFinite(Number(v)); };
+    var c = (num(x) && num(y)) ? Number(x) - Number(y) : String(x).localeCompare(String(y));
     return asc ? c : -c;
   });
   rows.forEach(function (r) { table.tBodies[0].appendChild(r); });
@@ -202,7 +202,7 @@ def _changes(changes: pd.DataFrame | None) -> str:
 
 
 # ----------------------------------------------------------------------------- backtests
-def _tear_sheet(value: pd.DataFrame, main: str) -> list[str]:
+def _tear_sheet(value: pd.DataFrame, main: str, against: str = "the benchmarks") -> list[str]:
     import plotly.graph_objects as go
 
     eq = go.Figure(
@@ -230,7 +230,7 @@ def _tear_sheet(value: pd.DataFrame, main: str) -> list[str]:
         )
     )
     return [
-        _figure(eq, f"Equity of {main} against the benchmarks"),
+        _figure(eq, f"Equity of {main}" + (f" against {against}" if against else "")),
         _figure(draw, "Drawdown"),
         _figure(sharpe, "Rolling Sharpe (126 days)"),
         _figure(heat, "Monthly returns, %"),
@@ -317,7 +317,7 @@ def pairs_report(res, inputs: dict) -> str:
 
     t = res.table
     best = str(t["sharpe"].astype(float).idxmax()) if t["sharpe"].notna().any() else t.index[0]
-    parts = _tear_sheet(res.value[[best]], best)
+    parts = _tear_sheet(res.value[[best]], best, against="")
     from strategies.pairs import spread_zscore
 
     tr = res.trades[best]
@@ -349,7 +349,7 @@ def pairs_report(res, inputs: dict) -> str:
     parts.append(
         _figure(fig, f"{t.at[best, 'pair']}: z-score (on the fill prices) with entries and exits")
     )
-    if len(t) > 1:
+    if t["lookback"].nunique() > 1 and t["entry"].nunique() > 1:
         from backtests.pairs import heatmap
 
         hm = heatmap(t)
@@ -366,7 +366,13 @@ def pairs_report(res, inputs: dict) -> str:
                 "Sharpe over the sweep",
             )
         )
-    parts.append(_table(t.reset_index().head(50), "Parameter sets (best 50 by order)"))
+    if len(t) > 1:
+        from backtests.overfitting import overfitting_report
+
+        o = pd.DataFrame([overfitting_report(res.returns).to_dict()])
+        parts.append(_table(o, "Overfitting: deflated Sharpe and the probability of overfitting"))
+    best50 = t.sort_values("sharpe", ascending=False).reset_index().head(50)
+    parts.append(_table(best50, "Parameter sets, best 50 by Sharpe"))
     return _page(f"aigap backtest pairs: {best}", inputs, parts)
 
 

@@ -134,7 +134,10 @@ def screen_document(res: ScreenResult) -> dict:
             }
         )
     segments = [
-        {k: (_num(v) if k not in ("segment", "metric") else v) for k, v in s.items()}
+        {
+            k: (v if k in ("segment", "metric") else int(v) if k.endswith("_n") else _num(v))
+            for k, v in s.items()
+        }
         for s in res.segments.to_dict("records")
     ]
     f = res.filters
@@ -217,8 +220,15 @@ def _flat(res: ScreenResult, ranked_only: bool = False) -> pd.DataFrame:
     return df[df["rank"].notna()] if ranked_only else df
 
 
-def screen_csv(res: ScreenResult) -> str:
-    return _flat(res).to_csv(index=False, float_format="%.6g", lineterminator="\n")
+def screen_csv(res: ScreenResult, diff: pd.DataFrame | None = None) -> str:
+    """The screen as CSV; with ``diff`` (:func:`diff_screens`) each row also carries its
+    previous rank and score, the change and why (the CSV stays one table)."""
+    flat = _flat(res)
+    if diff is not None:
+        extra = diff.set_index("ticker")[["previous_rank", "previous_score", "change", "why"]]
+        flat = flat.join(extra, on="ticker")
+        flat["change"] = flat["change"].fillna("unranked")
+    return flat.to_csv(index=False, float_format="%.6g", lineterminator="\n")
 
 
 def watchlist_format(path: str | Path, fmt: str | None) -> str:
@@ -357,6 +367,17 @@ def load_screen_json(path: str | Path) -> dict:
     return doc
 
 
+def _reason(flags: str, *, entered: bool) -> str:
+    """The category of an entry or exit, from the flags of the side where it was unranked:
+    filtered (a screen filter), stale (old prices or figures), or data (valuation inputs came
+    or went)."""
+    if "excluded:" in flags:
+        return "was filtered" if entered else "filtered"
+    if "stale" in flags or "too old" in flags:
+        return "was stale" if entered else "stale"
+    return "new data" if entered else "no data"
+
+
 def _flags_text(row: dict) -> str:
     flags = row.get("flags") or []
     return "; ".join(flags) if isinstance(flags, list) else str(flags)
@@ -381,10 +402,20 @@ def diff_screens(previous: dict, current: dict) -> pd.DataFrame:
         o, n = rank(old, t), rank(new, t)
         if o is None:
             change = "entered"
-            why = _flags_text(old[t]) if t in old else "not in the previous screen"
+            before = _flags_text(old[t]) if t in old else ""
+            why = (
+                f"{_reason(before, entered=True)} (previously: {before})"
+                if t in old
+                else "new data (not in the previous screen)"
+            )
         elif n is None:
             change = "left"
-            why = _flags_text(new[t]) if t in new else "not in this screen's universe"
+            now = _flags_text(new[t]) if t in new else ""
+            why = (
+                f"{_reason(now, entered=False)} (now: {now})"
+                if t in new
+                else "not in this universe"
+            )
         else:
             change = "unchanged" if n == o else ("up" if n < o else "down")
             why = ""

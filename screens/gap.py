@@ -45,6 +45,8 @@ def gap_history(
             f"unknown segment(s) {', '.join(unknown)}; "
             f"choose from {', '.join([*universe.segments, 'ALL'])}"
         )
+    if not len(dates):
+        return pd.DataFrame(columns=GAP_KEYS)
     mult, _ = score_panel(store, universe, dates)
     frames = []
     for d in dates:

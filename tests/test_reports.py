@@ -110,3 +110,14 @@ def test_the_screen_document_says_when_the_data_end(capsys):
 
     assert main(["screen", "--as-of", "2025-06-30", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["data_end"] == "2026-07-14"
+
+
+def test_reports_before_the_gap_history_and_sweeps_of_lists(tmp_path):
+    assert main(["report", "screen", "--as-of", "2015-12-31", "--out",
+                 str(tmp_path / "early.html")]) == 0  # fmt: skip
+    out = tmp_path / "sweep.html"
+    assert main(["report", "discount", "--start", "2024-01-01", "--top", "3,5", "--out",
+                 str(out)]) == 0  # fmt: skip
+    text = out.read_text()
+    assert "top3|M|equal|valuation" in text and "top5|M|equal|valuation" in text
+    assert "&quot;2026-07-14&quot;" in text  # the end actually used, not null

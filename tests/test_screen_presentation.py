@@ -87,3 +87,21 @@ def test_backtest_tables_stay_readable_at_100_columns(capsys, monkeypatch):
     assert code == 0, err
     assert all(len(x) <= 100 for x in out3.splitlines()) and "\u2026" not in out3
     assert "(continued)" in out3 and "mcap $bn" in out3
+
+
+def test_the_diff_in_csv_and_its_reasons(capsys, tmp_path):
+    arch = tmp_path / "arch"
+    assert main(["screen", "--as-of", "2025-12-31", "--archive", str(arch), "--format", "json",
+                 "--out", str(tmp_path / "old.json")]) == 0  # fmt: skip
+    capsys.readouterr()
+    code, out, err = run(capsys, "screen", "--archive", str(arch), "--diff", "2025-12-31",
+                         "--format", "csv")  # fmt: skip
+    assert code == 0, err
+    df = pd.read_csv(io.StringIO(out))
+    assert {"previous_rank", "previous_score", "change", "why"} <= set(df.columns)
+    moved = df[df["change"].isin(["entered", "left"])]
+    assert len(moved) and moved["why"].notna().all()
+    reasons = ("new data", "was filtered", "was stale", "filtered", "stale", "no data")
+    assert all(str(w).startswith(reasons) for w in moved["why"])
+    entered = df[df["change"] == "entered"]
+    assert all("(previously:" in w or "not in the previous" in w for w in entered["why"])
