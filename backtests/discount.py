@@ -9,7 +9,13 @@ import numpy as np
 import pandas as pd
 
 from backtests.engine import group_frame, simulate_weights, traded_value
-from backtests.metrics import MIN_ANNUALISE_DAYS, alpha_beta, information_ratio, summary
+from backtests.metrics import (
+    MIN_ANNUALISE_DAYS,
+    MIN_BACKTEST_DAYS,
+    alpha_beta,
+    information_ratio,
+    summary,
+)
 from backtests.overfitting import Overfitting, overfitting_report
 from data.calendar import us_calendar
 from data.dates import parse_period
@@ -54,14 +60,12 @@ class DiscountResult:
 
 
 def _calendar(store: Store, start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
-    spy = store.close(["SPY"], strict=False)
-    if spy.empty:
-        raise NoDataError("the store has no SPY series to use as the US trading calendar")
-    cal = spy.index[(spy.index >= start) & (spy.index <= end)]
-    if len(cal) < 60:
+    """The US trading days of the run (:func:`data.calendar.us_calendar`, the one calendar)."""
+    cal = us_calendar(store, start, end)
+    if len(cal) < MIN_BACKTEST_DAYS:
         raise NoDataError(
-            f"fewer than 60 US trading days between {start.date()} and "
-            f"{end.date()} in the store (last: {spy.index.max().date()})"
+            f"fewer than {MIN_BACKTEST_DAYS} US trading days between {start.date()} and "
+            f"{end.date()} in the store (last: {us_calendar(store).max().date()})"
         )
     return cal
 

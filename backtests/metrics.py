@@ -9,6 +9,7 @@ import pandas as pd
 
 __all__ = [
     "MIN_ANNUALISE_DAYS",
+    "MIN_BACKTEST_DAYS",
     "SUMMARY_METRICS",
     "alpha_beta",
     "information_ratio",
@@ -17,6 +18,8 @@ __all__ = [
 ]
 
 DAYS = 252
+#: the shortest backtest period, in US trading days
+MIN_BACKTEST_DAYS = 60
 #: below this many daily returns a window is too short to annualise (a 9-day Sharpe of 5.5 is
 #: noise, not a result): CAGR, volatility, Sharpe, Sortino and Calmar are left blank
 MIN_ANNUALISE_DAYS = 63

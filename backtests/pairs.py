@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.engine import group_frame, simulate_stacked, traded_value
-from backtests.metrics import DAYS, alpha_beta, information_ratio, summary
+from backtests.metrics import DAYS, MIN_BACKTEST_DAYS, alpha_beta, information_ratio, summary
 from data.calendar import DATA_ENDED_DAYS, us_calendar
 from data.dates import parse_period
 from data.errors import InputError, NoDataError
@@ -116,13 +116,14 @@ def run_pairs_backtest(
     if lag < 0:
         raise InputError("--lag must be 0 or more days")
     s, e = parse_period(start, end if end is not None else us_calendar(store).max())
-    spy = store.close(["SPY"], strict=False)
     warm = warmup_days(lookbacks) if warmup is None else warmup
-    full = spy.index[spy.index <= e]
+    full = us_calendar(store, end=e)
     first = full.searchsorted(s)
     cal = full[max(0, first - warm) :]
-    if len(full[first:]) < 60:
-        raise NoDataError(f"fewer than 60 US trading days between {s.date()} and {e.date()}")
+    if len(full[first:]) < MIN_BACKTEST_DAYS:
+        raise NoDataError(
+            f"fewer than {MIN_BACKTEST_DAYS} US trading days between {s.date()} and {e.date()}"
+        )
     combos = [
         (en, ex, st) for en, ex, st in itertools.product(entries, exits, stops) if ex < en < st
     ]
