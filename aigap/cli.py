@@ -92,6 +92,12 @@ UniverseOpt = Annotated[
     str | None, typer.Option("--universe", help="Universe TOML file.", callback=_path)
 ]
 OutFile = Annotated[str | None, typer.Option("--out", help="write to this file", callback=_path)]
+DiffOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--diff", help="previous screen JSON (or its as-of date with --archive)", callback=_path
+    ),
+]
 ReportOpt = Annotated[
     str | None,
     typer.Option("--report", help="also write an HTML report (plotly inlined)", callback=_path),
@@ -399,6 +405,18 @@ def _split(values: list[str] | None) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _previous_screen(diff: str | None, archive: str | None) -> dict | None:
+    """``--diff``: a screen JSON file, or with ``--archive`` the as-of date of an archived one."""
+    if not diff:
+        return None
+    from screens.export import load_screen_json
+
+    p = Path(diff)
+    if not p.exists() and archive:
+        p = Path(archive) / f"screen-{diff}.json"
+    return load_screen_json(p)
+
+
 def _prev_as_of(previous: dict | None) -> str | None:
     return None if previous is None else str(previous["as_of"])
 
@@ -453,14 +471,7 @@ def screen(
             callback=_path,
         ),
     ] = None,
-    diff: Annotated[
-        str | None,
-        typer.Option(
-            "--diff",
-            help="previous screen JSON (or its as-of date with --archive)",
-            callback=_path,
-        ),
-    ] = None,
+    diff: DiffOpt = None,
     min_market_cap: Annotated[float, typer.Option("--min-market-cap", help="USD")] = 0.0,
     min_metrics: Annotated[int, typer.Option("--min-metrics")] = 1,
     stale_days: Annotated[int, typer.Option("--stale-days")] = 456,
@@ -475,7 +486,6 @@ def screen(
     from screens.export import (
         archive_path,
         diff_screens,
-        load_screen_json,
         screen_csv,
         screen_document,
         screen_json,
@@ -503,12 +513,7 @@ def screen(
         _check_html(report)
     if archive:
         check_output_dir(archive)
-    previous = None
-    if diff:
-        p = Path(diff)
-        if not p.exists() and archive:
-            p = Path(archive) / f"screen-{diff}.json"
-        previous = load_screen_json(p)
+    previous = _previous_screen(diff, archive)
     flt = ScreenFilters(
         segments=_split(segments),
         top=top,
@@ -868,14 +873,7 @@ def report_screen(
     archive: Annotated[
         str | None, typer.Option("--archive", help="folder of archived screens", callback=_path)
     ] = None,
-    diff: Annotated[
-        str | None,
-        typer.Option(
-            "--diff",
-            help="previous screen JSON (or its as-of date with --archive)",
-            callback=_path,
-        ),
-    ] = None,
+    diff: DiffOpt = None,
     as_of: Annotated[
         str | None,
         typer.Option("--as-of", help="YYYY-MM-DD (default: the last US trading day in the store)"),
@@ -888,14 +886,7 @@ def report_screen(
     from screens.screen import run_screen
 
     _check_html(out)
-    previous = None
-    if diff:
-        from screens.export import load_screen_json
-
-        p = Path(diff)
-        if not p.exists() and archive:
-            p = Path(archive) / f"screen-{diff}.json"
-        previous = load_screen_json(p)
+    previous = _previous_screen(diff, archive)
     store, uni = _ctx(data_dir, universe)
     res = run_screen(store, uni, as_of or _default_as_of(store, uni))
     _screen_report(store, uni, res, out, previous)
