@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from backtests.engine import group_frame, simulate_stacked, traded_value
 from backtests.metrics import DAYS, MIN_BACKTEST_DAYS, alpha_beta, information_ratio, summary
 from data.calendar import DATA_ENDED_DAYS, us_calendar
 from data.dates import parse_period
@@ -257,6 +256,8 @@ def _vectorbt_orders(
 
 
 def _vectorbt_runs(pending: dict, costs: Costs) -> dict[str, RunSim]:
+    from backtests.engine import group_frame, traded_value  # vectorbt: only for the reference
+
     closes = {r: v[0] for r, v in pending.items()}
     weights = {r: v[1] for r, v in pending.items()}
     big_close = pd.concat({r: closes[r][["a", "b"]] for r in closes}, axis=1, names=["run", "leg"])
@@ -511,6 +512,8 @@ def _simulate_net_of_borrow(
     """Simulate, then size every order again on equity net of the borrow paid so far (the
     simulator sizes on its own equity, which knows no borrow): each order's weights times
     (equity - borrow paid) / equity at the close before it, and simulate once more."""
+
+    from backtests.engine import group_frame, simulate_stacked
 
     def run(w: dict[str, pd.DataFrame]):
         size = pd.concat({r: w[r][["a", "b"]] for r in w}, axis=1, names=["run", "leg"])

@@ -48,3 +48,22 @@ def test_only_the_engine_imports_vectorbt_and_only_the_provider_yfinance():
         "vectorbt": ["backtests/engine.py"],
         "yfinance": ["data/yfinance_provider.py"],
     }
+
+
+def test_the_screen_and_the_pairs_backtest_do_not_load_vectorbt():
+    """Start-up cost: the screen needs no simulator, and the pairs backtest runs on the kernel
+    (vectorbt is the reference simulator, imported only when asked for)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, io, contextlib\n"
+        "from aigap.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(['screen', '--format', 'json']) == 0\n"
+        "    assert main(['backtest', 'pairs', '--pair', 'BABA:AMZN', '--start', '2025-01-01',\n"
+        "                 '--format', 'json']) == 0\n"
+        "print(sorted(m for m in ('vectorbt', 'yfinance') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
