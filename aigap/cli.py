@@ -757,14 +757,11 @@ def backtest_pairs(
     entries = _list(entry, float, "--entry")
     exits = _list(exit_, float, "--exit")
     stops = _list(stop, float, "--stop")
-    _check(all(n >= 5 for n in lookbacks), "--lookback must be at least 5 days")
-    _check(all(x > 0 for x in entries), "--entry must be a positive |z|")
-    _check(all(x >= 0 for x in exits), "--exit must not be negative")
-    _check(max(exits) < max(entries), "--exit must be below --entry (or no trade would close)")
-    _check(min(stops) > min(entries), "--stop must be above --entry")
-    _check(max_hold >= 1, "--max-hold must be at least 1 day")
-    _check(0 <= borrow_rate < 1, "--borrow-rate is annual (0.03 = 3%) and must be in [0, 1)")
-    _check(lag >= 0, "--lag must not be negative")
+    from backtests.pairs import validate_pairs_parameters
+
+    validate_pairs_parameters(
+        lookbacks, entries, exits, stops, max_hold, borrow_rate, fees, slippage, lag
+    )
     _choice(engine, ("local", "dask"), "--engine")
     _check(workers is None or workers >= 1, "--workers must be at least 1")
     _check_costs(fees, slippage)
@@ -834,13 +831,6 @@ def pairs_scan(
 ReportOut = Annotated[str, typer.Option("--out", help="the HTML file to write", callback=_path)]
 
 
-def _write_report(text: str, out: str) -> None:
-    from screens.export import write_text
-
-    write_text(text, out)
-    print(f"wrote {out}", file=sys.stderr)
-
-
 def _check_html(out: str) -> None:
     from screens.export import check_output_file
 
@@ -850,7 +840,7 @@ def _check_html(out: str) -> None:
 
 
 def _screen_report(store, uni, res, out: str, previous: dict | None = None) -> None:
-    from aigap.report import coverage_line, inputs_block, screen_report
+    from aigap.report import coverage_line, inputs_block, screen_report, write_report
     from data.calendar import period_ends, us_calendar
     from screens.export import diff_screens, screen_document
     from screens.gap import gap_history
@@ -864,7 +854,7 @@ def _screen_report(store, uni, res, out: str, previous: dict | None = None) -> N
         filters=res.filters.__dict__, coverage=coverage_line(store, uni, res.as_of),
         previous_screen=None if previous is None else previous["as_of"],
     )  # fmt: skip
-    _write_report(screen_report(res, gaps, inputs, changes), out)
+    write_report(screen_report(res, gaps, inputs, changes), out)
 
 
 @report_app.command("screen")
@@ -910,7 +900,7 @@ def report_discount(
     """The long-discount backtest (or sweep) as a tear sheet."""
     import itertools
 
-    from aigap.report import discount_report, inputs_block
+    from aigap.report import discount_report, inputs_block, write_report
     from backtests.discount import run_discount_backtest
     from strategies.long_discount import LongDiscountParams
 
@@ -930,7 +920,7 @@ def report_discount(
     inputs = inputs_block(store, uni, runs=list(res.params), cap=cap,
                           start=res.value.index[0].date(), end=res.value.index[-1].date(),
                           fees=fees, slippage=slippage, notes=res.notes)  # fmt: skip
-    _write_report(discount_report(res, inputs), out)
+    write_report(discount_report(res, inputs), out)
 
 
 @report_app.command("pairs")
@@ -952,21 +942,24 @@ def report_pairs(
     universe: UniverseOpt = None,
 ) -> None:
     """The pairs backtest (or sweep) as a tear sheet with the z-score, entries and exits."""
-    from aigap.report import inputs_block, pairs_report
-    from backtests.pairs import run_pairs_sweep
+    from aigap.report import inputs_block, pairs_report, write_report
+    from backtests.pairs import run_pairs_sweep, validate_pairs_parameters
     from strategies.pairs import HEDGES
 
     _check_html(out)
     _choice(hedge, HEDGES, "--hedge")
     _check_costs(fees, slippage)
-    _check(0 <= borrow_rate < 1, "--borrow-rate is annual (0.03 = 3%) and must be in [0, 1)")
-    store, uni = _ctx(data_dir, universe)
     grid: dict[str, Any] = {
         "lookbacks": _list(lookback, int, "--lookback"),
         "entries": _list(entry, float, "--entry"),
         "exits": _list(exit_, float, "--exit"),
         "stops": _list(stop, float, "--stop"),
     }
+    validate_pairs_parameters(
+        grid["lookbacks"], grid["entries"], grid["exits"], grid["stops"], max_hold,
+        borrow_rate, fees, slippage,
+    )  # fmt: skip
+    store, uni = _ctx(data_dir, universe)
     costs: dict[str, Any] = {"max_hold": max_hold, "hedge": hedge, "borrow_rate": borrow_rate,
                              "fees": fees, "slippage": slippage}  # fmt: skip
     specs = _pairs(pair, uni)
@@ -975,7 +968,7 @@ def report_pairs(
         store, uni, pairs=[p.label for p in specs], start=res.value.index[0].date(),
         end=res.value.index[-1].date(), **grid, **costs,
     )  # fmt: skip
-    _write_report(pairs_report(res, inputs), out)
+    write_report(pairs_report(res, inputs), out)
 
 
 def pd_timestamp(text: str):

@@ -14,7 +14,6 @@ from backtests.report import check_out_dir, finish_document, frame_records, to_j
 from backtests.walkforward import check_walk_forward
 from data.store import Store
 from data.universe import Universe
-from screens.export import write_text
 from strategies.long_discount import LongDiscountParams
 
 __all__ = ["run_discount_cli"]
@@ -80,12 +79,11 @@ def run_discount_cli(
         store, universe, grid, start=start, end=end, fees=fees, slippage=slippage
     )
     if report:
-        from aigap.report import discount_report, inputs_block
+        from aigap.report import discount_report, inputs_block, write_report
 
         inputs = inputs_block(store, universe, runs=list(res.params), start=start, end=end,
                               fees=fees, slippage=slippage, notes=res.notes)  # fmt: skip
-        write_text(discount_report(res, inputs), report)
-        print(f"wrote {report}", file=sys.stderr)
+        write_report(discount_report(res, inputs), report)
     runs = list(res.params)
     bench = [r for r in res.metrics.index if r not in res.params]
     first = runs[0]

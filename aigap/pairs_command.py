@@ -94,15 +94,12 @@ def run_pairs_cli(
         stats=stats,
     )
     if report:
-        from aigap.report import inputs_block, pairs_report
+        from aigap.report import inputs_block, pairs_report, write_report
 
         inputs = inputs_block(store, universe, pairs=[p.label for p in pairs], start=start,
                               end=end, lookbacks=lookbacks, entries=entries, exits=exits,
                               stops=stops, fees=fees, slippage=slippage)  # fmt: skip
-        from screens.export import write_text
-
-        write_text(pairs_report(res, inputs), report)
-        print(f"wrote {report}", file=sys.stderr)
+        write_report(pairs_report(res, inputs), report)
     t = res.table
     doc = {
         "start": res.value.index[0],

@@ -398,3 +398,13 @@ def inputs_block(store, universe, **params) -> dict:
         "universe": f"{universe.path.name} ({len(universe.china)} Chinese, {len(universe.us)} US)",
         **{k: json.dumps(v, default=str) for k, v in params.items()},
     }
+
+
+def write_report(text: str, path: str) -> None:
+    """Write a report atomically and say where."""
+    import sys
+
+    from screens.export import write_text
+
+    write_text(text, path)
+    print(f"wrote {path}", file=sys.stderr)

@@ -39,6 +39,7 @@ __all__ = [
     "merge_results",
     "run_pairs_backtest",
     "run_pairs_sweep",
+    "validate_pairs_parameters",
 ]
 
 #: starting equity of every run (vectorbt's init_cash in backtests.engine)
@@ -69,15 +70,30 @@ def _run_label(pair: str, lb: int, en: float, ex: float, st: float) -> str:
     return f"{pair}|L{lb}|E{en:g}|X{ex:g}|S{st:g}"
 
 
-def _validate(lookbacks, entries, exits, stops, max_hold, borrow_rate, fees, slippage):
-    if not lookbacks or min(lookbacks) < 10:
-        raise InputError("lookbacks must be at least 10 days")
-    if any(e <= 0 for e in entries) or any(x < 0 for x in exits):
-        raise InputError("entry thresholds must be > 0 and exit thresholds >= 0")
-    if max_hold < 1:
-        raise InputError("--max-hold must be at least 1 day")
-    if min(borrow_rate, fees, slippage) < 0:
-        raise InputError("borrow rate, fees and slippage must be non-negative")
+#: the shortest z-score window a pair can be traded on
+MIN_LOOKBACK = 10
+
+
+def validate_pairs_parameters(
+    lookbacks, entries, exits, stops, max_hold, borrow_rate, fees, slippage, lag=0
+):
+    """The one home of the pairs rule's parameter checks (the CLI and the report call it
+    before loading any data; the backtest calls it again for direct callers)."""
+    checks = [
+        (bool(lookbacks) and min(lookbacks) >= MIN_LOOKBACK,
+         f"--lookback must be at least {MIN_LOOKBACK} days"),
+        (all(e > 0 for e in entries), "--entry must be a positive |z|"),
+        (all(x >= 0 for x in exits), "--exit must not be negative"),
+        (max(exits) < max(entries), "--exit must be below --entry (or no trade would close)"),
+        (min(stops) > min(entries), "--stop must be above --entry"),
+        (max_hold >= 1, "--max-hold must be at least 1 day"),
+        (0 <= borrow_rate < 1, "--borrow-rate is annual (0.03 = 3%) and must be in [0, 1)"),
+        (min(fees, slippage) >= 0, "fees and slippage must be non-negative"),
+        (lag >= 0, "--lag must not be negative"),
+    ]  # fmt: skip
+    for ok, message in checks:
+        if not ok:
+            raise InputError(message)
 
 
 def run_pairs_backtest(
@@ -111,9 +127,9 @@ def run_pairs_backtest(
     (the portfolio simulator it reproduces bit for bit; tested)."""
     if simulator not in SIMULATORS:
         raise InputError(f"simulator must be one of {', '.join(SIMULATORS)}")
-    _validate(lookbacks, entries, exits, stops, max_hold, borrow_rate, fees, slippage)
-    if lag < 0:
-        raise InputError("--lag must be 0 or more days")
+    validate_pairs_parameters(
+        lookbacks, entries, exits, stops, max_hold, borrow_rate, fees, slippage, lag
+    )
     s, e = parse_period(start, end if end is not None else us_calendar(store).max())
     warm = warmup_days(lookbacks) if warmup is None else warmup
     full = us_calendar(store, end=e)

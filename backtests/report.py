@@ -100,7 +100,9 @@ def finish_document(
     if note:
         doc["notes"].append(note)
     if universe is not None:
-        found = flags_by_ticker(verify_store(store, universe), returns.index[0], returns.index[-1])
+        found = flags_by_ticker(
+            verify_store(store, universe, files=False), returns.index[0], returns.index[-1]
+        )
         doc["data_checks"] = {t: found[t] for t in tickers if t in found}
         if doc["data_checks"]:
             doc["notes"].append(

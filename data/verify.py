@@ -159,10 +159,14 @@ def _unrestated(close: pd.Series, t: str, actions: pd.DataFrame) -> list[Finding
     return out
 
 
-def verify_store(store: Store, universe: Universe) -> VerifyReport:
+def verify_store(store: Store, universe: Universe, *, files: bool = True) -> VerifyReport:
     """Every finding in ``store``, in a stable order (check, ticker, date); computed once per
-    store object (screens and backtests ask for it on every run)."""
-    report: VerifyReport = store.cached(f"verify:{universe.path}", lambda: _verify(store, universe))
+    store object (screens and backtests ask for it on every run).  ``files=False`` skips the
+    corruption check, which reads every table: the screen and the backtests only flag names,
+    and a table they read is checked against the manifest as it is read."""
+    report: VerifyReport = store.cached(
+        f"verify:{universe.path}:{files}", lambda: _verify(store, universe, files)
+    )
     return report
 
 
@@ -175,8 +179,8 @@ def _actions(store: Store) -> pd.DataFrame:
         return pd.DataFrame(columns=["ticker", "date", "factor", "kind"])
 
 
-def _verify(store: Store, universe: Universe) -> VerifyReport:
-    found = _corrupt(store)
+def _verify(store: Store, universe: Universe, files: bool = True) -> VerifyReport:
+    found = _corrupt(store) if files else []
     if found and any("prices" in f.detail for f in found):
         return VerifyReport(str(store.root), None, tuple(found))
     try:

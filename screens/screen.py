@@ -117,7 +117,7 @@ def run_screen(
     ):
         s[col] = m[col].reindex(s.index)
     checks = flags_by_ticker(  # a series' end is flagged by the panel ("stale price")
-        verify_store(store, universe),
+        verify_store(store, universe, files=False),
         as_of_ts - pd.Timedelta(days=DATA_CHECK_DAYS),
         as_of_ts,
         checks=tuple(c for c in CHECKS if c != "stale"),

@@ -3,7 +3,7 @@
 Runs ``update_store`` on a SYNTHETIC store in a loop with a fake provider that feeds data
 slowly (a new day of SYNTHETIC prices per round), so that the parent's SIGKILL lands in any
 phase: download, merge, table writes, the manifest commit, the clean-up.
-Usage: python kill_child.py STORE UNIVERSE
+Usage: python kill_child.py STORE UNIVERSE [RUN]
 """
 
 from __future__ import annotations
@@ -22,31 +22,28 @@ from data.yfinance_provider import PriceBatch
 TICKERS = ["CNA", "CNB", "USA", "USB"]
 
 
+def provider_frame(close, dates) -> pd.DataFrame:
+    """A SYNTHETIC daily frame in the provider's layout (what ``download_prices`` returns per
+    ticker): flat OHLC at ``close``, no splits, no dividends."""
+    return pd.DataFrame(
+        {"open": close, "high": close, "low": close, "close": close, "volume": 1.0,
+         "close_unadjusted": close, "split": 0.0, "dividend": 0.0},
+        index=pd.DatetimeIndex(dates, name="date"),
+    )  # fmt: skip
+
+
 class SlowProvider:
     """SYNTHETIC prices for TICKERS up to a day that moves forward every round."""
 
-    def __init__(self, end: pd.Timestamp) -> None:
-        self.end = end
+    def __init__(self, end: pd.Timestamp, level: float = 10.0) -> None:
+        self.end, self.level = end, level
 
     def download_prices(self, tickers, start, end=None, on_chunk=None):
         time.sleep(0.005)
         idx = pd.bdate_range(self.end - pd.Timedelta(days=60), self.end)
         frames = {}
         for i, t in enumerate(tickers):
-            close = 10.0 + i + np.arange(len(idx)) * 0.01
-            frames[t] = pd.DataFrame(
-                {
-                    "open": close,
-                    "high": close,
-                    "low": close,
-                    "close": close,
-                    "volume": 1.0,
-                    "close_unadjusted": close,
-                    "split": 0.0,
-                    "dividend": 0.0,
-                },
-                index=pd.DatetimeIndex(idx, name="date"),
-            )
+            frames[t] = provider_frame(self.level + i + np.arange(len(idx)) * 0.01, idx)
             time.sleep(0.002)
         return PriceBatch(frames=frames)
 
@@ -62,11 +59,13 @@ class SlowProvider:
 
 def main() -> None:
     root, universe = Path(sys.argv[1]), load_universe(sys.argv[2])
+    # each child prices at its own level: every commit is a version no other child writes
+    level = 10.0 + float(sys.argv[3]) if len(sys.argv) > 3 else 10.0
     end = pd.Timestamp("2024-12-31")
     print("ready", flush=True)
     while True:
         end += pd.offsets.BDay(1)
-        update_store(root, universe, TICKERS, provider=SlowProvider(end))
+        update_store(root, universe, TICKERS, provider=SlowProvider(end, level))
         print("committed", flush=True)  # the parent kills after a random number of these
 
 

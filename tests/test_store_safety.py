@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from kill_child import provider_frame
 
 from aigap.cli import main
 from data.commit import LOCK_FILE, commit_tables, store_lock
@@ -249,9 +250,9 @@ def test_sigkill_at_any_moment_leaves_a_consistent_store(committed, tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parent), str(HERE)])}
     rng = random.Random(11)
     commits = set()
-    for _ in range(8):
+    for run in range(8):
         child = subprocess.Popen(
-            [sys.executable, str(HERE / "kill_child.py"), str(committed), str(uni)],
+            [sys.executable, str(HERE / "kill_child.py"), str(committed), str(uni), str(run)],
             stdout=subprocess.PIPE,
             env=env,
         )
@@ -290,22 +291,7 @@ def _synthetic(path):
 
 def _frame(tickers, dates):
     close = np.linspace(30.0, 31.0, len(dates))
-    return {
-        t: pd.DataFrame(
-            {
-                "open": close,
-                "high": close,
-                "low": close,
-                "close": close,
-                "volume": 1.0,
-                "close_unadjusted": close,
-                "split": 0.0,
-                "dividend": 0.0,
-            },
-            index=pd.DatetimeIndex(dates, name="date"),
-        )
-        for t in tickers
-    }
+    return {t: provider_frame(close, dates) for t in tickers}
 
 
 class _Fixed:
