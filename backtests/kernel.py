@@ -1,16 +1,18 @@
 """The pairs rule and its accounting as one compiled loop (Numba), for sweeps.
 
 For one pair and one lookback, :func:`pair_grid` runs every threshold set: the z-score state
-machine of :func:`strategies.pairs.pair_positions`, the order placement of
-:func:`strategies.pairs.position_weights`, and the fills, fees, slippage and valuation of
-vectorbt's ``Portfolio.from_orders(size_type="targetpercent", cash_sharing=True,
+machine of :func:`strategies.pairs.pair_positions` and the order placement of
+:func:`strategies.pairs.position_weights` (one pass), then the fills, fees, slippage and
+valuation of vectorbt's ``Portfolio.from_orders(size_type="targetpercent", cash_sharing=True,
 call_seq="auto")`` for a two-asset group (vectorbt 1.2 ``portfolio/nb.py``: group value taken
 before the bar's orders and not updated within it; the leg that sells more goes first; a buy
-is partly filled when cash runs short; shorts add their proceeds to cash), then the borrow
-fee and the re-sizing on equity net of it exactly as :mod:`backtests.pairs` does with two
-vectorbt runs.  The vectorbt portfolio stays the reference: ``tests/test_kernel.py`` checks
-that both give the same positions, orders and equity, to the last bit where the arithmetic is
-the same.
+is partly filled when cash runs short; shorts add their proceeds to cash), with the borrow fee
+and the re-sizing on equity net of it exactly as :mod:`backtests.pairs` does with two vectorbt
+runs (here a first pass that steps from order to order, then the pass that writes the series).
+:func:`pair_grid_summary` is the grid explorer: the same runs, keeping only the figures a sweep
+ranks on.  The vectorbt portfolio stays the reference: ``tests/test_kernel.py`` checks that
+both give the same positions, orders and equity, to the last bit, and the explorer's figures
+against numpy on the full series.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ ABS_TOL = 1e-12
 MIN_SIZE = 1e-8  # vectorbt's default min_size
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _is_close(a: float, b: float) -> bool:
     if np.isnan(a) or np.isnan(b) or np.isinf(a) or np.isinf(b):
         return False
@@ -36,7 +38,7 @@ def _is_close(a: float, b: float) -> bool:
     return abs(a - b) <= max(REL_TOL * max(abs(a), abs(b)), ABS_TOL)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _add(a: float, b: float) -> float:
     if np.sign(a) != np.sign(b):
         zero = _is_close(abs(a), abs(b))
@@ -45,15 +47,46 @@ def _add(a: float, b: float) -> float:
     return 0.0 if zero else a + b
 
 
-@njit(cache=True)
-def _positions(z, can_enter, entry, exit_, stop, max_hold, long_only):
-    """pair_positions for one threshold set."""
+@njit(cache=True, error_model="numpy")
+def _rule(z, beta, can_enter, tradable, entry, exit_, stop, max_hold, long_only, ended, pos, wa,
+          wb, orders):  # fmt: skip
+    """:func:`strategies.pairs.pair_positions` (flat after row ``ended``) and
+    :func:`strategies.pairs.position_weights` of one threshold set in one pass, written into
+    ``pos``, ``wa`` and ``wb`` (order weights of legs a and b, NaN where no order) and the rows
+    with an order into ``orders``; returns their number.  The order at row ``t`` follows the
+    position decided at the close of ``t - 1``."""
     t_n = len(z)
-    pos = np.zeros(t_n)
     cur = 0.0
     held = 0
     blocked = False
+    placed = 0.0  # the weights last ordered, and the ones wanted
+    want = 0.0
+    want_a = 0.0
+    want_b = 0.0
+    prev = 0.0
+    n_orders = 0
     for t in range(t_n):
+        if t > 0:  # the order placed at this close, from the position decided at the last
+            d = t - 1
+            if cur != prev and (np.isfinite(beta[d]) or cur == 0):
+                g = 1.0 + abs(beta[d])
+                want = cur
+                want_a = 0.0 if cur == 0 else cur / g
+                want_b = 0.0 if cur == 0 else -cur * beta[d] / g
+            prev = cur
+        if t > 0 and want != placed and tradable[t]:
+            wa[t] = want_a
+            wb[t] = want_b
+            placed = want
+            orders[n_orders] = t
+            n_orders += 1
+        else:
+            wa[t] = np.nan
+            wb[t] = np.nan
+        if ended >= 0 and t > ended:  # no data for the pair after its last common close
+            cur = 0.0
+            pos[t] = 0.0
+            continue
         zt = z[t]
         ok = np.isfinite(zt)
         if ok and abs(zt) < entry:
@@ -79,36 +112,10 @@ def _positions(z, can_enter, entry, exit_, stop, max_hold, long_only):
         else:
             held = 0
         pos[t] = cur
-    return pos
+    return n_orders
 
 
-@njit(cache=True)
-def _weights(pos, beta, tradable):
-    """position_weights for one threshold set: (wa, wb), NaN where no order."""
-    t_n = len(pos)
-    wa = np.full(t_n, np.nan)
-    wb = np.full(t_n, np.nan)
-    placed = 0.0
-    want = 0.0
-    want_a = 0.0
-    want_b = 0.0
-    prev = 0.0
-    for t in range(1, t_n):
-        d = t - 1
-        g = 1.0 + abs(beta[d])
-        if pos[d] != prev and (np.isfinite(beta[d]) or pos[d] == 0):
-            want = pos[d]
-            want_a = 0.0 if pos[d] == 0 else pos[d] / g
-            want_b = 0.0 if pos[d] == 0 else -pos[d] * beta[d] / g
-        prev = pos[d]
-        if want != placed and tradable[t]:
-            wa[t] = want_a
-            wb[t] = want_b
-            placed = want
-    return wa, wb
-
-
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _execute(cash, pos, val_price, value, w, price, fees, slippage):
     """One targetpercent order (vectorbt execute_order_nb, buy_nb, sell_nb; Direction.Both,
     no cash lock): returns cash, position, signed size filled, fill price, fees."""
@@ -156,70 +163,166 @@ def _execute(cash, pos, val_price, value, w, price, fees, slippage):
     return cash + final, _add(pos, -size), -size, px, paid
 
 
-@njit(cache=True)
-def _simulate(ca, cb, fa, fb, wa, wb, fees, slippage, init_cash):
-    """One two-asset cash-sharing group: the equity at each close (``pf.value()``), each leg's
-    signed position value (``pf.asset_value(group_by=False)``) and the traded notional.  ``ca``
-    and ``cb`` are the closes orders fill at (forward-filled), ``fa`` and ``fb`` the same also
-    back-filled (vectorbt values positions on them); the series are accumulated from each bar's
-    fills exactly as vectorbt rebuilds them from its order records."""
+@njit(cache=True, error_model="numpy")
+def _order(cash, pos_a, pos_b, last_a, last_b, w_a, w_b, fees, slippage):
+    """The two orders of one bar (vectorbt's call_seq="auto": the leg that sells more first,
+    both sized on the group value before the bar's orders): cash, positions, the cash flow and
+    the size filled per leg (accumulated as vectorbt does from its records), the notional."""
+    value = cash
+    if pos_a != 0:
+        value += pos_a * last_a
+    if pos_b != 0:
+        value += pos_b * last_b
+    k0 = w_a * value - pos_a * last_a
+    k1 = w_b * value - pos_b * last_b
+    b_first = k0 > k1 or np.isnan(k0)
+    flow_a = 0.0
+    flow_b = 0.0
+    fill_a = 0.0
+    fill_b = 0.0
+    done = 0.0
+    for j in range(2):
+        if (j == 0) != b_first:  # leg a
+            cash, pos_a, filled, px, fee = _execute(
+                cash, pos_a, last_a, value, w_a, last_a, fees, slippage
+            )
+            if filled != 0.0:
+                flow_a = _add(0.0, -filled * px - fee)
+                fill_a = _add(0.0, filled)
+                done += abs(filled * px)
+        else:
+            cash, pos_b, filled, px, fee = _execute(
+                cash, pos_b, last_b, value, w_b, last_b, fees, slippage
+            )
+            if filled != 0.0:
+                flow_b = _add(0.0, -filled * px - fee)
+                fill_b = _add(0.0, filled)
+                done += abs(filled * px)
+    return cash, pos_a, pos_b, flow_a + flow_b, fill_a, fill_b, done
+
+
+@njit(cache=True, error_model="numpy")
+def _short(fa, fb, j, p0, p1):
+    """The short notional at close ``j`` of positions ``p0`` and ``p1``."""
+    av0 = 0.0 if p0 == 0 else fa[j] * p0
+    av1 = 0.0 if p1 == 0 else fb[j] * p1
+    return -min(av0, 0.0) + -min(av1, 0.0)
+
+
+@njit(cache=True, error_model="numpy")
+def _net_of_borrow(ca, cb, fa, fb, wa, wb, orders, n_orders, fees, slippage, init_cash, rate):
+    """The first of the two passes the borrow fee needs: simulate the orders as placed and
+    scale each order's weights in place by the equity net of the borrow paid, over the equity,
+    at the close before it (``max((value - paid) / value, 0)``; :mod:`backtests.pairs` does the
+    same with two vectorbt runs).  It steps from order to order: between two, only the borrow
+    accrues (bar ``j`` adds ``rate / 252`` of the short at close ``j - 1``, in bar order, as the
+    second pass does), and nothing while flat."""
+    cash = init_cash
+    pos_a = 0.0
+    pos_b = 0.0
+    cnow = init_cash
+    p0 = 0.0
+    p1 = 0.0
+    total = 0.0
+    nxt = 1  # the next bar whose accrual is still to add
+    for m in range(n_orders):
+        i = orders[m]
+        if p0 != 0 or p1 != 0:
+            for j in range(nxt, i):
+                s = _short(fa, fb, j - 1, p0, p1)
+                if s != 0.0:
+                    total += s * rate / DAYS
+        w_a = wa[i]
+        w_b = wb[i]
+        if i > 0:  # scale by the equity and the borrow paid at the close before
+            av0 = 0.0 if p0 == 0 else fa[i - 1] * p0
+            av1 = 0.0 if p1 == 0 else fb[i - 1] * p1
+            value = cnow + (av0 + av1)
+            net = max((value - total) / value, 0.0)
+            if not np.isnan(w_a):
+                wa[i] = w_a * net
+            if not np.isnan(w_b):
+                wb[i] = w_b * net
+            s = _short(fa, fb, i - 1, p0, p1)  # bar i's own accrual, before its fills
+            if s != 0.0:
+                total += s * rate / DAYS
+        nxt = i + 1
+        cash, pos_a, pos_b, flow, fill_a, fill_b, _ = _order(
+            cash, pos_a, pos_b, ca[i], cb[i], w_a, w_b, fees, slippage
+        )
+        cnow = _add(cnow, flow)
+        p0 = _add(p0, fill_a)
+        p1 = _add(p1, fill_b)
+
+
+@njit(cache=True, error_model="numpy")
+def _simulate(ca, cb, fa, fb, wa, wb, orders, n_orders, fees, slippage, init_cash, rate, value_s,
+              gross, traded, paid):  # fmt: skip
+    """One two-asset cash-sharing group, written into ``value_s`` (``pf.value()`` less the
+    borrow paid, zero from a total loss on), ``gross`` (the absolute position value of the legs,
+    ``pf.asset_value``), ``traded`` (the notional filled) and ``paid`` (the borrow fee so far:
+    ``rate / 252`` of the short notional at the previous close).  ``ca`` and ``cb`` are the
+    closes the orders fill at, forward-filled; ``fa`` and ``fb`` the same also back-filled
+    (vectorbt values positions on them).  The series are accumulated from each bar's fills as
+    vectorbt rebuilds them from its order records; a bar without a fill leaves them as they are
+    (adding zero with vectorbt's ``add_nb`` is the identity on its own results)."""
     t_n = len(ca)
     cash = init_cash
     pos_a = 0.0
     pos_b = 0.0
-    last_a = np.nan
-    last_b = np.nan
-    value_s = np.empty(t_n)
-    av = np.empty((t_n, 2))
-    traded = np.zeros(t_n)
     cnow = init_cash
     p0 = 0.0
     p1 = 0.0
+    total = 0.0
+    prev_short = 0.0
+    ruined = False
+    s1 = 0.0  # the sums of the daily returns and of their squares, the peak and max drawdown
+    s2 = 0.0
+    peak = np.nan
+    mdd = 0.0
+    prev = np.nan
+    m = 0  # the next order
     for i in range(t_n):
-        if not np.isnan(ca[i]):
-            last_a = ca[i]
-        if not np.isnan(cb[i]):
-            last_b = cb[i]
-        flow_a = 0.0
-        flow_b = 0.0
-        fill_a = 0.0
-        fill_b = 0.0
-        if not (np.isnan(wa[i]) and np.isnan(wb[i])):
-            value = cash
-            if pos_a != 0:
-                value += pos_a * last_a
-            if pos_b != 0:
-                value += pos_b * last_b
-            k0 = wa[i] * value - pos_a * last_a
-            k1 = wb[i] * value - pos_b * last_b
-            b_first = k0 > k1 or np.isnan(k0)
-            for j in range(2):
-                if (j == 0) != b_first:  # leg a
-                    cash, pos_a, filled, px, paid = _execute(
-                        cash, pos_a, last_a, value, wa[i], ca[i], fees, slippage
-                    )
-                    if filled != 0.0:
-                        flow_a = _add(0.0, -filled * px - paid)
-                        fill_a = _add(0.0, filled)
-                        traded[i] += abs(filled * px)
-                else:
-                    cash, pos_b, filled, px, paid = _execute(
-                        cash, pos_b, last_b, value, wb[i], cb[i], fees, slippage
-                    )
-                    if filled != 0.0:
-                        flow_b = _add(0.0, -filled * px - paid)
-                        fill_b = _add(0.0, filled)
-                        traded[i] += abs(filled * px)
-        cnow = _add(cnow, flow_a + flow_b)
-        p0 = _add(p0, fill_a)
-        p1 = _add(p1, fill_b)
-        av[i, 0] = 0.0 if p0 == 0 else fa[i] * p0
-        av[i, 1] = 0.0 if p1 == 0 else fb[i] * p1
-        value_s[i] = cnow + (av[i, 0] + av[i, 1])
-    return value_s, av, traded
+        done = 0.0
+        if m < n_orders and orders[m] == i:
+            m += 1
+            cash, pos_a, pos_b, flow, fill_a, fill_b, done = _order(
+                cash, pos_a, pos_b, ca[i], cb[i], wa[i], wb[i], fees, slippage
+            )
+            cnow = _add(cnow, flow)
+            p0 = _add(p0, fill_a)
+            p1 = _add(p1, fill_b)
+        av0 = 0.0 if p0 == 0 else fa[i] * p0
+        av1 = 0.0 if p1 == 0 else fb[i] * p1
+        if prev_short != 0.0:
+            total += prev_short * rate / DAYS
+        v = cnow + (av0 + av1)
+        if rate > 0:
+            v = v - total
+        ruined = ruined or v <= 0  # a total loss ends the run
+        if ruined:
+            v = 0.0
+        value_s[i] = v
+        gross[i] = abs(av0) + abs(av1)
+        traded[i] = done
+        paid[i] = total
+        prev_short = -min(av0, 0.0) + -min(av1, 0.0)
+        if i == 0:
+            peak = v
+        else:
+            if prev != 0:  # no return after a total loss
+                r = v / prev - 1.0
+                s1 += r
+                s2 += r * r
+            if v > peak:
+                peak = v
+            elif v < peak * (1.0 + mdd) and peak > 0:  # deeper: divide only then
+                mdd = v / peak - 1.0
+        prev = v
+    return s1, s2, mdd
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _back_filled(x):
     out = x.copy()
     for i in range(len(out) - 2, -1, -1):
@@ -228,68 +331,26 @@ def _back_filled(x):
     return out
 
 
-@njit(cache=True)
-def _borrow_paid(av, rate):
-    """Cumulative borrow fee: rate / 252 of the short notional at the previous close."""
-    t_n = av.shape[0]
-    paid = np.empty(t_n)
-    total = 0.0
-    prev_short = 0.0
-    for i in range(t_n):
-        total += prev_short * rate / DAYS
-        paid[i] = total
-        prev_short = -min(av[i, 0], 0.0) + -min(av[i, 1], 0.0)
-    return paid
-
-
-@njit(cache=True)
-def _one_set(
-    z,
-    beta,
-    can_enter,
-    tradable,
-    ca,
-    cb,
-    fa,
-    fb,
-    ended,
-    en,
-    ex,
-    st,
-    max_hold,
-    long_only,
-    fees,
-    slippage,
-    rate,
-    init_cash,
-):
-    pos = _positions(z, can_enter, en, ex, st, max_hold, long_only)
-    if ended >= 0:
-        pos[ended + 1 :] = 0.0
-    wa, wb = _weights(pos, beta, tradable)
-    value, av, traded = _simulate(ca, cb, fa, fb, wa, wb, fees, slippage, init_cash)
-    paid = np.zeros(len(value))
+@njit(cache=True, error_model="numpy")
+def _one_set(z, beta, can_enter, tradable, ca, cb, fa, fb, ended, en, ex, st, max_hold,
+             long_only, fees, slippage, rate, init_cash, pos, wa, wb, value, gross, traded,
+             paid, orders):  # fmt: skip
+    """One threshold set, written into the rows ``pos`` ... ``paid`` (``orders``: scratch for
+    the rows with an order); returns its :data:`SUMMARY` (the Sharpe ratio from the sums of
+    the daily returns, which are zero after a total loss)."""
+    n = _rule(z, beta, can_enter, tradable, en, ex, st, max_hold, long_only, ended, pos, wa, wb,
+              orders)  # fmt: skip
     if rate > 0:  # size every order again on equity net of the borrow paid (two passes)
-        paid = _borrow_paid(av, rate)
-        net = 1.0
-        for i in range(len(wa)):
-            if not np.isnan(wa[i]):
-                wa[i] = wa[i] * net
-            if not np.isnan(wb[i]):
-                wb[i] = wb[i] * net
-            net = max((value[i] - paid[i]) / value[i], 0.0)
-        value, av, traded = _simulate(ca, cb, fa, fb, wa, wb, fees, slippage, init_cash)
-        paid = _borrow_paid(av, rate)
-        value = value - paid
-    for i in range(len(value)):  # a total loss ends the run
-        if value[i] <= 0:
-            value[i:] = 0.0
-            break
-    gross = np.abs(av[:, 0]) + np.abs(av[:, 1])
-    return pos, wa, wb, value, gross, traded, paid
+        _net_of_borrow(ca, cb, fa, fb, wa, wb, orders, n, fees, slippage, init_cash, rate)
+    s1, s2, mdd = _simulate(ca, cb, fa, fb, wa, wb, orders, n, fees, slippage, init_cash, rate,
+                            value, gross, traded, paid)  # fmt: skip
+    t_n = len(z)
+    var = (s2 - s1 * s1 / (t_n - 1)) / (t_n - 2) if t_n > 2 else np.nan
+    sharpe = s1 / (t_n - 1) / np.sqrt(var) * np.sqrt(DAYS) if var > 0 else np.nan
+    return np.array([value[t_n - 1], sharpe, mdd, float(n), paid[t_n - 1]])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def pair_grid(
     z,
     beta,
@@ -313,23 +374,69 @@ def pair_grid(
     position value, the traded notional and the borrow paid so far, of ``K`` threshold sets
     (``entries``, ``exits``, ``stops``) on one pair and one lookback: ``z`` and ``beta`` from
     :func:`strategies.pairs.spread_zscore`, ``ca``/``cb`` the forward-filled USD closes the
-    orders fill at, ``ended`` the row of the last common close (-1: none)."""
+    orders fill at, ``ended`` the row of the last common close (-1: none).  Each set is
+    written into rows of ``K x T`` arrays (contiguous per set); the results are their
+    transposes (views)."""
     t_n, k_n = len(z), len(entries)
-    values = np.empty((t_n, k_n))
-    positions = np.empty((t_n, k_n))
-    orders = np.empty((t_n, k_n, 2))
-    extra = np.empty((t_n, k_n, 3))
+    values = np.empty((k_n, t_n))
+    positions = np.empty((k_n, t_n))
+    orders = np.empty((2, k_n, t_n))
+    extra = np.empty((3, k_n, t_n))
+    rows = np.empty(t_n, dtype=np.int64)
     fa, fb = _back_filled(ca), _back_filled(cb)  # vectorbt values positions on these
     for k in range(k_n):
-        pos, wa, wb, value, gross, traded, paid = _one_set(
+        _one_set(
             z, beta, can_enter, tradable, ca, cb, fa, fb, ended, entries[k], exits[k], stops[k],
-            max_hold, long_only, fees, slippage, rate, init_cash,
+            max_hold, long_only, fees, slippage, rate, init_cash, positions[k], orders[0, k],
+            orders[1, k], values[k], extra[0, k], extra[1, k], extra[2, k], rows,
         )  # fmt: skip
-        values[:, k] = value
-        positions[:, k] = pos
-        orders[:, k, 0] = wa
-        orders[:, k, 1] = wb
-        extra[:, k, 0] = gross
-        extra[:, k, 1] = traded
-        extra[:, k, 2] = paid
-    return values, positions, orders, extra
+    return values.T, positions.T, orders.T, extra.T
+
+
+#: the columns of :func:`pair_grid_summary`
+SUMMARY = ("final_value", "sharpe", "max_drawdown", "orders", "borrow_paid")
+
+
+@njit(cache=True, error_model="numpy")
+def pair_grid_summary(
+    z,
+    beta,
+    can_enter,
+    tradable,
+    ca,
+    cb,
+    ended,
+    entries,
+    exits,
+    stops,
+    max_hold,
+    long_only,
+    fees,
+    slippage,
+    rate,
+    init_cash,
+):
+    """The grid explorer: the same rule and accounting as :func:`pair_grid` for ``K`` threshold
+    sets, keeping per set only the figures a sweep ranks on (``K x 5``, the columns of
+    :data:`SUMMARY`): the final equity, the annualised Sharpe ratio of the daily returns
+    (``mean / std(ddof=1) * sqrt(252)``, returns from the first bar), the maximum drawdown
+    (negative), the number of bars with an order and the borrow paid.  Each set runs in the
+    same few rows, so memory stays that of one set."""
+    t_n, k_n = len(z), len(entries)
+    pos = np.empty(t_n)
+    wa = np.empty(t_n)
+    wb = np.empty(t_n)
+    value = np.empty(t_n)
+    gross = np.empty(t_n)
+    traded = np.empty(t_n)
+    paid = np.empty(t_n)
+    rows = np.empty(t_n, dtype=np.int64)
+    out = np.empty((k_n, 5))
+    fa, fb = _back_filled(ca), _back_filled(cb)
+    for k in range(k_n):
+        out[k] = _one_set(
+            z, beta, can_enter, tradable, ca, cb, fa, fb, ended, entries[k], exits[k], stops[k],
+            max_hold, long_only, fees, slippage, rate, init_cash, pos, wa, wb, value, gross,
+            traded, paid, rows,
+        )  # fmt: skip
+    return out

@@ -395,16 +395,18 @@ def kernel_grid(
     slippage: float,
     borrow_rate: float,
     init_cash: float = INIT_CASH,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    summary: bool = False,
+):
     """Equity (net of borrow), positions, order weights and (gross value, traded notional,
     borrow paid) of every threshold set by the compiled loop of :mod:`backtests.kernel`: the
-    same rule and accounting as the vectorbt path."""
-    from backtests.kernel import pair_grid
+    same rule and accounting as the vectorbt path.  With ``summary``, only each set's
+    :data:`backtests.kernel.SUMMARY` figures (a ``K x 5`` array: the grid explorer)."""
+    from backtests.kernel import pair_grid, pair_grid_summary
 
     en, ex, st = (np.array(v, dtype=float) for v in zip(*combos, strict=True))
     ended = -1 if inp.ended_at is None else int(inp.prices.index.get_loc(inp.ended_at))
-    close = inp.prices.ffill()
-    return pair_grid(
+    close = inp.prices.ffill()  # the kernel relies on forward-filled closes
+    return (pair_grid_summary if summary else pair_grid)(
         zf["z"].to_numpy(dtype=float),
         zf["beta"].to_numpy(dtype=float),
         (zf["beta"] > 0).to_numpy(),

@@ -126,9 +126,9 @@ def sweep_section(quick: bool) -> list[tuple[str, str, str]]:
     rb = px["b"].pct_change().fillna(0.0).to_numpy()
     z, beta = zf["z"].to_numpy(), zf["beta"].fillna(0.0).to_numpy()
 
-    def kernel():
+    def kernel(summary: bool = False):
         return kernel_grid(inp, zf, combos, max_hold=60, long_only=False, fees=0.001,
-                           slippage=0.0005, borrow_rate=0.03)  # fmt: skip
+                           slippage=0.0005, borrow_rate=0.03, summary=summary)  # fmt: skip
 
     def vectorbt():
         labels = [f"r{i}" for i in range(k)]
@@ -140,6 +140,7 @@ def sweep_section(quick: bool) -> list[tuple[str, str, str]]:
     assert all(np.array_equal(values[:, i], ref[f"r{i}"].value.to_numpy()) for i in range(k)), (
         "kernel and vectorbt disagree"
     )
+    assert np.array_equal(kernel(summary=True)[:, 0], values[-1]), "explorer and kernel disagree"
     lim = limit_loop(z, ra, rb, beta, en, ex, st, 60)
     few = slice(0, max(3, k // 10))
     np.testing.assert_allclose(
@@ -147,12 +148,16 @@ def sweep_section(quick: bool) -> list[tuple[str, str, str]]:
     )
     n_py = len(en[few])
     t_lim = best_of(lambda: limit_loop(z, ra, rb, beta, en, ex, st, 60), 5)
+    t_exp = best_of(lambda: kernel(summary=True), 7)
     t_ker = best_of(kernel, 3)
     t_vbt = best_of(vectorbt, 1 if quick else 2)
     t_py = best_of(lambda: python_loop(z, ra, rb, beta, en[few], ex[few], st[few], 60), 1)
     per = {
         "minimal compiled loop (the limit)": t_lim / (k * t_n),
-        "kernel (backtests/kernel.py: rule, orders, fees, borrow)": t_ker / (k * t_n),
+        "grid explorer (backtests/kernel.py: rule, orders, fees, borrow; per-set figures)": t_exp
+        / (k * t_n),
+        "kernel, every series of every set (T x K x 7 arrays, freshly allocated)": t_ker
+        / (k * t_n),
         "vectorbt portfolio (2 simulations, net of borrow)": t_vbt / (k * t_n),
         "plain Python loop (rule and P&L only)": t_py / (n_py * t_n),
     }
@@ -329,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller grids, fewer repeats")
     ap.add_argument("--out", default=str(ROOT / "bench" / "RESULTS.md"))
+    ap.add_argument("--only", help="run only the sections whose title contains this text")
     args = ap.parse_args(argv)
     sections = [
         ("Pairs sweep: time per parameter set x bar (ratio to the limit)", sweep_section),
@@ -349,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     for title, fn in sections:
+        if args.only and args.only.lower() not in title.lower():
+            continue
         print(f"== {title}", flush=True)
         rows = fn(args.quick)
         out += [f"## {title}", "", "| measure | value | ratio / note |", "|---|---|---|"]

@@ -89,3 +89,37 @@ def test_the_backtest_gives_the_same_table_with_either_simulator(embedded, unive
     pd.testing.assert_frame_equal(vb.value, kn.value, check_exact=True)
     for run in vb.trades:
         pd.testing.assert_frame_equal(vb.trades[run], kn.trades[run], check_exact=True)
+
+
+@pytest.mark.parametrize("pair_text,kw", CASES)
+def test_the_grid_summary_equals_figures_computed_from_the_full_run(
+    embedded, universe, pair_text, kw
+):
+    """The explorer's per-set figures against numpy on the full kernel's equity and orders."""
+    pair = parse_pair(pair_text, universe)
+    s = pd.Timestamp("2021-01-01")
+    cal = us_calendar(embedded)
+    cal = cal[max(0, cal.searchsorted(s) - 130) :]
+    inp = pair_inputs(embedded, universe, pair, cal, s)
+    zf = signal_frame(inp, 40, "ols", s)
+    combos = [c for c in itertools.product((1.0, 1.5, 2.0), (0.0, 0.5), (3.0, 4.0)) if c[1] < c[0]]
+    args = dict(
+        max_hold=30,
+        long_only=kw.get("long_only", False),
+        fees=kw.get("fees", 0.001),
+        slippage=kw.get("slippage", 0.0005),
+        borrow_rate=kw.get("borrow_rate", 0.03),
+    )
+    values, _, orders, extra = kernel_grid(inp, zf, combos, **args)
+    summary = kernel_grid(inp, zf, combos, summary=True, **args)
+    for k in range(len(combos)):
+        v = values[:, k]
+        prev = v[:-1]
+        r = np.where(prev != 0, v[1:] / np.where(prev != 0, prev, 1.0) - 1.0, 0.0)
+        sharpe = r.mean() / r.std(ddof=1) * np.sqrt(252)
+        mdd = (v / np.maximum.accumulate(v) - 1.0).min()
+        n_orders = np.isfinite(orders[:, k, :]).any(axis=1).sum()
+        np.testing.assert_allclose(
+            summary[k], [v[-1], sharpe, mdd, n_orders, extra[-1, k, 2]], rtol=1e-9, atol=1e-12
+        )
+    assert (summary[:, 3] > 0).all()  # every set traded: the figures are not those of cash
