@@ -123,3 +123,27 @@ def test_the_grid_summary_equals_figures_computed_from_the_full_run(
             summary[k], [v[-1], sharpe, mdd, n_orders, extra[-1, k, 2]], rtol=1e-9, atol=1e-12
         )
     assert (summary[:, 3] > 0).all()  # every set traded: the figures are not those of cash
+
+
+def test_the_kernel_equity_equals_backtraders_broker_on_the_same_orders(embedded, universe):
+    """An independent broker (backtrader 1.9) fills the kernel's orders: same equity, no costs."""
+    pytest.importorskip("backtrader")
+    from backtrader_replay import replay
+
+    from backtests.pairs import INIT_CASH
+
+    pair = parse_pair("BABA:AMZN", universe)
+    s = pd.Timestamp("2020-01-01")
+    inp = pair_inputs(embedded, universe, pair, us_calendar(embedded), s)
+    zf = signal_frame(inp, 40, "ols", s)
+    values, _, orders, _ = kernel_grid(
+        inp, zf, [(1.5, 0.0, 4.0)], max_hold=40, long_only=False, fees=0.0, slippage=0.0,
+        borrow_rate=0.0,
+    )  # fmt: skip
+    close = inp.prices.ffill()
+    first = int(np.argmax(close.notna().all(axis=1).to_numpy()))
+    w = orders[first:, 0, :]
+    theirs = replay(close.iloc[first:], w, INIT_CASH)
+    np.testing.assert_allclose(theirs, values[first:, 0], rtol=1e-9)
+    assert np.isfinite(w).any(axis=1).sum() > 10  # orders were filled: not two flat lines
+    assert abs(values[-1, 0] / INIT_CASH - 1) > 0.01
