@@ -422,8 +422,14 @@ def _prev_as_of(previous: dict | None) -> str | None:
 
 
 def _default_as_of(store, uni):
-    close = store.close(uni.us, strict=False)
-    return close.index.max()
+    """The store's last US trading day (one rule with the screen's end of data)."""
+    from data.calendar import data_bounds
+    from data.errors import NoDataError
+
+    last = data_bounds(store, uni).last_us_day
+    if last is None:
+        raise NoDataError("the data store holds no US prices: nothing to screen")
+    return last
 
 
 @app.command("screen")
@@ -547,9 +553,9 @@ def screen(
 
         screen_table(_console(), res)
         from aigap.render import data_age_line
-        from data.calendar import us_calendar
 
-        print(data_age_line(us_calendar(store).max(), pd_timestamp("today")))
+        if res.data_end is not None:
+            print(data_age_line(res.data_end, pd_timestamp("today")))
     if changes is not None and (fmt == "table" or fmt == "csv"):
         from aigap.render import diff_table
 

@@ -8,28 +8,15 @@ one vectorised simulation, not a Python loop of simulations.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
+
+from data.derived import use_numba_cache
 
 __all__ = ["group_frame", "simulate_stacked", "simulate_weights", "traded_value", "vbt"]
 
 
-def _numba_cache() -> None:
-    """Numba compiles vectorbt's kernels on first use; keep them between runs."""
-    if "NUMBA_CACHE_DIR" not in os.environ:
-        base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-        path = base / "aigap" / "numba"
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-            os.environ["NUMBA_CACHE_DIR"] = str(path)
-        except OSError:
-            pass  # read-only home: numba falls back to compiling in memory
-
-
-_numba_cache()
+use_numba_cache()  # before vectorbt imports numba
 import vectorbt as vbt  # noqa: E402
 
 

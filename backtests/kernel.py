@@ -18,9 +18,12 @@ against numpy on the full series.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from backtests.metrics import DAYS  # borrow accrues per trading day
+from data.derived import use_numba_cache
+
+use_numba_cache()  # compiled once, then loaded (before numba is imported)
+from numba import njit  # noqa: E402
 
 __all__ = ["pair_grid"]
 

@@ -217,14 +217,24 @@ def stats_section() -> list[tuple[str, str, str]]:
 def startup_section(quick: bool) -> list[tuple[str, str, str]]:
     n = 3 if quick else 5
     pandas_only = command_median([sys.executable, "-c", "import pandas"], n)
-    screen = command_median([*AIGAP, "screen", "--format", "json"], n)
+    screen = [*AIGAP, "screen"]
+    with tempfile.TemporaryDirectory() as derived:
+        env = {**os.environ, "AIGAP_CACHE_DIR": derived}
+        empty = command_median(screen, 1, env=env)  # computes and keeps the derived figures
+        warm_screen = command_median(screen, n, env=env)
+        warm_json = command_median([*screen, "--format", "json"], n, env=env)
     bt = [*AIGAP, "backtest", "pairs", "--pair", "BABA:AMZN", "--format", "json"]
     warm = command_median(bt, n)
-    with tempfile.TemporaryDirectory() as empty:
-        cold = command_median(bt, 1, env={**os.environ, "NUMBA_CACHE_DIR": empty})
+    with tempfile.TemporaryDirectory() as empty_numba:
+        cold = command_median(bt, 1, env={**os.environ, "NUMBA_CACHE_DIR": empty_numba})
     return [
         ('python -c "import pandas"', f"{pandas_only:.2f} s", "1.0x"),
-        ("aigap screen (fresh process)", f"{screen:.2f} s", f"{screen / pandas_only:.1f}x"),
+        ("aigap screen (fresh process; derived figures kept from an earlier run)",
+         f"{warm_screen:.2f} s", f"{warm_screen / pandas_only:.1f}x (target 2x)"),
+        ("aigap screen --format json (same)", f"{warm_json:.2f} s",
+         f"{warm_json / pandas_only:.1f}x"),
+        ("aigap screen, empty derived cache (first run on new data or code)", f"{empty:.2f} s",
+         f"{empty / pandas_only:.1f}x: builds the point-in-time panel, scores and checks"),
         ("first pairs backtest, warm Numba cache", f"{warm:.2f} s", "target < 3 s"),
         ("first pairs backtest, empty Numba cache", f"{cold:.2f} s",
          "compiles the kernel once (cached in ~/.cache/aigap/numba)"),

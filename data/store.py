@@ -191,10 +191,17 @@ class Store:
     def embedded(self) -> bool:
         return self.root.resolve() == EMBEDDED.resolve()
 
-    def cached(self, key: str, compute: Callable[[], Any]) -> Any:
-        """A value derived from this store's tables, computed once per :class:`Store` object."""
+    def cached(self, key: str, compute: Callable[[], Any], *, persist: bool = False) -> Any:
+        """A value derived from this store's tables, computed once per :class:`Store` object;
+        with ``persist``, also kept on disk between processes (:mod:`data.derived`: ``key`` must
+        then name every input besides the store and the code)."""
         if key not in self._cache:
-            self._cache[key] = compute()
+            if persist:
+                from data.derived import load_or_compute
+
+                self._cache[key] = load_or_compute(self, key, compute)
+            else:
+                self._cache[key] = compute()
         return self._cache[key]
 
     def table_path(self, name: str) -> Path:

@@ -63,6 +63,14 @@ class Universe:
     def _role(self, role: str) -> list[str]:
         return [t for t, x in self.listings.items() if x.role == role]
 
+    def fingerprint(self) -> str:
+        """Everything a derived figure can depend on (listings, pairs, tilts, segments), for
+        cache keys; not the file's path or time."""
+        return repr(
+            (sorted(self.listings.items()), self.pairs, sorted(self.tilt.items()),
+             sorted(self.segments.items()))
+        )  # fmt: skip
+
     @property
     def china(self) -> list[str]:
         return self._role("china")

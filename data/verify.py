@@ -165,7 +165,9 @@ def verify_store(store: Store, universe: Universe, *, files: bool = True) -> Ver
     corruption check, which reads every table: the screen and the backtests only flag names,
     and a table they read is checked against the manifest as it is read."""
     report: VerifyReport = store.cached(
-        f"verify:{universe.path}:{files}", lambda: _verify(store, universe, files)
+        f"verify:{universe.fingerprint()}:{files}",
+        lambda: _verify(store, universe, files),
+        persist=not files,  # the file check reads every table: never from the cache
     )
     return report
 

@@ -204,7 +204,7 @@ def score_panel(
     rebalance date.  Computed once per store object and arguments (copies are returned)."""
     key = (
         "score_panel",
-        _universe_key(universe),
+        universe.fingerprint(),
         tuple(pd.DatetimeIndex(pd.to_datetime(list(dates))).asi8),
         repr(panel_config),
         repr(sorted(vars(score_config).items())) if score_config is not None else None,
@@ -215,15 +215,5 @@ def score_panel(
         mult = compute_multiples(panel)
         return mult, discount_scores(mult, universe, score_config)
 
-    mult, scores = store.cached(repr(key), compute)
+    mult, scores = store.cached(repr(key), compute, persist=True)
     return mult.copy(), scores.copy()
-
-
-def _universe_key(universe: Universe) -> tuple:
-    """A universe file as loaded: its path, its modification time and its listings."""
-    path = universe.path
-    try:
-        stamp = path.stat().st_mtime_ns
-    except OSError:
-        stamp = None
-    return (str(path), stamp, repr(sorted(universe.listings.items())))

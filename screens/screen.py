@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from data.calendar import us_calendar
+from data.calendar import data_bounds
 from data.dates import parse_date
 from data.errors import InputError, NoDataError
 from data.pointintime import PanelConfig
@@ -196,11 +196,8 @@ def _within_data(
     """An as-of date after the data's last US trading day screens that day instead, and says
     so: the prices after it do not exist, and an empty screen would pass for a result.  Also
     returns that last day."""
-    try:
-        last = us_calendar(store).max()
-    except NoDataError:  # a store without the calendar series: the US names' last close
-        last = store.close(universe.us, strict=False).index.max()
-    if pd.isna(last):
+    last = data_bounds(store, universe).last_us_day
+    if last is None:
         return as_of, (), None
     if as_of <= last:
         return as_of, (), last
@@ -214,11 +211,8 @@ def _within_data(
 def _check_as_of(store: Store, universe: Universe, as_of: pd.Timestamp) -> None:
     """An as-of date before any price of a Chinese name, or before any valuation input became
     public, has nothing to rank: a clear error rather than an empty screen."""
-    close = store.close(universe.china, strict=False)
-    first_price = close.index.min() if not close.empty else None
-    f = store.table("fundamentals")["public_date"].min()
-    v = store.table("valuations")["date"].min()
-    first_val = min(x for x in (f, v) if pd.notna(x)) if (pd.notna(f) or pd.notna(v)) else None
+    bounds = data_bounds(store, universe)
+    first_price, first_val = bounds.first_china_price, bounds.first_public_valuation
     if first_price is None or first_val is None:
         raise NoDataError("the data store holds no prices or valuations of Chinese names")
     first = max(first_price, first_val)

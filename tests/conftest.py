@@ -3,6 +3,8 @@ the toolkit's real data is the embedded snapshot."""
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import pytest
 
@@ -10,6 +12,17 @@ from data.store import EMBEDDED, Store
 from data.universe import Universe, load_universe
 
 from synthetic import SYNTHETIC_UNIVERSE, bdays, fund_row, write_store
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _derived_cache(tmp_path_factory):
+    """Derived figures (data.derived) are kept in a folder of this test session, shared by its
+    workers and the commands they start; never in the user's cache."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    os.environ["AIGAP_CACHE_DIR"] = str(base / "aigap-derived")
+    os.environ.pop("AIGAP_NO_CACHE", None)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,122 @@
+"""Figures derived from a store, kept on disk between runs (the screen's point-in-time panel and
+scores, the data checks), so that a fresh process does not rebuild them.
+
+An entry is found again only when nothing it was derived from has changed: its key holds the
+store's folder and manifest (which names every table's SHA-256), the size, modification time
+and inode of every file in the store, the caller's key
+(universe content, dates, settings) and a fingerprint of the code that derives it (every
+``.py`` file of the ``data``, ``screens`` and ``strategies`` packages).  A table rewritten or
+corrupted in place changes its file's stat, so the next run reads (and checks) it again;
+``aigap data verify`` always reads every table.
+
+The cache is best effort: an unreadable entry is recomputed, an unwritable folder is skipped.
+``AIGAP_CACHE_DIR`` moves it, ``AIGAP_NO_CACHE=1`` turns it off.  Entries are pickles written
+atomically into a folder only the user can read (mode 0700); the newest :data:`KEEP` are kept.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import pickle
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from data.store import Store
+
+__all__ = ["KEEP", "cache_home", "derived_dir", "load_or_compute", "use_numba_cache"]
+
+KEEP = 256  #: entries kept (the oldest are removed on write)
+_PACKAGES = ("data", "screens", "strategies")
+
+
+def cache_home() -> Path:
+    """``$XDG_CACHE_HOME/aigap`` (``~/.cache/aigap``): the Numba cache and the derived figures."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "aigap"
+
+
+def use_numba_cache() -> None:
+    """Numba's compiled kernels (vectorbt's and :mod:`backtests.kernel`) go to
+    ``cache_home()/numba`` unless ``NUMBA_CACHE_DIR`` is set; call before importing numba."""
+    if "NUMBA_CACHE_DIR" not in os.environ:
+        path = cache_home() / "numba"
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            os.environ["NUMBA_CACHE_DIR"] = str(path)
+        except OSError:
+            pass  # a read-only home: numba falls back to its own locations
+
+
+def derived_dir() -> Path | None:
+    """Where derived figures are kept, or None when the cache is off."""
+    if os.environ.get("AIGAP_NO_CACHE", "") not in ("", "0"):
+        return None
+    return Path(os.environ.get("AIGAP_CACHE_DIR") or cache_home() / "derived")
+
+
+@functools.cache
+def _code_fingerprint() -> str:
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for pkg in _PACKAGES:
+        for f in sorted((root / pkg).rglob("*.py")):
+            st = f.stat()
+            h.update(f"{f.relative_to(root)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def _store_fingerprint(store: Store) -> str:
+    h = hashlib.sha256(f"{store.root.resolve()}\n".encode())
+    for f in sorted(store.root.iterdir()):
+        if f.is_file() and not f.name.startswith("."):
+            st = f.stat()
+            h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}\n".encode())
+    manifest = store.root / "manifest.json"
+    if manifest.is_file():
+        h.update(manifest.read_bytes())
+    return h.hexdigest()
+
+
+def load_or_compute(store: Store, key: str, compute: Callable[[], Any]) -> Any:
+    """The value derived under ``key`` from ``store``: from disk when an entry with every input
+    unchanged exists, else computed and written."""
+    folder = derived_dir()
+    if folder is None:
+        return compute()
+    try:
+        name = hashlib.sha256(
+            f"{_code_fingerprint()}\n{_store_fingerprint(store)}\n{key}".encode()
+        ).hexdigest()
+    except OSError:
+        return compute()
+    path = folder / f"{name}.pkl"
+    try:
+        with path.open("rb") as fh:
+            return pickle.load(fh)
+    except Exception:
+        pass
+    value = compute()
+    _write(folder, path, value)
+    return value
+
+
+def _write(folder: Path, path: Path, value: Any) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".pkl")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        entries = sorted(folder.glob("*.pkl"), key=lambda p: p.stat().st_mtime_ns)
+        for old in entries[:-KEEP]:
+            old.unlink(missing_ok=True)
+    except (OSError, pickle.PicklingError):
+        pass  # a read-only or full disk: the figures are simply computed next time

@@ -1,0 +1,101 @@
+"""Figures kept on disk between runs (data.derived): found again only while every input is
+unchanged, recomputed when a table or the universe changes, and never in the way of an error."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+
+from aigap.cli import main
+from data.derived import load_or_compute
+from data.store import Store
+from screens.screen import run_screen
+
+from synthetic import write_store  # noqa: F401  (the synthetic store fixture writes with it)
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    d = tmp_path / "derived"
+    monkeypatch.setenv("AIGAP_CACHE_DIR", str(d))
+    return d
+
+
+def _counting(value):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return value
+
+    return calls, compute
+
+
+def test_a_fresh_process_finds_the_figures_again(synthetic_store, cache_dir):
+    calls, compute = _counting({"x": 1})
+    assert load_or_compute(synthetic_store, "k", compute) == {"x": 1}
+    assert load_or_compute(Store(synthetic_store.root), "k", compute) == {"x": 1}
+    assert len(calls) == 1 and len(list(cache_dir.glob("*.pkl"))) == 1
+    load_or_compute(synthetic_store, "another key", compute)
+    assert len(calls) == 2
+
+
+def test_a_changed_table_or_key_is_computed_again(synthetic_store, cache_dir):
+    calls, compute = _counting(1)
+    load_or_compute(synthetic_store, "k", compute)
+    table = next(p for p in synthetic_store.root.iterdir() if p.name.startswith("fundamentals"))
+    st = table.stat()
+    table.write_bytes(table.read_bytes() + b"\0")  # another size and time
+    load_or_compute(Store(synthetic_store.root), "k", compute)
+    assert len(calls) == 2
+    os.utime(table, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # only the time
+    load_or_compute(Store(synthetic_store.root), "k", compute)
+    assert len(calls) == 3
+
+
+def test_the_screen_is_the_same_from_the_cache_and_without_it(
+    synthetic_store, synthetic_universe, cache_dir, monkeypatch
+):
+    first = run_screen(synthetic_store, synthetic_universe, "2024-06-28")
+    assert list(cache_dir.glob("*.pkl"))  # the panel, the scores and the checks were kept
+    again = run_screen(Store(synthetic_store.root), synthetic_universe, "2024-06-28")
+    monkeypatch.setenv("AIGAP_NO_CACHE", "1")
+    fresh = run_screen(Store(synthetic_store.root), synthetic_universe, "2024-06-28")
+    for other in (again, fresh):
+        pd.testing.assert_frame_equal(first.rows, other.rows)
+        pd.testing.assert_frame_equal(first.segments, other.segments)
+
+
+def test_a_table_corrupted_after_a_screen_is_still_refused(tmp_path, cache_dir, capsys):
+    import shutil
+
+    from data.store import EMBEDDED
+
+    store = tmp_path / "store"
+    shutil.copytree(EMBEDDED, store)
+    assert main(["screen", "--data-dir", str(store), "--as-of", "2025-06-30"]) == 0
+    prices = next(p for p in store.iterdir() if p.name.startswith("prices"))
+    data = bytearray(prices.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    prices.write_bytes(bytes(data))
+    capsys.readouterr()
+    assert main(["screen", "--data-dir", str(store), "--as-of", "2025-06-30"]) == 3
+    assert "prices" in capsys.readouterr().err
+
+
+def test_a_broken_entry_or_an_unwritable_folder_only_costs_time(synthetic_store, tmp_path,
+                                                                 monkeypatch):  # fmt: skip
+    d = tmp_path / "derived"
+    monkeypatch.setenv("AIGAP_CACHE_DIR", str(d))
+    calls, compute = _counting([1, 2])
+    load_or_compute(synthetic_store, "k", compute)
+    (entry,) = d.glob("*.pkl")
+    entry.write_bytes(b"not a pickle")
+    assert load_or_compute(Store(synthetic_store.root), "k", compute) == [1, 2]
+    blocker = tmp_path / "a file"
+    blocker.write_text("")
+    monkeypatch.setenv("AIGAP_CACHE_DIR", str(blocker / "derived"))  # cannot be a folder
+    assert load_or_compute(synthetic_store, "k", compute) == [1, 2]
+    assert len(calls) == 3
