@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from data.errors import InputError
+from data.calendar import period_ends, us_calendar
+from data.errors import InputError, NoDataError
 from data.store import Store
 from data.universe import Universe
 from screens.multiples import METRICS
-from screens.scoring import score_panel, segment_medians
+from screens.scoring import score_panel, segment_medians_by_date
 
 __all__ = ["GAP_KEYS", "MIN_NAMES", "gap_history", "reference_points"]
 
@@ -47,18 +48,34 @@ def gap_history(
         )
     if not len(dates):
         return pd.DataFrame(columns=GAP_KEYS)
-    mult, _ = score_panel(store, universe, dates)
-    frames = []
-    for d in dates:
-        g = segment_medians(mult, universe, d)
-        frames.append(g.assign(date=d))
-    out = pd.concat(frames, ignore_index=True)
+    mult = _multiples_on(store, universe, pd.DatetimeIndex(dates))
+    out = segment_medians_by_date(mult, universe, pd.DatetimeIndex(dates))
     if metrics:
         out = out[out["metric"].isin(metrics)]
     if segments:
         out = out[out["segment"].isin(segments)]
     out["thin"] = (out["china_n"] < MIN_NAMES) | (out["us_n"] < MIN_NAMES)
     return out[GAP_KEYS].reset_index(drop=True)
+
+
+def _multiples_on(store: Store, universe: Universe, dates: pd.DatetimeIndex) -> pd.DataFrame:
+    """The point-in-time multiples on ``dates``.  Those that are month ends of the store's
+    calendar come from one panel over every month end (computed once per store and kept, so
+    histories to different as-of dates share it); the others, often just the as-of date a
+    screen has already scored, are computed together.  A date's figures do not depend on which
+    other dates are asked (``tests/test_gap.py``)."""
+    try:
+        grid = period_ends(us_calendar(store), "ME")
+    except NoDataError:
+        grid = pd.DatetimeIndex([])
+    shared, other = dates[dates.isin(grid)], dates[~dates.isin(grid)]
+    parts = []
+    if len(shared):
+        mult, _ = score_panel(store, universe, grid)
+        parts.append(mult[mult.index.get_level_values("date").isin(shared)])
+    if len(other):
+        parts.append(score_panel(store, universe, other)[0])
+    return pd.concat(parts).sort_index() if len(parts) > 1 else parts[0]
 
 
 def reference_points(store: Store) -> pd.DataFrame:

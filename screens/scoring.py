@@ -32,6 +32,7 @@ __all__ = [
     "robust_z",
     "score_panel",
     "segment_medians",
+    "segment_medians_by_date",
 ]
 
 #: documented default weights of the composite (renormalised over the metrics available)
@@ -164,31 +165,54 @@ def segment_medians(
 ) -> pd.DataFrame:
     """The segment gap view on one date: China vs US median of each metric and the log gap,
     per segment and for the whole universe (``ALL``)."""
-    snap = multiples.xs(date, level="date")
-    rows = []
+    one = multiples[multiples.index.get_level_values("date") == pd.Timestamp(date)]
+    return segment_medians_by_date(one, universe, [date]).drop(columns="date")
+
+
+def segment_medians_by_date(multiples: pd.DataFrame, universe: Universe, dates) -> pd.DataFrame:
+    """:func:`segment_medians` on each of ``dates`` at once (one group-by, not a loop): rows in
+    date, segment (the universe's order, then ``ALL``) and metric order, a median of no name
+    NaN with a count of 0."""
+    metrics = list(METRICS)
     segs = [*universe.segments, "ALL"]
-    for s in segs:
-        cn = [t for t in universe.china if (s == "ALL" or universe[t].segment == s)]
-        us = [t for t in universe.us if (s == "ALL" or universe[t].segment == s)]
-        for m in METRICS:
-            a = snap[m].reindex(cn).dropna()
-            b = snap[m].reindex(us).dropna()
-            ca = float(a.median()) if len(a) else np.nan
-            cb = float(b.median()) if len(b) else np.nan
-            gap = float(np.log(ca / cb)) if len(a) and len(b) else np.nan
-            rows.append(
-                {
-                    "segment": s,
-                    "metric": m,
-                    "china_median": ca,
-                    "china_n": len(a),
-                    "us_median": cb,
-                    "us_n": len(b),
-                    "log_gap": gap,
-                    "gap_pct": float(ca / cb - 1.0) if len(a) and len(b) else np.nan,
-                }
-            )
-    return pd.DataFrame(rows)
+    side = {t: "china" for t in universe.china} | {t: "us" for t in universe.us}
+    long = multiples[metrics].stack().rename("value").reset_index()
+    long.columns = ["date", "ticker", "metric", "value"]
+    long = long[long["ticker"].isin(side) & long["value"].notna()]
+    long["side"] = long["ticker"].map(side)
+    long["segment"] = long["ticker"].map(lambda t: universe[t].segment)
+    both = pd.concat([long, long.assign(segment="ALL")], ignore_index=True)
+    g = both.groupby(["date", "segment", "metric", "side"])["value"].agg(["median", "size"])
+    g = g.unstack("side")
+    grid = pd.MultiIndex.from_product(
+        [pd.DatetimeIndex(dates), segs, metrics], names=["date", "segment", "metric"]
+    )
+    g = g.reindex(grid)
+
+    def col(stat: str, s: str) -> np.ndarray:
+        key = (stat, s)
+        return g[key].to_numpy(dtype=float) if key in g.columns else np.full(len(g), np.nan)
+
+    ca, cb = col("median", "china"), col("median", "us")
+    na = np.nan_to_num(col("size", "china")).astype(int)
+    nb = np.nan_to_num(col("size", "us")).astype(int)
+    both_sides = (na > 0) & (nb > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_gap = np.where(both_sides, np.log(ca / cb), np.nan)
+        gap_pct = np.where(both_sides, ca / cb - 1.0, np.nan)
+    return pd.DataFrame(
+        {
+            "date": grid.get_level_values("date"),
+            "segment": grid.get_level_values("segment"),
+            "metric": grid.get_level_values("metric"),
+            "china_median": ca,
+            "china_n": na,
+            "us_median": cb,
+            "us_n": nb,
+            "log_gap": log_gap,
+            "gap_pct": gap_pct,
+        }
+    )
 
 
 def score_panel(

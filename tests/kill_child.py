@@ -3,7 +3,8 @@
 Runs ``update_store`` on a SYNTHETIC store in a loop with a fake provider that feeds data
 slowly (a new day of SYNTHETIC prices per round), so that the parent's SIGKILL lands in any
 phase: download, merge, table writes, the manifest commit, the clean-up.
-Usage: python kill_child.py STORE UNIVERSE [RUN]
+The test forks it (:func:`updates_forever`: no second import of pandas); by hand:
+``python kill_child.py STORE UNIVERSE [RUN]``.
 """
 
 from __future__ import annotations
@@ -57,16 +58,25 @@ class SlowProvider:
         raise ConnectionError("SYNTHETIC: no valuations in this test")
 
 
-def main() -> None:
-    root, universe = Path(sys.argv[1]), load_universe(sys.argv[2])
+def updates_forever(root: str, universe_path: str, run: int, say) -> None:
+    """Update the store again and again, saying ``ready`` first and ``committed`` after each
+    update (``say``: a callable taking the word); the parent kills it at some moment."""
+    universe = load_universe(universe_path)
     # each child prices at its own level: every commit is a version no other child writes
-    level = 10.0 + float(sys.argv[3]) if len(sys.argv) > 3 else 10.0
+    level = 10.0 + float(run)
     end = pd.Timestamp("2024-12-31")
-    print("ready", flush=True)
+    say("ready")
     while True:
         end += pd.offsets.BDay(1)
-        update_store(root, universe, TICKERS, provider=SlowProvider(end, level))
-        print("committed", flush=True)  # the parent kills after a random number of these
+        update_store(Path(root), universe, TICKERS, provider=SlowProvider(end, level))
+        say("committed")  # the parent kills after a random number of these
+
+
+def main() -> None:
+    def say(word: str) -> None:
+        print(word, flush=True)
+
+    updates_forever(sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 0, say)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from aigap.cli import main
@@ -84,3 +85,43 @@ def test_gap_table_and_reference_points(capsys):
 def test_gap_bad_input(capsys, args, needle):
     code, out, err = run(capsys, *args)
     assert code == 2 and needle in err and err.count("\n") == 1 and out == ""
+
+
+def test_a_dates_figures_do_not_depend_on_the_other_dates_asked(embedded, universe):
+    """The history reads month ends from one panel over all of them (shared and kept) and
+    takes every median in one group-by: the same figures as numpy's median, name by name, on a
+    panel of just the dates asked (month ends or not)."""
+    from screens.gap import gap_history
+    from screens.multiples import METRICS
+    from screens.scoring import score_panel
+
+    dates = pd.DatetimeIndex(["2019-06-28", "2021-12-31", "2024-03-28", "2025-08-14"])
+    got = gap_history(embedded, universe, dates).set_index(["date", "segment", "metric"])
+    mult, _ = score_panel(embedded, universe, dates)  # only these four dates
+    n = 0
+    for d in dates:
+        snap = mult.xs(d, level="date")
+        for seg in [*universe.segments, "ALL"]:
+            for m in METRICS:
+                inseg = [t for t in universe.tickers if seg == "ALL" or universe[t].segment == seg]
+                a = _values(snap, m, [t for t in universe.china if t in inseg])
+                b = _values(snap, m, [t for t in universe.us if t in inseg])
+                row = got.loc[(d, seg, m)]
+                assert (row["china_n"], row["us_n"]) == (len(a), len(b))
+                if a and b:
+                    ca, cb = float(np.median(a)), float(np.median(b))
+                    assert row["china_median"] == ca and row["us_median"] == cb
+                    assert row["log_gap"] == pytest.approx(np.log(ca / cb), rel=1e-12)
+                    n += 1
+                else:
+                    assert np.isnan(row["log_gap"])
+    assert n > 20  # figures, not a table of NaN
+
+
+def _values(snap, metric, names):
+    """The metric's figures of ``names`` that exist on the day (a hand loop, no group-by)."""
+    out = []
+    for t in names:
+        if t in snap.index and not np.isnan(float(snap.at[t, metric])):
+            out.append(float(snap.at[t, metric]))
+    return out

@@ -4,6 +4,7 @@ file, one writer at a time, and SIGKILL at any moment leaving a readable, consis
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import random
 import signal
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from kill_child import provider_frame
+from kill_child import provider_frame, updates_forever
 
 from aigap.cli import main
 from data.commit import LOCK_FILE, commit_tables, store_lock
@@ -247,22 +248,24 @@ def test_statements_fill_missing_figures_in_rows_of_their_own(universe):
 def test_sigkill_at_any_moment_leaves_a_consistent_store(committed, tmp_path):
     uni = tmp_path / "universe.toml"
     uni.write_text(SYNTHETIC_UNIVERSE)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parent), str(HERE)])}
     rng = random.Random(11)
     commits = set()
+    fork = multiprocessing.get_context("fork")  # the child starts with this process's imports
     for run in range(8):
-        child = subprocess.Popen(
-            [sys.executable, str(HERE / "kill_child.py"), str(committed), str(uni), str(run)],
-            stdout=subprocess.PIPE,
-            env=env,
-        )
-        assert child.stdout is not None and child.stdout.readline().strip() == b"ready"
+        ours, theirs = fork.Pipe(duplex=False)
+        child = fork.Process(target=updates_forever,
+                             args=(str(committed), str(uni), run, theirs.send))  # fmt: skip
+        child.start()
+        theirs.close()
+
+        assert _heard(ours, "ready")
         for _ in range(rng.randint(0, 2)):  # let some commits happen, however slow the machine
-            assert child.stdout.readline().strip() == b"committed"
+            assert _heard(ours, "committed")
         time.sleep(rng.uniform(0.0, 0.4))  # then kill at a random moment of the next one
-        child.send_signal(signal.SIGKILL)
-        child.wait()
-        child.stdout.close()
+        child.kill()  # SIGKILL
+        child.join()
+        ours.close()
+        assert child.exitcode == -signal.SIGKILL
         store = Store(committed)  # opens: the manifest is whole
         files = store.manifest()["files"]
         for name in files:
@@ -283,6 +286,10 @@ def test_sigkill_at_any_moment_leaves_a_consistent_store(committed, tmp_path):
 
 
 # ----------------------------------------------------------------------- helpers
+def _heard(conn, word: str) -> bool:
+    return bool(conn.poll(60)) and conn.recv() == word
+
+
 def _synthetic(path):
     from data.universe import load_universe
 
