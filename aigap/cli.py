@@ -510,8 +510,10 @@ def screen(
     _check(stale_days >= 1, "--stale-days must be at least 1")
     _check(max_price_age >= 0, "--max-price-age must not be negative")
     store, uni = _ctx(data_dir, universe)
+    from data.paths import check_distinct
     from screens.export import check_output_dir, check_output_file
 
+    check_distinct(out=out, export=export, report=report, archive=archive)
     for target in (out, export):  # fail before the work, not after it
         if target:
             check_output_file(target)
@@ -631,8 +633,7 @@ def backtest_discount(
     _check(quantile is None or 0 < quantile <= 1, "--quantile must be in (0, 1]")
     _check_costs(fees, slippage)
     _check_walk_forward(train_years, test_months)
-    if report:
-        _check_html(report)
+    _check_outputs(out, report)
     store, uni = _ctx(data_dir, universe)
     run_discount_cli(
         store,
@@ -772,8 +773,7 @@ def backtest_pairs(
     _check(workers is None or workers >= 1, "--workers must be at least 1")
     _check_costs(fees, slippage)
     _check_walk_forward(train_years, test_months)
-    if report:
-        _check_html(report)
+    _check_outputs(out, report)
     store, uni = _ctx(data_dir, universe)
     run_pairs_cli(
         store,
@@ -835,6 +835,15 @@ def pairs_scan(
 
 # ----------------------------------------------------------------------------- reports
 ReportOut = Annotated[str, typer.Option("--out", help="the HTML file to write", callback=_path)]
+
+
+def _check_outputs(out: str | None, report: str | None) -> None:
+    """A backtest's --out folder and --report file: distinct, and the report an HTML file."""
+    from data.paths import check_distinct
+
+    check_distinct(out=out, report=report)
+    if report:
+        _check_html(report)
 
 
 def _check_html(out: str) -> None:

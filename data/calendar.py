@@ -13,6 +13,7 @@ from data.universe import Universe
 __all__ = [
     "CALENDAR_TICKER",
     "DATA_ENDED_DAYS",
+    "MAX_PRICE_AGE_DAYS",
     "DataBounds",
     "data_bounds",
     "period_ends",
@@ -21,6 +22,11 @@ __all__ = [
 
 #: the series whose dates are the US trading calendar
 CALENDAR_TICKER = "SPY"
+#: the one staleness rule of prices: a close older than this (calendar days: a weekend and a
+#: two- or three-day holiday) is no price on a date, in the point-in-time panel
+#: (:class:`data.pointintime.PanelConfig`) and in the backtests' USD closes
+#: (:func:`data.fx.usd_closes`)
+MAX_PRICE_AGE_DAYS = 7
 #: a series with no close for longer than this (calendar days; the longest exchange holidays,
 #: Lunar New Year and Golden Week, are 9-10 days) has ended, as far as anyone could tell
 DATA_ENDED_DAYS = 20

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from data.calendar import MAX_PRICE_AGE_DAYS
 from data.store import Store
 from data.universe import Universe
 
@@ -34,7 +35,7 @@ def usd_closes(
     tickers: list[str],
     index: pd.DatetimeIndex,
     *,
-    max_stale_days: int = 5,
+    max_stale_days: int = MAX_PRICE_AGE_DAYS,
 ) -> pd.DataFrame:
     """Wide ``date x ticker`` closes in USD on ``index`` (for example the US trading calendar).
 

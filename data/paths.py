@@ -7,9 +7,24 @@ import os
 import tempfile
 from pathlib import Path
 
-from data.errors import OutputPathError
+from data.errors import InputError, OutputPathError
 
-__all__ = ["check_output_dir", "check_output_file"]
+__all__ = ["check_distinct", "check_output_dir", "check_output_file"]
+
+
+def check_distinct(**targets: str | None) -> None:
+    """Every output of one command names its own path (``--out M --archive M`` would write the
+    screen to ``M`` and then fail to make ``M`` a folder): checked before any work.  Keyword
+    names are the options without dashes (``out="M"`` is ``--out``)."""
+    seen: dict[Path, str] = {}
+    for option, value in targets.items():
+        if not value:
+            continue
+        path = Path(value).expanduser().resolve()
+        flag = "--" + option.replace("_", "-")
+        if path in seen:
+            raise InputError(f"{seen[path]} and {flag} name the same path {value}")
+        seen[path] = flag
 
 
 def check_output_file(path: str | Path) -> Path:

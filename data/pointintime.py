@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from data.asof import as_datetime, grid_frame, split_restatement
+from data.calendar import MAX_PRICE_AGE_DAYS
 from data.errors import NoDataError
 from data.fundamentals import company_fundamentals, fundamentals_asof
 from data.fx import fixing_since
@@ -55,7 +56,7 @@ INPUTS = ("price", "market_cap", "sales", "earnings", "eps_fwd", "ev", "ebitda")
 class PanelConfig:
     """Tolerances of the point-in-time assembly (days)."""
 
-    max_price_age_days: int = 7
+    max_price_age_days: int = MAX_PRICE_AGE_DAYS
     max_snapshot_age_days: int = 14
     max_fundamentals_age_days: int = 500
     stale_fundamentals_days: int = 456

@@ -316,3 +316,26 @@ def test_an_end_after_the_data_is_said(capsys):
         "json",
     )
     assert code == 0 and f"the backtest ends on {LAST}" in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["screen", "--out", "{d}/M", "--archive", "{d}/M"],  # found by Hypothesis
+        ["screen", "--out", "{d}/M.csv", "--export", "{d}/./M.csv"],
+        [
+            "backtest",
+            "pairs",
+            "--pair",
+            "BABA:AMZN",
+            "--out",
+            "{d}/r.html",
+            "--report",
+            "{d}/r.html",
+        ],
+    ],
+)
+def test_two_outputs_on_one_path_are_refused_before_anything_is_written(capsys, tmp_path, args):
+    got, _, err = run(capsys, *[a.format(d=tmp_path) for a in args])
+    assert got == 2 and one_line_error(err) and "name the same path" in err, err
+    assert list(tmp_path.iterdir()) == []  # nothing half-written

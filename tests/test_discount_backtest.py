@@ -142,7 +142,8 @@ def test_orders_fill_on_the_next_bar(tmp_path, synthetic_universe):
 
 
 def test_usd_conversion_and_stale_series(tmp_path, synthetic_universe):
-    """SYNTHETIC: HKD 78 at 7.8 per USD is USD 10; a series that stops is NaN after 5 days."""
+    """SYNTHETIC: HKD 78 at 7.8 per USD is USD 10; a series that stops is NaN after 7 days
+    (data.calendar.MAX_PRICE_AGE_DAYS, the screen's rule too)."""
     idx = bdays("2024-01-01", "2024-02-29")
     hk = pd.Series(78.0, index=idx)
     hk[idx > pd.Timestamp("2024-01-31")] = np.nan
@@ -153,8 +154,8 @@ def test_usd_conversion_and_stale_series(tmp_path, synthetic_universe):
     )
     px = usd_closes(store, synthetic_universe, ["9001.HK"], idx)["9001.HK"]
     assert px["2024-01-31"] == pytest.approx(10.0)
-    assert px["2024-02-05"] == pytest.approx(10.0)  # 5 days old: still the last close
-    assert np.isnan(px["2024-02-06"])  # 6 days: stale, not traded
+    assert px["2024-02-07"] == pytest.approx(10.0)  # 7 days old: still the last close
+    assert np.isnan(px["2024-02-08"])  # 8 days: stale, not traded
 
 
 @settings(max_examples=100, deadline=None)
