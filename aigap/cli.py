@@ -8,7 +8,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -21,6 +21,7 @@ from data.errors import (
     InputError,
     OutputPathError,
 )
+from screens.eligibility import STALE_DAYS, Eligibility
 
 app = typer.Typer(
     add_completion=False,
@@ -91,6 +92,19 @@ DataDir = Annotated[
 UniverseOpt = Annotated[
     str | None, typer.Option("--universe", help="Universe TOML file.", callback=_path)
 ]
+# who may be ranked (the screen) or held (the long-discount backtest): screens.eligibility
+MinMarketCap = Annotated[
+    float, typer.Option("--min-market-cap", help="USD; smaller valued names are left out")
+]
+MinMetrics = Annotated[
+    int, typer.Option("--min-metrics", help="valued names on fewer multiples are left out")
+]
+StaleDays = Annotated[
+    int, typer.Option("--stale-days", help="annual figures older than this are stale (days)")
+]
+ExcludeStale = Annotated[
+    bool, typer.Option("--exclude-stale", help="a flag: drop names on stale figures")
+]
 OutFile = Annotated[str | None, typer.Option("--out", help="write to this file", callback=_path)]
 DiffOpt = Annotated[
     str | None,
@@ -135,18 +149,6 @@ def _check(ok: bool, message: str) -> None:
     """A parameter outside its sensible range is a usage error, before any work."""
     if not ok:
         raise InputError(message)
-
-
-def _check_costs(fees: float, slippage: float) -> None:
-    for opt, v in (("--fees", fees), ("--slippage", slippage)):
-        _check(
-            0 <= v < MAX_COST,
-            f"{opt} {v:g} is a fraction per trade (0.001 = 0.1%) and must be in [0, {MAX_COST:g})",
-        )
-
-
-#: fees or slippage at or above 10% per trade are a unit mistake (``--fees 10`` meant 10 bp)
-MAX_COST = 0.1
 
 
 def _ctx(data_dir: str | None, universe: str | None = None):
@@ -478,12 +480,10 @@ def screen(
         ),
     ] = None,
     diff: DiffOpt = None,
-    min_market_cap: Annotated[float, typer.Option("--min-market-cap", help="USD")] = 0.0,
-    min_metrics: Annotated[int, typer.Option("--min-metrics")] = 1,
-    stale_days: Annotated[int, typer.Option("--stale-days")] = 456,
-    exclude_stale: Annotated[
-        bool, typer.Option("--exclude-stale", help="a flag: drop names on stale figures")
-    ] = False,
+    min_market_cap: MinMarketCap = 0.0,
+    min_metrics: MinMetrics = 1,
+    stale_days: StaleDays = STALE_DAYS,
+    exclude_stale: ExcludeStale = False,
     max_price_age: Annotated[int, typer.Option("--max-price-age", help="days")] = 7,
     data_dir: DataDir = None,
 ) -> None:
@@ -505,9 +505,7 @@ def screen(
     if watchlist_format is not None and not export:
         raise InputError("--watchlist-format needs --export FILE")
     wl_format = watchlist_format_of(export, watchlist_format) if export else None
-    _check(min_metrics >= 1, "--min-metrics must be at least 1")
-    _check(min_market_cap >= 0, "--min-market-cap must not be negative")
-    _check(stale_days >= 1, "--stale-days must be at least 1")
+    Eligibility(min_metrics, min_market_cap, stale_days, exclude_stale)  # checked before work
     _check(max_price_age >= 0, "--max-price-age must not be negative")
     store, uni = _ctx(data_dir, universe)
     from data.paths import check_distinct
@@ -578,9 +576,9 @@ def screen(
 
 
 # ----------------------------------------------------------------------------- backtests
-def _list(value: str, cast, opt: str) -> list:
+def _list(value: str, cast, opt: str) -> tuple:
     try:
-        out = [cast(v.strip()) for v in value.split(",") if v.strip()]
+        out = tuple(cast(v.strip()) for v in value.split(",") if v.strip())
     except ValueError:
         raise InputError(f"{opt}: cannot read {value!r} (comma-separated list)") from None
     if not out:
@@ -610,6 +608,10 @@ def backtest_discount(
         float | None, typer.Option("--quantile", help="select the top quantile instead of top N")
     ] = None,
     per_segment: Annotated[bool, typer.Option("--per-segment")] = False,
+    min_market_cap: MinMarketCap = 0.0,
+    min_metrics: MinMetrics = 1,
+    stale_days: StaleDays = STALE_DAYS,
+    exclude_stale: ExcludeStale = False,
     fees: Annotated[float, typer.Option("--fees", help="fraction per trade")] = 0.001,
     slippage: Annotated[float, typer.Option("--slippage")] = 0.0005,
     walk_forward: Annotated[bool, typer.Option("--walk-forward")] = False,
@@ -623,40 +625,31 @@ def backtest_discount(
     data_dir: DataDir = None,
     universe: UniverseOpt = None,
 ) -> None:
-    """Long-discount backtest: hold the most discounted names, rebalanced on a schedule."""
+    """Long-discount backtest: hold the most discounted names, rebalanced on a schedule.
+    --min-market-cap, --min-metrics, --stale-days and --exclude-stale leave out the names the
+    screen would leave out, on each signal date."""
     from aigap.discount_command import run_discount_cli
+    from aigap.options import Output
+    from backtests.discount import DiscountSettings
+    from backtests.walkforward import WalkForward
+    from strategies.long_discount import DiscountGrid
 
     _choice(fmt, ("table", "json"), "--format")
-    tops = _list(top, int, "--top")
-    _check(all(t >= 1 for t in tops), "--top must be at least 1")
-    _check(0 < cap <= 1, f"--cap {cap:g} is a weight and must be in (0, 1]")
-    _check(quantile is None or 0 < quantile <= 1, "--quantile must be in (0, 1]")
-    _check_costs(fees, slippage)
-    _check_walk_forward(train_years, test_months)
+    grid = DiscountGrid(
+        tops=_list(top, int, "--top"), rebalances=_list(rebalance, str, "--rebalance"),
+        weightings=_list(weighting, str, "--weighting"),
+        signals=_list(signal, str, "--signal"), cap=cap, quantile=quantile,
+        per_segment=per_segment,
+    )  # fmt: skip
+    grid.params()  # every set checked before any data is read
+    rule = Eligibility(min_metrics, min_market_cap, stale_days, exclude_stale)
+    settings = DiscountSettings(start=start, end=end, fees=fees, slippage=slippage,
+                                eligibility=None if rule == Eligibility() else rule)  # fmt: skip
+    walk = WalkForward(train_years, test_months)
     _check_outputs(out, report)
     store, uni = _ctx(data_dir, universe)
-    run_discount_cli(
-        store,
-        uni,
-        start=start,
-        end=end,
-        tops=tops,
-        rebalances=_list(rebalance, str, "--rebalance"),
-        weightings=_list(weighting, str, "--weighting"),
-        signals=_list(signal, str, "--signal"),
-        cap=cap,
-        quantile=quantile,
-        per_segment=per_segment,
-        fees=fees,
-        slippage=slippage,
-        walk_forward=walk_forward,
-        train_years=train_years,
-        test_months=test_months,
-        fmt=fmt,
-        out=out,
-        console=_console(),
-        report=report,
-    )
+    run_discount_cli(store, uni, grid, settings, Output(fmt, out, report, _console()),
+                     walk=walk if walk_forward else None)  # fmt: skip
     _note_end(store, end)
 
 
@@ -674,11 +667,6 @@ def _note_end(store, end: str | None) -> None:
             f"{last.date()}, the last US trading day in the store",
             file=sys.stderr,
         )
-
-
-def _check_walk_forward(train_years: float, test_months: int) -> None:
-    _check(train_years > 0, "--train-years must be positive")
-    _check(test_months >= 1, "--test-months must be at least 1")
 
 
 def _pairs(pair: list[str] | None, uni) -> list:
@@ -755,54 +743,27 @@ def backtest_pairs(
     universe: UniverseOpt = None,
 ) -> None:
     """Pairs: long a Chinese name, short its US peer, traded on the spread z-score."""
+    from aigap.options import Output
     from aigap.pairs_command import run_pairs_cli
-    from strategies.pairs import HEDGES
+    from backtests.pairs import PairsParams
+    from backtests.walkforward import WalkForward
 
     _choice(fmt, ("table", "json"), "--format")
-    _choice(hedge, HEDGES, "--hedge")
-    lookbacks = _list(lookback, int, "--lookback")
-    entries = _list(entry, float, "--entry")
-    exits = _list(exit_, float, "--exit")
-    stops = _list(stop, float, "--stop")
-    from backtests.pairs import validate_pairs_parameters
-
-    validate_pairs_parameters(
-        lookbacks, entries, exits, stops, max_hold, borrow_rate, fees, slippage, lag
-    )
+    params = PairsParams(
+        lookbacks=_list(lookback, int, "--lookback"), entries=_list(entry, float, "--entry"),
+        exits=_list(exit_, float, "--exit"), stops=_list(stop, float, "--stop"),
+        max_hold=max_hold, hedge=hedge, borrow_rate=borrow_rate, fees=fees, slippage=slippage,
+        long_only=long_only, lag=lag, start=start, end=end, stats=stats,
+    )  # fmt: skip
     _choice(engine, ("local", "dask"), "--engine")
     _check(workers is None or workers >= 1, "--workers must be at least 1")
-    _check_costs(fees, slippage)
-    _check_walk_forward(train_years, test_months)
+    walk = WalkForward(train_years, test_months)
     _check_outputs(out, report)
     store, uni = _ctx(data_dir, universe)
     run_pairs_cli(
-        store,
-        uni,
-        _pairs(pair, uni),
-        lookbacks=lookbacks,
-        entries=entries,
-        exits=exits,
-        stops=stops,
-        max_hold=max_hold,
-        hedge=hedge,
-        borrow_rate=borrow_rate,
-        fees=fees,
-        slippage=slippage,
-        long_only=long_only,
-        lag=lag,
-        start=start,
-        end=end,
-        walk_forward=walk_forward,
-        train_years=train_years,
-        test_months=test_months,
-        fmt=fmt,
-        out=out,
-        console=_console(),
-        stats=stats,
-        engine=engine,
-        workers=workers,
-        report=report,
-    )
+        store, uni, _pairs(pair, uni), params, Output(fmt, out, report, _console()),
+        walk=walk if walk_forward else None, engine=engine, workers=workers,
+    )  # fmt: skip
     _note_end(store, end)
 
 
@@ -913,25 +874,19 @@ def report_discount(
     universe: UniverseOpt = None,
 ) -> None:
     """The long-discount backtest (or sweep) as a tear sheet."""
-    import itertools
-
     from aigap.report import discount_report, inputs_block, write_report
-    from backtests.discount import run_discount_backtest
-    from strategies.long_discount import LongDiscountParams
+    from backtests.discount import DiscountSettings, run_discount_backtest
+    from strategies.long_discount import DiscountGrid
 
     _check_html(out)
-    _check_costs(fees, slippage)
-    _check(0 < cap <= 1, f"--cap {cap:g} is a weight and must be in (0, 1]")
+    grid = DiscountGrid(
+        tops=_list(top, int, "--top"), rebalances=_list(rebalance, str, "--rebalance"),
+        weightings=_list(weighting, str, "--weighting"),
+        signals=_list(signal, str, "--signal"), cap=cap,
+    ).params()  # fmt: skip
+    settings = DiscountSettings(start=start, end=end, fees=fees, slippage=slippage)
     store, uni = _ctx(data_dir, universe)
-    grid = [
-        LongDiscountParams(top_n=n, rebalance=r, weighting=w, signal=g, cap=cap)
-        for n, r, w, g in itertools.product(
-            _list(top, int, "--top"), _list(rebalance, str, "--rebalance"),
-            _list(weighting, str, "--weighting"), _list(signal, str, "--signal"),
-        )
-    ]  # fmt: skip
-    res = run_discount_backtest(store, uni, grid, start=start, end=end, fees=fees,
-                                slippage=slippage)  # fmt: skip
+    res = run_discount_backtest(store, uni, grid, settings)
     inputs = inputs_block(store, uni, runs=list(res.params), cap=cap,
                           start=res.value.index[0].date(), end=res.value.index[-1].date(),
                           fees=fees, slippage=slippage, notes=res.notes)  # fmt: skip
@@ -958,30 +913,22 @@ def report_pairs(
 ) -> None:
     """The pairs backtest (or sweep) as a tear sheet with the z-score, entries and exits."""
     from aigap.report import inputs_block, pairs_report, write_report
-    from backtests.pairs import run_pairs_sweep, validate_pairs_parameters
-    from strategies.pairs import HEDGES
+    from backtests.pairs import PairsParams, run_pairs_sweep
 
     _check_html(out)
-    _choice(hedge, HEDGES, "--hedge")
-    _check_costs(fees, slippage)
-    grid: dict[str, Any] = {
-        "lookbacks": _list(lookback, int, "--lookback"),
-        "entries": _list(entry, float, "--entry"),
-        "exits": _list(exit_, float, "--exit"),
-        "stops": _list(stop, float, "--stop"),
-    }
-    validate_pairs_parameters(
-        grid["lookbacks"], grid["entries"], grid["exits"], grid["stops"], max_hold,
-        borrow_rate, fees, slippage,
+    params = PairsParams(
+        lookbacks=_list(lookback, int, "--lookback"), entries=_list(entry, float, "--entry"),
+        exits=_list(exit_, float, "--exit"), stops=_list(stop, float, "--stop"),
+        max_hold=max_hold, hedge=hedge, borrow_rate=borrow_rate, fees=fees, slippage=slippage,
+        start=start, end=end,
     )  # fmt: skip
     store, uni = _ctx(data_dir, universe)
-    costs: dict[str, Any] = {"max_hold": max_hold, "hedge": hedge, "borrow_rate": borrow_rate,
-                             "fees": fees, "slippage": slippage}  # fmt: skip
     specs = _pairs(pair, uni)
-    res = run_pairs_sweep(store, uni, specs, start=start, end=end, **grid, **costs)
+    res = run_pairs_sweep(store, uni, specs, params)
     inputs = inputs_block(
         store, uni, pairs=[p.label for p in specs], start=res.value.index[0].date(),
-        end=res.value.index[-1].date(), **grid, **costs,
+        end=res.value.index[-1].date(), lookbacks=params.lookbacks, entries=params.entries,
+        exits=params.exits, stops=params.stops, **params.settings(),
     )  # fmt: skip
     write_report(pairs_report(res, inputs), out)
 

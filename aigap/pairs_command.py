@@ -7,7 +7,8 @@ import sys
 import pandas as pd
 from rich.console import Console
 
-from backtests.pairs import heatmap, run_pairs_sweep
+from aigap.options import Output
+from backtests.pairs import PairsParams, PairsResult, heatmap, run_pairs_sweep
 from backtests.report import (
     check_out_dir,
     clean,
@@ -16,11 +17,12 @@ from backtests.report import (
     to_json,
     write_out_dir,
 )
-from backtests.walkforward import check_walk_forward
+from backtests.walkforward import WalkForward
 from data.store import Store
 from data.universe import Universe
+from strategies.pairs import PairSpec
 
-__all__ = ["run_pairs_cli", "scan_cli"]
+__all__ = ["pairs_document", "run_pairs_cli", "scan_cli"]
 
 SHOW = [
     "pair",
@@ -43,141 +45,94 @@ SHOW = [
 def run_pairs_cli(
     store: Store,
     universe: Universe,
-    pairs,
+    pairs: list[PairSpec],
+    params: PairsParams,
+    output: Output,
     *,
-    lookbacks,
-    entries,
-    exits,
-    stops,
-    max_hold,
-    hedge,
-    borrow_rate,
-    fees,
-    slippage,
-    long_only,
-    lag,
-    start,
-    end,
-    walk_forward: bool,
-    fmt,
-    train_years: float = 2.0,
-    test_months: int = 6,
-    out,
-    console: Console,
-    stats: bool = False,
+    walk: WalkForward | None = None,
     engine: str = "local",
     workers: int | None = None,
-    report: str | None = None,
 ) -> dict:
-    check_out_dir(out)
-    if walk_forward:
-        check_walk_forward(train_years, test_months)
-    res = run_pairs_sweep(
-        store,
-        universe,
-        pairs,
-        engine=engine,
-        workers=workers,
-        lookbacks=lookbacks,
-        entries=entries,
-        exits=exits,
-        stops=stops,
-        max_hold=max_hold,
-        hedge=hedge,
-        borrow_rate=borrow_rate,
-        fees=fees,
-        slippage=slippage,
-        start=start,
-        end=end,
-        long_only=long_only,
-        lag=lag,
-        stats=stats,
-    )
-    if report:
+    """Run the sweep, then write what ``output`` asks for; returns the JSON document."""
+    check_out_dir(output.out)
+    res = run_pairs_sweep(store, universe, pairs, params, engine=engine, workers=workers)
+    if output.report:
         from aigap.report import inputs_block, pairs_report, write_report
 
-        inputs = inputs_block(store, universe, pairs=[p.label for p in pairs], start=start,
-                              end=end, lookbacks=lookbacks, entries=entries, exits=exits,
-                              stops=stops, fees=fees, slippage=slippage)  # fmt: skip
-        write_report(pairs_report(res, inputs), report)
+        inputs = inputs_block(store, universe, pairs=[p.label for p in pairs],
+                              start=params.start, end=params.end, lookbacks=params.lookbacks,
+                              entries=params.entries, exits=params.exits, stops=params.stops,
+                              fees=params.fees, slippage=params.slippage)  # fmt: skip
+        write_report(pairs_report(res, inputs), output.report)
+    doc = pairs_document(res, params)
+    finish_document(
+        doc, store, res.returns, walk=walk, universe=universe,
+        tickers=tuple(dict.fromkeys(t for p in pairs for t in (p.a, p.b))),
+    )  # fmt: skip
+    if output.out:
+        paths = write_out_dir(output.out, doc, _frames(res))
+        print(f"wrote {len(paths)} files to {output.out}", file=sys.stderr)
+    if output.fmt == "json":
+        sys.stdout.write(to_json(doc))
+    else:
+        _print_tables(output.screen, res, doc, params)
+    return doc
+
+
+def pairs_document(res: PairsResult, params: PairsParams) -> dict:
+    """The JSON document of a pairs run: the settings, the statistics, every run (parameters,
+    metrics, trades), the overfitting figures and the notes."""
     t = res.table
-    doc = {
+    keys = ("pair", "lookback", "entry", "exit", "stop")
+    return {
         "start": res.value.index[0],
         "end": res.value.index[-1],
         "currency": "USD",
-        "settings": {
-            "hedge": hedge,
-            "max_hold": max_hold,
-            "borrow_rate": borrow_rate,
-            "fees": fees,
-            "slippage": slippage,
-            "long_china_only": long_only,
-            "lag_non_us_days": lag,
-        },
+        "settings": params.settings(),
         "pair_statistics": {p: clean(s) for p, s in res.stats.items()},
         "runs": [
             {
                 "run": r,
-                "params": {
-                    k: clean(t.at[r, k]) for k in ("pair", "lookback", "entry", "exit", "stop")
-                },
-                "metrics": clean(
-                    {
-                        k: t.at[r, k]
-                        for k in t.columns
-                        if k not in ("pair", "lookback", "entry", "exit", "stop")
-                    }
-                ),
+                "params": {k: clean(t.at[r, k]) for k in keys},
+                "metrics": clean({k: t.at[r, k] for k in t.columns if k not in keys}),
                 "trades": clean(res.trades[r].to_dict("records")),
             }
             for r in t.index
         ],
         "overfitting": _overfitting(res.returns),
-        "notes": [
-            "decision at the New York close; both legs filled at the close of the first later "
-            "US trading day on which both markets trade (HK/A-share legs: their close of that "
-            "calendar day); --lag delays only the signal of a non-US leg",
-            "borrow fee accrued daily on the short leg's notional; orders sized on equity net "
-            "of the borrow paid",
-            "a pair whose leg's data end is closed at the last close both legs have "
-            "(trades flagged data_ended), never carried on a frozen leg; booking the exit there "
-            "uses the knowledge that the series ended (hindsight, at most the P&L of the days "
-            "in between)",
-            *_ended_notes(t),
-        ],
+        "notes": [*NOTES, *_ended_notes(t)],
     }
-    finish_document(
-        doc,
-        store,
-        res.returns,
-        walk_forward=walk_forward,
-        train_years=train_years,
-        test_months=test_months,
-        universe=universe,
-        tickers=tuple(dict.fromkeys(t for p in pairs for t in (p.a, p.b))),
-    )
-    if out:
-        frames = {
-            "runs": t,
-            "equity": res.value,
-            "returns": res.returns,
-            "heatmap_sharpe": heatmap(t),
-        }
-        for p, roll in res.rolling.items():
-            frames[f"rolling_stats_{p.replace(':', '_')}"] = roll
-        trades = (
-            pd.concat({r: x for r, x in res.trades.items() if len(x)}, names=["run"])
-            if any(len(x) for x in res.trades.values())
-            else pd.DataFrame()
-        )
-        frames["trades"] = trades
-        paths = write_out_dir(out, doc, frames)
-        print(f"wrote {len(paths)} files to {out}", file=sys.stderr)
-    if fmt == "json":
-        sys.stdout.write(to_json(doc))
-        return doc
-    from aigap.render import frame_table
 
+
+#: what every pairs document says about how it was run
+NOTES = (
+    "decision at the New York close; both legs filled at the close of the first later "
+    "US trading day on which both markets trade (HK/A-share legs: their close of that "
+    "calendar day); --lag delays only the signal of a non-US leg",
+    "borrow fee accrued daily on the short leg's notional; orders sized on equity net "
+    "of the borrow paid",
+    "a pair whose leg's data end is closed at the last close both legs have "
+    "(trades flagged data_ended), never carried on a frozen leg; booking the exit there "
+    "uses the knowledge that the series ended (hindsight, at most the P&L of the days "
+    "in between)",
+)
+
+
+def _frames(res: PairsResult) -> dict[str, pd.DataFrame]:
+    """The CSV files of ``--out``."""
+    t = res.table
+    frames = {"runs": t, "equity": res.value, "returns": res.returns, "heatmap_sharpe": heatmap(t)}
+    for p, roll in res.rolling.items():
+        frames[f"rolling_stats_{p.replace(':', '_')}"] = roll
+    traded = {r: x for r, x in res.trades.items() if len(x)}
+    frames["trades"] = pd.concat(traded, names=["run"]) if traded else pd.DataFrame()
+    return frames
+
+
+def _print_tables(console: Console, res: PairsResult, doc: dict, params: PairsParams) -> None:
+    from aigap.render import frame_table, walk_forward_tables
+
+    t = res.table
     if res.stats:
         table = pd.DataFrame(res.stats).T
         table.index.name = "pair"
@@ -193,7 +148,7 @@ def run_pairs_cli(
         console,
         best,
         f"{len(t)} parameter sets, best 20 by Sharpe (USD, after fees, "
-        f"slippage and {borrow_rate:.1%} borrow)",
+        f"slippage and {params.borrow_rate:.1%} borrow)",
         "{:.3f}",
     )
     if len(t) > 1:
@@ -215,10 +170,7 @@ def run_pairs_cli(
     for note in doc["notes"]:
         console.print(f"note: {note}")
     if "walk_forward" in doc:
-        from aigap.render import walk_forward_tables
-
         walk_forward_tables(console, doc["walk_forward"])
-    return doc
 
 
 def _overfitting(returns: pd.DataFrame) -> dict:

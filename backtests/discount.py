@@ -3,11 +3,12 @@ signal diagnostics and walk-forward selection."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
+from backtests.costs import check_costs
 from backtests.engine import group_frame, simulate_weights, traded_value
 from backtests.metrics import (
     MIN_ANNUALISE_DAYS,
@@ -23,6 +24,7 @@ from data.errors import InputError, NoDataError
 from data.fx import close_age_days, usd_closes
 from data.store import Store
 from data.universe import Universe
+from screens.eligibility import Eligibility
 from strategies.long_discount import (
     LongDiscountParams,
     discount_signal,
@@ -33,6 +35,7 @@ from strategies.long_discount import (
 
 __all__ = [
     "DiscountResult",
+    "DiscountSettings",
     "information_coefficient",
     "one_line_per_company",
     "quantile_returns",
@@ -92,23 +95,39 @@ def _equal_weights(
     return target_weights(sig, prices, params, universe, tradable=tradable)[0]
 
 
+@dataclass(frozen=True)
+class DiscountSettings:
+    """What a long-discount backtest (or sweep) runs on besides its parameter grid: the
+    period, the costs, the signal diagnostics and who may be held (``eligibility``: the
+    screen's rule, :class:`screens.eligibility.Eligibility`; None: every valued name)."""
+
+    start: str | pd.Timestamp = "2019-01-01"
+    end: str | pd.Timestamp | None = None
+    fees: float = 0.001
+    slippage: float = 0.0005
+    horizons: tuple[int, ...] = (5, 21, 63)
+    diagnostics: bool = True
+    eligibility: Eligibility | None = None
+
+    def __post_init__(self) -> None:
+        check_costs(self.fees, self.slippage)
+        object.__setattr__(self, "horizons", tuple(self.horizons))
+
+
 def run_discount_backtest(
     store: Store,
     universe: Universe,
     params: list[LongDiscountParams],
-    *,
-    start="2019-01-01",
-    end=None,
-    fees: float = 0.001,
-    slippage: float = 0.0005,
-    horizons=(5, 21, 63),
-    diagnostics: bool = True,
+    settings: DiscountSettings | None = None,
+    **fields,
 ) -> DiscountResult:
+    """Every parameter set of ``params`` under ``settings`` (``fields``: settings to change,
+    e.g. ``start="2023-01-01"``)."""
     if not params:
         raise InputError("no parameter set to run")
-    if fees < 0 or slippage < 0:
-        raise InputError("fees and slippage must be non-negative")
-    s, e = parse_period(start, end if end is not None else us_calendar(store).max())
+    cfg = replace(settings or DiscountSettings(), **fields)
+    fees, slippage, horizons = cfg.fees, cfg.slippage, cfg.horizons
+    s, e = parse_period(cfg.start, cfg.end if cfg.end is not None else us_calendar(store).max())
     full_cal = _calendar(store, s - pd.Timedelta(days=WARMUP_DAYS), e)
     cal = full_cal[full_cal >= s]
     china = [t for t in universe.china]
@@ -125,7 +144,14 @@ def run_discount_backtest(
     all_dates = pd.DatetimeIndex(sorted(set().union(*[set(d) for d in sig_dates.values()])))
     signals = {
         k: one_line_per_company(
-            discount_signal(store, universe, all_dates, px_full[[*china, *universe.us]], k),
+            discount_signal(
+                store,
+                universe,
+                all_dates,
+                px_full[[*china, *universe.us]],
+                k,
+                eligibility=cfg.eligibility,
+            ),
             px_full,
             universe,
         )
@@ -202,7 +228,7 @@ def run_discount_backtest(
             )
     relative = pd.DataFrame(rel).set_index(["run", "benchmark"])
     diag = {}
-    if diagnostics:
+    if cfg.diagnostics:
         for k, sig in signals.items():  # on every signal date of the run's frequencies
             diag[k] = {
                 "ic": information_coefficient(sig, china_px, horizons),

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import functools
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
+from backtests.costs import check_costs
 from backtests.metrics import DAYS, MIN_BACKTEST_DAYS, alpha_beta, information_ratio, summary
 from data.calendar import DATA_ENDED_DAYS, us_calendar
 from data.dates import parse_period
@@ -25,6 +26,7 @@ from data.universe import Universe
 from strategies.pair_stats import pair_statistics, rolling_pair_statistics
 from strategies.pairs import (
     BASKET,
+    HEDGES,
     PairSpec,
     pair_positions,
     pair_prices,
@@ -33,6 +35,7 @@ from strategies.pairs import (
 )
 
 __all__ = [
+    "PairsParams",
     "PairsResult",
     "borrow_cost",
     "heatmap",
@@ -88,49 +91,99 @@ def validate_pairs_parameters(
         (min(stops) > min(entries), "--stop must be above --entry"),
         (max_hold >= 1, "--max-hold must be at least 1 day"),
         (0 <= borrow_rate < 1, "--borrow-rate is annual (0.03 = 3%) and must be in [0, 1)"),
-        (min(fees, slippage) >= 0, "fees and slippage must be non-negative"),
         (lag >= 0, "--lag must not be negative"),
     ]  # fmt: skip
     for ok, message in checks:
         if not ok:
             raise InputError(message)
+    check_costs(fees, slippage)
+
+
+@dataclass(frozen=True)
+class PairsParams:
+    """Everything a pairs backtest or sweep runs on besides the store, the universe and the
+    pairs: the grid (lookbacks x entries x exits x stops), the rule, the costs and the period.
+    Checked when made (:func:`validate_pairs_parameters`); lists become tuples."""
+
+    lookbacks: tuple[int, ...] = (60,)
+    entries: tuple[float, ...] = (2.0,)
+    exits: tuple[float, ...] = (0.5,)
+    stops: tuple[float, ...] = (4.0,)
+    max_hold: int = 60
+    hedge: str = "ols"
+    borrow_rate: float = 0.03
+    fees: float = 0.001
+    slippage: float = 0.0005
+    long_only: bool = False
+    #: extra US trading days of delay for a non-US leg's signal
+    lag: int = 0
+    start: str | pd.Timestamp = "2019-01-01"
+    end: str | pd.Timestamp | None = None
+    rolling_window: int = 252
+    #: also the pair statistics (Engle-Granger, ADF, half-life; whole sample and rolling),
+    #: which cost more than the simulation (``aigap backtest pairs --stats``)
+    stats: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("lookbacks", "entries", "exits", "stops"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if self.hedge not in HEDGES:
+            raise InputError(f"--hedge must be one of {', '.join(HEDGES)}")
+        validate_pairs_parameters(
+            self.lookbacks, self.entries, self.exits, self.stops, self.max_hold,
+            self.borrow_rate, self.fees, self.slippage, self.lag,
+        )  # fmt: skip
+
+    def combos(self) -> list[tuple[float, float, float]]:
+        """The threshold sets (entry, exit, stop) with exit < entry < stop."""
+        return [
+            (en, ex, st)
+            for en, ex, st in itertools.product(self.entries, self.exits, self.stops)
+            if ex < en < st
+        ]
+
+    def costs(self) -> Costs:
+        return Costs(self.max_hold, self.long_only, self.fees, self.slippage, self.borrow_rate)
+
+    def settings(self) -> dict[str, object]:
+        """The rule and its costs, as the JSON document and the report state them."""
+        return {
+            "hedge": self.hedge,
+            "max_hold": self.max_hold,
+            "borrow_rate": self.borrow_rate,
+            "fees": self.fees,
+            "slippage": self.slippage,
+            "long_china_only": self.long_only,
+            "lag_non_us_days": self.lag,
+        }
+
+
+def _params(params: PairsParams | None, fields: dict) -> PairsParams:
+    """``params`` with ``fields`` changed (a direct caller may pass the fields alone)."""
+    return replace(params or PairsParams(), **fields) if fields else (params or PairsParams())
 
 
 def run_pairs_backtest(
     store: Store,
     universe: Universe,
     pairs: list[PairSpec],
+    params: PairsParams | None = None,
     *,
-    lookbacks=(60,),
-    entries=(2.0,),
-    exits=(0.5,),
-    stops=(4.0,),
-    max_hold: int = 60,
-    hedge: str = "ols",
-    borrow_rate: float = 0.03,
-    fees: float = 0.001,
-    slippage: float = 0.0005,
-    start="2019-01-01",
-    end=None,
-    long_only: bool = False,
-    lag: int = 0,
-    rolling_window: int = 252,
-    stats: bool = False,
     warmup: int | None = None,
     simulator: str = "kernel",
+    **fields,
 ) -> PairsResult:
-    """``stats``: also the pair statistics (Engle-Granger, ADF, half-life; whole sample and
-    rolling), which cost more than the simulation (``aigap backtest pairs --stats``).
-    ``warmup``: trading days loaded before ``start`` (default: from the longest lookback; a
-    chunk of a larger sweep passes the sweep's, so that it computes on the same calendar).
-    ``simulator``: ``kernel`` (the compiled loop of :mod:`backtests.kernel`) or ``vectorbt``
-    (the portfolio simulator it reproduces bit for bit; tested)."""
+    """Every parameter set of ``params`` (``fields``: :class:`PairsParams` fields to change,
+    e.g. ``lookbacks=(20, 60)``) on every pair.  ``warmup``: trading days loaded before the
+    start (default: from the longest lookback; a chunk of a larger sweep passes the sweep's,
+    so that it computes on the same calendar).  ``simulator``: ``kernel`` (the compiled loop of
+    :mod:`backtests.kernel`) or ``vectorbt`` (the portfolio simulator it reproduces bit for
+    bit; tested)."""
     if simulator not in SIMULATORS:
         raise InputError(f"simulator must be one of {', '.join(SIMULATORS)}")
-    validate_pairs_parameters(
-        lookbacks, entries, exits, stops, max_hold, borrow_rate, fees, slippage, lag
-    )
-    s, e = parse_period(start, end if end is not None else us_calendar(store).max())
+    p = _params(params, fields)
+    lookbacks = p.lookbacks
+    s, e = parse_period(p.start, p.end if p.end is not None else us_calendar(store).max())
     warm = warmup_days(lookbacks) if warmup is None else warmup
     full = us_calendar(store, end=e)
     first = full.searchsorted(s)
@@ -139,28 +192,26 @@ def run_pairs_backtest(
         raise NoDataError(
             f"fewer than {MIN_BACKTEST_DAYS} US trading days between {s.date()} and {e.date()}"
         )
-    combos = [
-        (en, ex, st) for en, ex, st in itertools.product(entries, exits, stops) if ex < en < st
-    ]
+    combos = p.combos()
     if not combos:
         raise InputError("no threshold set satisfies exit < entry < stop")
-    costs = Costs(max_hold, long_only, fees, slippage, borrow_rate)
+    costs = p.costs()
     fill_prices: dict[str, pd.DataFrame] = {}
     pair_stats, rolling = {}, {}
     sims: dict[str, RunSim] = {}
     meta: list[dict] = []
     pending: dict[str, tuple[pd.DataFrame, pd.DataFrame, pd.Series]] = {}
     for pair in pairs:
-        inp = pair_inputs(store, universe, pair, cal, s, lag=lag)
+        inp = pair_inputs(store, universe, pair, cal, s, lag=p.lag)
         if inp.raw.dropna().shape[0] < max(lookbacks) + 20:
             raise NoDataError(
                 f"pair {pair.label}: too few overlapping prices between {s.date()} and {e.date()}"
             )
         fill_prices[pair.label] = inp.prices
-        if stats:
-            pair_stats[pair.label], rolling[pair.label] = _statistics(inp.raw, rolling_window)
+        if p.stats:
+            pair_stats[pair.label], rolling[pair.label] = _statistics(inp.raw, p.rolling_window)
         for lb in lookbacks:
-            zf = signal_frame(inp, lb, hedge, s)
+            zf = signal_frame(inp, lb, p.hedge, s)
             labels = [_run_label(pair.label, lb, *c) for c in combos]
             meta += [
                 {"run": r, "pair": pair.label, "a": pair.a, "b": pair.b, "lookback": lb,
@@ -170,7 +221,7 @@ def run_pairs_backtest(
             if simulator == "kernel":
                 sims |= _kernel_runs(inp, zf, combos, labels, costs)
             else:
-                pending |= _vectorbt_orders(inp, zf, combos, labels, max_hold, long_only)
+                pending |= _vectorbt_orders(inp, zf, combos, labels, p.max_hold, p.long_only)
     if pending:
         sims = _vectorbt_runs(pending, costs)
     idx = next(iter(sims.values())).value.index
@@ -440,12 +491,12 @@ def _worker_inputs(store_root: str, universe_path: str) -> tuple[Store, Universe
 
 
 def pairs_chunk(
-    store_root: str, universe_path: str, pair: PairSpec, lookback: int, kw: dict
+    store_root: str, universe_path: str, pair: PairSpec, params: PairsParams, warmup: int
 ) -> PairsResult:
     """One chunk of a sweep (one pair, one lookback, every threshold set): a pure function
     of its arguments, run in this process or on a distributed worker."""
     store, universe = _worker_inputs(store_root, universe_path)
-    return run_pairs_backtest(store, universe, [pair], lookbacks=(lookback,), **kw)
+    return run_pairs_backtest(store, universe, [pair], params, warmup=warmup)
 
 
 def merge_results(parts: list[PairsResult]) -> PairsResult:
@@ -466,27 +517,28 @@ def run_pairs_sweep(
     store: Store,
     universe: Universe,
     pairs: list[PairSpec],
+    params: PairsParams | None = None,
     *,
     engine: str = "local",
     workers: int | None = None,
     on_done=None,
-    **kw,
+    **fields,
 ) -> PairsResult:
     """:func:`run_pairs_backtest` over the grid, cut into (pair, lookback) chunks run on
     ``engine`` (:mod:`backtests.engines`); ``local`` runs the grid in one simulation.  Pair
     statistics are computed once per pair (with its first lookback)."""
     from backtests.engines import map_chunks
 
-    lookbacks = tuple(kw.pop("lookbacks", (60,)))
+    p = _params(params, fields)
     if engine == "local":
-        return run_pairs_backtest(store, universe, pairs, lookbacks=lookbacks, **kw)
-    kw["warmup"] = warmup_days(lookbacks)
-    stats = kw.pop("stats", False)
+        return run_pairs_backtest(store, universe, pairs, p)
+    warmup = warmup_days(p.lookbacks)
     chunks = [
-        (str(store.root), str(universe.path), p, lb, {**kw, "stats": stats and i == 0})
-        for p in pairs
-        for i, lb in enumerate(lookbacks)
-    ]
+        (str(store.root), str(universe.path), pair,
+         replace(p, lookbacks=(lb,), stats=p.stats and i == 0), warmup)
+        for pair in pairs
+        for i, lb in enumerate(p.lookbacks)
+    ]  # fmt: skip
     parts = map_chunks(pairs_chunk, chunks, engine=engine, workers=workers, on_done=on_done)
     return merge_results(parts)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from backtests.walkforward import WalkForward
 from data.errors import OutputPathError
 from data.paths import check_output_dir
 from data.store import atomic_write_text
@@ -83,15 +84,13 @@ def finish_document(
     store,
     returns: pd.DataFrame,
     *,
-    walk_forward: bool,
-    train_years: float,
-    test_months: int,
+    walk: WalkForward | None = None,
     universe=None,
     tickers: tuple[str, ...] = (),
 ) -> None:
     """What every backtest document ends with: the FX caveat, what `aigap data verify` finds
     on ``tickers`` within the backtest (``data_checks``), and the walk-forward selection over
-    ``returns`` (date x run) when asked."""
+    ``returns`` (date x run) when ``walk`` is given."""
     from backtests.walkforward import walk_forward_report
     from data.fx import fx_coverage_note
     from data.verify import flags_by_ticker, verify_store
@@ -109,7 +108,7 @@ def finish_document(
                 f"data checks: {len(doc['data_checks'])} name(s) with findings of "
                 f"`aigap data verify` in the window: {', '.join(doc['data_checks'])}"
             )
-    if walk_forward:
+    if walk is not None:
         doc["walk_forward"] = walk_forward_report(
-            returns, train_years=train_years, test_months=test_months
+            returns, train_years=walk.train_years, test_months=walk.test_months
         )

@@ -5,18 +5,33 @@ as re-running it window by window."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 from backtests.metrics import MIN_ANNUALISE_DAYS, summary
 from data.errors import InputError
 
-__all__ = ["check_walk_forward", "walk_forward", "walk_forward_report"]
+__all__ = ["WalkForward", "check_walk_forward", "walk_forward", "walk_forward_report"]
 
 
 def check_walk_forward(train_years: float, test_months: int) -> None:
-    if not train_years > 0 or test_months < 1:
-        raise InputError("walk-forward needs --train-years > 0 and --test-months >= 1")
+    if not train_years > 0:
+        raise InputError("--train-years must be positive")
+    if test_months < 1:
+        raise InputError("--test-months must be at least 1")
+
+
+@dataclass(frozen=True)
+class WalkForward:
+    """A walk-forward selection: train on ``train_years``, test the next ``test_months``."""
+
+    train_years: float = 2.0
+    test_months: int = 6
+
+    def __post_init__(self) -> None:
+        check_walk_forward(self.train_years, self.test_months)
 
 
 def walk_forward(

@@ -14,6 +14,7 @@ from data.pointintime import PanelConfig
 from data.store import Store
 from data.universe import Universe
 from data.verify import CHECKS, flags_by_ticker, verify_store
+from screens.eligibility import STALE_DAYS, Eligibility, exclusions
 from screens.multiples import METRICS
 from screens.scoring import ScoreConfig, score_panel, segment_medians
 
@@ -50,15 +51,22 @@ DATA_CHECK_DAYS = 365
 
 @dataclass(frozen=True)
 class ScreenFilters:
-    """What a PM filters on.  ``min_market_cap`` in USD; ``stale_days``: flag (and with
-    ``exclude_stale`` drop) names whose oldest fundamentals in use are older than this."""
+    """What a PM filters on: the segments, how many names, and who may be ranked
+    (:class:`screens.eligibility.Eligibility`, the rule the discount backtest applies too).
+    ``min_market_cap`` in USD; ``stale_days``: flag (and with ``exclude_stale`` drop) names
+    whose oldest fundamentals in use are older than this."""
 
     segments: tuple[str, ...] = ()
     top: int | None = None
     min_market_cap: float = 0.0
     min_metrics: int = 1
-    stale_days: int = 456
+    stale_days: int = STALE_DAYS
     exclude_stale: bool = False
+
+    @property
+    def eligibility(self) -> Eligibility:
+        return Eligibility(self.min_metrics, self.min_market_cap, self.stale_days,
+                           self.exclude_stale)  # fmt: skip
 
 
 @dataclass
@@ -135,17 +143,14 @@ def run_screen(
         fl += checks.get(t, [])
         flags.append("; ".join(fl))
     s["flags"] = flags
-    fend = pd.to_datetime(s["fundamentals_period_end"])
     # stale: the oldest annual figure in use is older than --stale-days (snapshots are current)
-    s["stale"] = ((as_of_ts - fend).dt.days > flt.stale_days) & (s["valuation_source"] == "annual")
+    ex = exclusions(s, as_of_ts, flt.eligibility)
+    s["stale"] = ex["stale"]
     keep = pd.Series(True, index=s.index)
     if flt.segments:
         keep &= s["segment"].isin(flt.segments)
-    has = s["composite"].notna()
-    few = has & (s["n_metrics"] < flt.min_metrics)
-    small = has & (s["market_cap"] < flt.min_market_cap)
-    old = has & s["stale"] & flt.exclude_stale
-    scored = has & ~few & ~small & ~old
+    few, small, old = ex["few"], ex["small"], ex["old"]
+    scored = s["composite"].notna() & ~ex["out"]
     for mask, why in (
         (few, f"excluded: fewer than {flt.min_metrics} metrics"),
         (small, f"excluded: market cap below USD {flt.min_market_cap:,.0f}"),

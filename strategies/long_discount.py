@@ -16,6 +16,7 @@ wide ``signal date x ticker`` (higher = cheaper); weights are wide ``trade date 
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -24,13 +25,16 @@ import pandas as pd
 
 from data.calendar import DATA_ENDED_DAYS
 from data.errors import InputError
+from data.pointintime import PanelConfig
 from data.store import Store
 from data.universe import Universe
+from screens.eligibility import Eligibility, exclusions
 from screens.scoring import score_panel
 
 __all__ = [
     "SIGNALS",
     "WEIGHTINGS",
+    "DiscountGrid",
     "LongDiscountParams",
     "discount_signal",
     "normalise_freq",
@@ -63,21 +67,52 @@ class LongDiscountParams:
 
     def __post_init__(self) -> None:
         if self.top_n < 1:
-            raise InputError("top N must be at least 1")
+            raise InputError("--top must be at least 1")
         if self.weighting not in WEIGHTINGS:
-            raise InputError(f"weighting must be one of {', '.join(WEIGHTINGS)}")
+            raise InputError(f"--weighting must be one of {', '.join(WEIGHTINGS)}")
         if self.signal not in SIGNALS:
-            raise InputError(f"signal must be one of {', '.join(SIGNALS)}")
+            raise InputError(f"--signal must be one of {', '.join(SIGNALS)}")
         if not 0 < self.cap <= 1:
-            raise InputError("the per-name cap must be in (0, 1]")
+            raise InputError(f"--cap {self.cap:g} is a weight and must be in (0, 1]")
         if self.quantile is not None and not 0 < self.quantile <= 1:
-            raise InputError("the quantile must be in (0, 1]")
+            raise InputError("--quantile must be in (0, 1]")
         normalise_freq(self.rebalance)
 
     @property
     def label(self) -> str:
         sel = f"q{self.quantile:g}" if self.quantile else f"top{self.top_n}"
         return f"{sel}|{self.rebalance}|{self.weighting}|{self.signal}"
+
+
+@dataclass(frozen=True)
+class DiscountGrid:
+    """A sweep of the long-discount rule: every combination of ``tops`` x ``rebalances`` x
+    ``weightings`` x ``signals``, each with the same cap, quantile and per-segment choice."""
+
+    tops: tuple[int, ...] = (5,)
+    rebalances: tuple[str, ...] = ("ME",)
+    weightings: tuple[str, ...] = ("equal",)
+    signals: tuple[str, ...] = ("valuation",)
+    cap: float = 0.25
+    quantile: float | None = None
+    per_segment: bool = False
+
+    def params(self) -> list[LongDiscountParams]:
+        """The parameter sets, each checked (:class:`LongDiscountParams`)."""
+        return [
+            LongDiscountParams(
+                top_n=n,
+                rebalance=r,
+                weighting=w,
+                signal=s,
+                cap=self.cap,
+                quantile=self.quantile,
+                per_segment=self.per_segment,
+            )
+            for n, r, w, s in itertools.product(
+                self.tops, self.rebalances, self.weightings, self.signals
+            )
+        ]
 
 
 def normalise_freq(freq: str) -> str:
@@ -132,8 +167,11 @@ def discount_signal(
     dates: pd.DatetimeIndex,
     prices_usd: pd.DataFrame,
     kind: str = "auto",
+    eligibility: Eligibility | None = None,
 ) -> pd.DataFrame:
-    """Signal on ``dates`` (higher = cheaper), wide ``date x Chinese ticker``.
+    """Signal on ``dates`` (higher = cheaper), wide ``date x Chinese ticker``.  With
+    ``eligibility`` (the screen's rule: :func:`screens.eligibility.exclusions` on each date), a
+    valued name the screen would leave out has no signal on that date, whatever the kind.
 
     * ``valuation``: the screen's score (composite discount to US peers + ln tilt), computed with
       what was public on each date;
@@ -143,12 +181,24 @@ def discount_signal(
     if kind not in SIGNALS:
         raise InputError(f"signal must be one of {', '.join(SIGNALS)}")
     val = None
-    if kind in ("valuation", "auto"):
-        _, scores = score_panel(store, universe, dates)
+    excluded = None
+    if kind in ("valuation", "auto") or eligibility is not None:
+        rule = eligibility or Eligibility()
+        config = PanelConfig(stale_fundamentals_days=rule.stale_days)
+        mult, scores = score_panel(store, universe, dates, panel_config=config)
         val = scores["score"].unstack("ticker").reindex(index=dates)
+        if eligibility is not None:
+            rows = scores[["composite", "n_metrics"]].join(
+                mult[["market_cap", "fundamentals_period_end", "valuation_source"]]
+            )
+            out = exclusions(rows, rows.index.get_level_values("date"), eligibility)["out"]
+            excluded = out.unstack("ticker").reindex(index=dates).eq(True)  # no row: not out
+            val = val.where(~excluded.reindex(columns=val.columns, fill_value=False))
     if kind == "valuation":
         return val
     pr = price_relative_signal(prices_usd, universe).reindex(dates)
+    if excluded is not None:
+        pr = pr.where(~excluded.reindex(columns=pr.columns, fill_value=False))
     if kind == "price":
         return pr
     assert val is not None

@@ -1,0 +1,24 @@
+"""What a command writes and where: one object instead of loose keyword arguments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.console import Console
+
+__all__ = ["Output"]
+
+
+@dataclass(frozen=True)
+class Output:
+    """``fmt``: table or json on stdout; ``out``: a folder (backtests) or file for the full
+    output; ``report``: an HTML report file; ``console``: where tables go."""
+
+    fmt: str = "table"
+    out: str | None = None
+    report: str | None = None
+    console: Console | None = None
+
+    @property
+    def screen(self) -> Console:
+        return self.console or Console()
