@@ -11,8 +11,9 @@ from rich.console import Console
 from aigap.options import Output
 from backtests.discount import DiscountSettings, run_discount_backtest
 from backtests.metrics import SUMMARY_METRICS
-from backtests.report import check_out_dir, finish_document, frame_records, to_json, write_out_dir
+from backtests.report import check_out_dir, finish_document, write_out_dir
 from backtests.walkforward import WalkForward
+from data.jsonsafe import frame_records, to_json
 from data.store import Store
 from data.universe import Universe
 from strategies.long_discount import DiscountGrid

@@ -9,15 +9,9 @@ from rich.console import Console
 
 from aigap.options import Output
 from backtests.pairs import PairsParams, PairsResult, heatmap, run_pairs_sweep
-from backtests.report import (
-    check_out_dir,
-    clean,
-    finish_document,
-    frame_records,
-    to_json,
-    write_out_dir,
-)
+from backtests.report import check_out_dir, finish_document, write_out_dir
 from backtests.walkforward import WalkForward
+from data.jsonsafe import clean, frame_records, to_json
 from data.store import Store
 from data.universe import Universe
 from strategies.pairs import PairSpec

@@ -2,55 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from backtests.walkforward import WalkForward
 from data.errors import OutputPathError
+from data.jsonsafe import to_json
 from data.paths import check_output_dir
 from data.store import atomic_write_text
 
-__all__ = [
-    "check_out_dir",
-    "clean",
-    "finish_document",
-    "frame_records",
-    "to_json",
-    "write_out_dir",
-]
-
-
-def clean(x: Any) -> Any:
-    """JSON-safe, rounded, deterministic."""
-    if isinstance(x, dict):
-        return {str(k): clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [clean(v) for v in x]
-    if isinstance(x, pd.Timestamp):
-        return x.date().isoformat()
-    if isinstance(x, bool) or x is None or isinstance(x, str):
-        return x
-    try:
-        f = float(x)
-    except (TypeError, ValueError):
-        return str(x)
-    if not math.isfinite(f):
-        return None
-    if float(f).is_integer() and isinstance(x, int):
-        return int(x)
-    return round(f, 8)
-
-
-def frame_records(df: pd.DataFrame) -> dict:
-    return {str(i): clean(r) for i, r in df.to_dict("index").items()}
-
-
-def to_json(doc: dict) -> str:
-    return json.dumps(clean(doc), indent=1, sort_keys=True, allow_nan=False) + "\n"
+__all__ = ["check_out_dir", "finish_document", "write_out_dir"]
 
 
 def check_out_dir(out: str | Path | None) -> None:

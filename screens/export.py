@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import re
 import zipfile
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from data.errors import InputError
+from data.jsonsafe import number, to_json
 from data.paths import check_output_dir, check_output_file
 from data.store import atomic_write_bytes, atomic_write_text
 from data.universe import Universe
@@ -48,17 +48,10 @@ _FIXED_ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 
 
 def _num(x: Any, nd: int = 6) -> Any:
-    if x is None:
-        return None
-    if isinstance(x, bool):
-        return x
-    try:
-        f = float(x)
-    except (TypeError, ValueError):
-        return x
-    if not math.isfinite(f):
-        return None
-    return round(f, nd)
+    """A screen figure in JSON: :func:`data.jsonsafe.number` (the one rule) at ``nd`` places,
+    always a float."""
+    v = number(x, nd)
+    return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
 
 
 def _date(x: Any) -> str | None:
@@ -187,7 +180,7 @@ def screen_json(
     doc = screen_document(res)
     if diff is not None:
         doc["diff"] = diff_document(diff, previous_as_of)
-    return json.dumps(doc, indent=1, sort_keys=True, allow_nan=False) + "\n"
+    return to_json(doc)
 
 
 def _flat(res: ScreenResult, ranked_only: bool = False) -> pd.DataFrame:
@@ -464,7 +457,7 @@ def _gap_records(rows: pd.DataFrame) -> list[dict]:
 
 def gap_json(rows: pd.DataFrame) -> str:
     """``aigap gap --format json``: a list of rows with the gap-view keys."""
-    return json.dumps(_gap_records(rows), indent=1, allow_nan=False) + "\n"
+    return to_json(_gap_records(rows), sort_keys=False)
 
 
 def gap_csv(rows: pd.DataFrame) -> str:

@@ -1,0 +1,54 @@
+"""The one rule for values in the JSON documents (screens, gap histories, backtests): NaN and
+infinities are null, dates are ISO days, numbers are rounded so that the bytes do not depend on
+the last bits of a float, and the same document is always the same text."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["DIGITS", "clean", "frame_records", "number", "to_json"]
+
+#: decimal places of a number in a backtest document (the screen's figures state their own)
+DIGITS = 8
+
+
+def number(x: Any, digits: int = DIGITS) -> Any:
+    """One value as JSON: None for missing, NaN or infinite; booleans and Python integers as
+    they are; any other number a float rounded to ``digits`` places; text as text; anything
+    else its text."""
+    if x is None or isinstance(x, (bool, str)):
+        return x
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if not math.isfinite(f):
+        return None
+    if isinstance(x, int):
+        return int(x)
+    return round(f, digits)
+
+
+def clean(x: Any, digits: int = DIGITS) -> Any:
+    """A whole document JSON-safe (:func:`number` on every value; timestamps as ISO days)."""
+    if isinstance(x, dict):
+        return {str(k): clean(v, digits) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [clean(v, digits) for v in x]
+    if isinstance(x, pd.Timestamp):
+        return x.date().isoformat()
+    return number(x, digits)
+
+
+def frame_records(df: pd.DataFrame) -> dict:
+    """A frame as ``{index: {column: value}}``, cleaned."""
+    return {str(i): clean(r) for i, r in df.to_dict("index").items()}
+
+
+def to_json(doc: Any, *, sort_keys: bool = True) -> str:
+    """The document as text: cleaned, indented by one, keys sorted, a final newline."""
+    return json.dumps(clean(doc), indent=1, sort_keys=sort_keys, allow_nan=False) + "\n"
