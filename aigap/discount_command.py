@@ -83,16 +83,9 @@ def _eligibility(settings: DiscountSettings) -> dict:
     return {} if e is None else {"eligibility": asdict(e)}
 
 
-def _rebalances(res, run: str) -> list:
-    return [
-        {
-            "signal_date": r["signal_date"],
-            "trade_date": r["trade_date"],
-            "weights": dict(sorted(r["weights"].items())),
-            "data_ended": r.get("data_ended", []),
-        }
-        for r in res.rebalances[run]
-    ]
+def _rebalances(res, run: str) -> list[dict]:
+    """The rebalances of ``run`` as the document states them (names in order)."""
+    return [{**asdict(r), "weights": dict(sorted(r.weights.items()))} for r in res.rebalances[run]]
 
 
 #: what every long-discount document says about how it was run
@@ -175,13 +168,13 @@ def _print_tables(console: Console, res, doc: dict, settings: DiscountSettings) 
         )
     last = res.rebalances[first][-1] if res.rebalances[first] else None
     if last:
-        w = pd.Series(last["weights"]).sort_values(ascending=False).to_frame("weight")
+        w = pd.Series(last.weights).sort_values(ascending=False).to_frame("weight")
         w.index.name = "ticker"
         frame_table(
             console,
             w,
-            f"{first}: last rebalance, signal {last['signal_date'].date()}"
-            f", traded {last['trade_date'].date()}",
+            f"{first}: last rebalance, signal {last.signal_date.date()}"
+            f", traded {last.trade_date.date()}",
             "{:.3f}",
         )
     _print_overfitting(console, doc["overfitting"])

@@ -27,6 +27,7 @@ from data.universe import Universe
 from screens.eligibility import Eligibility
 from strategies.long_discount import (
     LongDiscountParams,
+    Rebalance,
     discount_signal,
     normalise_freq,
     signal_dates,
@@ -54,7 +55,7 @@ class DiscountResult:
     value: pd.DataFrame  #: date x run, USD
     returns: pd.DataFrame  #: date x run
     weights: dict[str, pd.DataFrame]  #: run -> trade date x ticker target weights
-    rebalances: dict[str, list]
+    rebalances: dict[str, list[Rebalance]]
     diagnostics: dict = field(default_factory=dict)
     overfitting: Overfitting | None = None
     overfitting_active: Overfitting | None = None  #: on returns less the China EW basket's
@@ -163,7 +164,7 @@ def run_discount_backtest(
         sig = signals[p.signal].reindex(sig_dates[normalise_freq(p.rebalance)])
         w, rec = target_weights(sig, china_px, p, universe, tradable=tradable)
         weights[label], records[label] = w.reindex(columns=px.columns), rec
-    if not any(r["weights"] for rec in records.values() for r in rec):
+    if not any(r.weights for rec in records.values() for r in rec):
         raise NoDataError(
             f"no name could be valued and bought between {s.date()} and {e.date()} "
             f"(aigap data coverage shows which inputs are missing when)"
@@ -171,7 +172,7 @@ def run_discount_backtest(
     duplicates = _same_configurations(weights)
     notes = _run_notes(runs, records, signals, duplicates)
     # every leg starts on the strategy's first fill: no benchmark gets a head start
-    first_fill = min((rec[0]["trade_date"] for rec in records.values() if rec), default=cal[0])
+    first_fill = min((rec[0].trade_date for rec in records.values() if rec), default=cal[0])
     monthly = signal_dates(cal, "ME")
     monthly = pd.DatetimeIndex(
         sorted({*monthly[monthly >= first_fill - pd.Timedelta(days=1)], _signal_of(records)})
@@ -208,7 +209,7 @@ def run_discount_backtest(
         m["exposure"] = float((1 - cash[run] / value[run]).mean())
         m["rebalances"] = float(len(records.get(run, [])))
         rec = records.get(run, [])
-        m["invested"] = float(np.mean([sum(r["weights"].values()) for r in rec])) if rec else 1.0
+        m["invested"] = float(np.mean([sum(r.weights.values()) for r in rec])) if rec else 1.0
         m["days"] = float(len(rets[run]))
         rows[run] = m
     metrics = pd.DataFrame(rows).T
@@ -262,7 +263,7 @@ def run_discount_backtest(
 
 def _signal_of(records: dict[str, list]) -> pd.Timestamp:
     """The first signal date of the runs (the baskets' first rebalance uses the same date)."""
-    firsts = [rec[0]["signal_date"] for rec in records.values() if rec]
+    firsts = [rec[0].signal_date for rec in records.values() if rec]
     return min(firsts) if firsts else pd.Timestamp.max
 
 
@@ -293,7 +294,7 @@ def _run_notes(
         rec = records[label]
         if not rec:
             continue
-        invested = float(np.mean([sum(r["weights"].values()) for r in rec]))
+        invested = float(np.mean([sum(r.weights.values()) for r in rec]))
         if invested < 0.99:
             why = (
                 f"top {p.top_n} x {p.cap:g} < 100%"
@@ -306,14 +307,14 @@ def _run_notes(
             )
         if p.signal == "auto":
             from_val = signals["auto"].attrs.get("from_valuation")
-            picks = [(r["signal_date"], t) for r in rec for t in r["weights"]]
+            picks = [(r.signal_date, t) for r in rec for t in r.weights]
             if from_val is not None and picks:
                 share = float(np.mean([bool(from_val.at[d, t]) for d, t in picks]))
                 notes.append(
                     f"{label}: {share:.0%} of picks ranked by the valuation score, "
                     f"{1 - share:.0%} by the PRICE-RELATIVE signal (no multiple that day)"
                 )
-        ended = sorted({t for r in rec for t in r.get("data_ended", [])})
+        ended = sorted({t for r in rec for t in r.data_ended})
         if ended:
             notes.append(
                 f"{label}: sold at their last close after their data ended: {', '.join(ended)}"

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,7 @@ __all__ = [
     "WEIGHTINGS",
     "DiscountGrid",
     "LongDiscountParams",
+    "Rebalance",
     "discount_signal",
     "normalise_freq",
     "price_relative_signal",
@@ -82,6 +83,18 @@ class LongDiscountParams:
     def label(self) -> str:
         sel = f"q{self.quantile:g}" if self.quantile else f"top{self.top_n}"
         return f"{sel}|{self.rebalance}|{self.weighting}|{self.signal}"
+
+
+@dataclass(frozen=True)
+class Rebalance:
+    """One rebalance of a long-discount run: decided at the close of ``signal_date``, filled at
+    the close of ``trade_date``; the target ``weights`` (name -> weight, held names only) and
+    the names sold because their data ended (``data_ended``)."""
+
+    signal_date: pd.Timestamp
+    trade_date: pd.Timestamp
+    weights: dict[str, float]
+    data_ended: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -303,7 +316,7 @@ def target_weights(
     tradable: pd.DataFrame | None = None,
     vol_window: int = 63,
     max_defer: int = 10,
-) -> tuple[pd.DataFrame, list]:
+) -> tuple[pd.DataFrame, list[Rebalance]]:
     """Target weights placed after each signal date, and the rebalance records
     ``{"signal_date", "trade_date", "weights", "data_ended"}``; the frame is NaN where no order
     is placed.
@@ -339,7 +352,7 @@ def target_weights(
     )
     tilt = np.array([universe.tilt.get(g, 1.0) for g in seg], dtype=float)
     w = np.full(px.shape, np.nan)
-    records = []
+    records: list[Rebalance] = []
     held = np.zeros(len(cols))  # targets of the last rebalance placed
     prev_j = 0
     pff = prices_usd.ffill().to_numpy(dtype=float)
@@ -388,11 +401,11 @@ def target_weights(
         held = np.where(shut, _drifted(held, pff, prev_j, j), target)
         prev_j = j
         records.append(
-            {
-                "signal_date": signal.index[k],
-                "trade_date": cal[j],
-                "weights": {cols[c]: float(target[c]) for c in np.flatnonzero(target > 0)},
-                "data_ended": [cols[c] for c in np.flatnonzero(stopped)],
-            }
+            Rebalance(
+                signal_date=signal.index[k],
+                trade_date=cal[j],
+                weights={cols[c]: float(target[c]) for c in np.flatnonzero(target > 0)},
+                data_ended=[cols[c] for c in np.flatnonzero(stopped)],
+            )
         )
     return pd.DataFrame(w, index=cal, columns=cols), records

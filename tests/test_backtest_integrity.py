@@ -43,14 +43,14 @@ def test_no_rebalance_holds_two_lines_of_one_company(sweep, universe):
     _, res = sweep
     for label, recs in res.rebalances.items():
         for r in recs:
-            companies = [universe.company_lines(t)[0] for t in r["weights"]]
-            assert len(companies) == len(set(companies)), (label, r["signal_date"], r["weights"])
+            companies = [universe.company_lines(t)[0] for t in r.weights]
+            assert len(companies) == len(set(companies)), (label, r.signal_date, r.weights)
 
 
 def test_every_leg_starts_on_the_strategys_first_fill(sweep):
     # before: KWEB and MCHI started a month earlier (a 13-16% head start)
     _, res = sweep
-    first_fill = min(r[0]["trade_date"] for r in res.rebalances.values())
+    first_fill = min(r[0].trade_date for r in res.rebalances.values())
     assert res.value.index[0] == first_fill
     # every leg, KWEB and MCHI included, holds only its initial cash (less the first day's
     # fees) on the first fill: nobody has earned anything before it
@@ -208,7 +208,7 @@ def test_auto_pick_share_matches_an_independent_count(sweep, embedded, universe)
     auto = params[3].label
     note = next(n for n in res.notes if n.startswith(auto) and "of picks" in n)
     share = float(re.search(r"(\d+)% of picks ranked by the valuation", note).group(1)) / 100
-    picks = [(r["signal_date"], t) for r in res.rebalances[auto] for t in r["weights"]]
+    picks = [(r.signal_date, t) for r in res.rebalances[auto] for t in r.weights]
     dates = pd.DatetimeIndex(sorted({d for d, _ in picks}))
     val = discount_signal(embedded, universe, dates, pd.DataFrame(), "valuation")
     mine = np.mean([pd.notna(val.at[d, t]) for d, t in picks])

@@ -85,8 +85,8 @@ def test_holdings_do_not_change_when_later_data_is_removed(tmp_path, embedded, u
         slippage=0.0,
         diagnostics=False,
     )
-    a = {r["trade_date"]: r["weights"] for r in res.rebalances[p.label] if r["trade_date"] <= cut}
-    b = {r["trade_date"]: r["weights"] for r in short.rebalances[p.label]}
+    a = {r.trade_date: r.weights for r in res.rebalances[p.label] if r.trade_date <= cut}
+    b = {r.trade_date: r.weights for r in short.rebalances[p.label]}
     assert len(b) > 250 and set(b) == set(a)
     for d in b:
         assert b[d] == pytest.approx(a[d]), d
@@ -104,11 +104,11 @@ def test_extending_the_run_keeps_earlier_holdings(embedded, universe, full_run):
         slippage=0.0,
         diagnostics=False,
     )
-    long_ = {r["signal_date"]: r["weights"] for r in res.rebalances[p.label]}
-    common = [r for r in short.rebalances[p.label] if r["signal_date"] < pd.Timestamp("2023-06-23")]
+    long_ = {r.signal_date: r.weights for r in res.rebalances[p.label]}
+    common = [r for r in short.rebalances[p.label] if r.signal_date < pd.Timestamp("2023-06-23")]
     assert len(common) > 200
     for r in common:
-        assert r["weights"] == pytest.approx(long_[r["signal_date"]])
+        assert r.weights == pytest.approx(long_[r.signal_date])
 
 
 def test_orders_fill_on_the_next_bar(tmp_path, synthetic_universe):
@@ -132,8 +132,8 @@ def test_orders_fill_on_the_next_bar(tmp_path, synthetic_universe):
     signal = pd.DataFrame({"CNA": 1.0}, index=sig_days)
     params = LongDiscountParams(top_n=1, cap=1.0, signal="price")
     w, rec = target_weights(signal, px, params, synthetic_universe)
-    assert rec[0]["signal_date"] == pd.Timestamp("2024-01-31")
-    assert rec[0]["trade_date"] == jump_day  # the next bar, not the signal bar
+    assert rec[0].signal_date == pd.Timestamp("2024-01-31")
+    assert rec[0].trade_date == jump_day  # the next bar, not the signal bar
     pf = simulate_weights(px, {"run": w})
     value = group_frame(pf, "value")["run"]
     assert value[jump_day] == pytest.approx(value.iloc[0])  # bought at 15, after the jump
@@ -199,12 +199,12 @@ def test_no_order_on_a_day_the_home_market_is_shut(embedded, universe, full_run)
     assert orders.to_numpy().sum() > 1000
     # the only orders off a home-market close: selling a name whose data stopped (no close for
     # more than 20 days) at its last close, listed in the rebalance record
-    ended = {(r["trade_date"], t) for r in res.rebalances[p.label] for t in r["data_ended"]}
+    ended = {(r.trade_date, t) for r in res.rebalances[p.label] for t in r.data_ended}
     off = orders & (age != 0)
     for d, t in zip(*np.nonzero(off.to_numpy()), strict=True):
         day, name = w.index[d], china[t]
         assert (day, name) in ended and w.at[day, name] == 0.0 and age.at[day, name] > 20
-    deferred = [r for r in res.rebalances[p.label] if (r["trade_date"] - r["signal_date"]).days > 4]
+    deferred = [r for r in res.rebalances[p.label] if (r.trade_date - r.signal_date).days > 4]
     assert deferred  # some rebalances had to wait for a market to reopen
 
 
@@ -278,13 +278,13 @@ def test_a_name_whose_data_end_is_sold_at_its_last_close_without_hindsight(
     w, rec = target_weights(
         signal, px, LongDiscountParams(top_n=1, cap=1.0), synthetic_universe, tradable=trad
     )
-    by_trade = {r["trade_date"]: r for r in rec}
-    assert by_trade[pd.Timestamp("2024-01-25")]["weights"] == {"CNA": 1.0}
-    assert by_trade[pd.Timestamp("2024-02-01")]["weights"] == {"CNA": 1.0}  # no hindsight
-    (sale,) = [r for r in rec if r["data_ended"]]
-    assert sale["data_ended"] == ["CNA"] and sale["weights"] == {"CNB": 1.0}
-    assert sale["trade_date"] == pd.Timestamp("2024-02-22")  # 21 days after its last close
-    assert w.at[sale["trade_date"], "CNA"] == 0.0
+    by_trade = {r.trade_date: r for r in rec}
+    assert by_trade[pd.Timestamp("2024-01-25")].weights == {"CNA": 1.0}
+    assert by_trade[pd.Timestamp("2024-02-01")].weights == {"CNA": 1.0}  # no hindsight
+    (sale,) = [r for r in rec if r.data_ended]
+    assert sale.data_ended == ["CNA"] and sale.weights == {"CNB": 1.0}
+    assert sale.trade_date == pd.Timestamp("2024-02-22")  # 21 days after its last close
+    assert w.at[sale.trade_date, "CNA"] == 0.0
     assert w["CNA"].dropna().iloc[-1] == 0.0
     assert hand_total_return(px.ffill(), w) == pytest.approx(0.0)  # flat prices, no costs
 
@@ -301,8 +301,8 @@ def test_a_decision_does_not_change_when_later_prices_are_deleted(embedded, univ
 
     root = edited_copy(embedded.root, tmp_path / "cut", {"prices": drop_kc_tail})
     cut = run_discount_backtest(Store(root), universe, [p], **kw)
-    a = {r["signal_date"]: r["weights"] for r in full.rebalances[p.label]}
-    b = {r["signal_date"]: r["weights"] for r in cut.rebalances[p.label]}
+    a = {r.signal_date: r.weights for r in full.rebalances[p.label]}
+    b = {r.signal_date: r.weights for r in cut.rebalances[p.label]}
     day = pd.Timestamp("2023-07-31")
     assert a[day] == b[day]
     for d in a:
@@ -332,4 +332,4 @@ def test_every_name_whose_data_end_is_sold_by_its_last_close(embedded, universe,
         if len(orders):
             assert orders.iloc[-1] == 0.0, c  # the last order for an ended name is a sale
     for r in res.rebalances[p.label]:
-        assert sum(r["weights"].values()) <= 1.0 + 1e-9
+        assert sum(r.weights.values()) <= 1.0 + 1e-9

@@ -35,18 +35,18 @@ def test_held_names_pass_the_rule_on_their_signal_date(embedded, universe):
     free = run_discount_backtest(embedded, universe, [p], start="2022-01-01", diagnostics=False)
     ruled = run_discount_backtest(embedded, universe, [p], start="2022-01-01",
                                   diagnostics=False, eligibility=RULE)  # fmt: skip
-    dates = pd.DatetimeIndex([r["signal_date"] for r in ruled.rebalances[p.label]])
+    dates = pd.DatetimeIndex([r.signal_date for r in ruled.rebalances[p.label]])
     mult, scores = score_panel(embedded, universe, dates)
     held = dropped = 0
     for r_free, r in zip(free.rebalances[p.label], ruled.rebalances[p.label], strict=True):
-        d = r["signal_date"]
-        for t in r["weights"]:
+        d = r.signal_date
+        for t in r.weights:
             assert mult.at[(d, t), "market_cap"] >= RULE.min_market_cap, (d, t)
             assert scores.at[(d, t), "n_metrics"] >= RULE.min_metrics, (d, t)
             age = (d - pd.Timestamp(mult.at[(d, t), "fundamentals_period_end"])).days
             assert age <= RULE.stale_days or mult.at[(d, t), "valuation_source"] != "annual"
             held += 1
-        dropped += len(set(r_free["weights"]) - set(r["weights"]))
+        dropped += len(set(r_free.weights) - set(r.weights))
     assert held > 0 and dropped > 0  # the rule held names and changed what was held
 
 

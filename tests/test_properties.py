@@ -91,8 +91,8 @@ def test_weights_up_to_a_date_ignore_what_comes_after_it(
     later_sig.loc[later_sig.index > cut] = -later_sig.loc[later_sig.index > cut]
     _, recs = target_weights(sig, px, params, synthetic_universe)
     _, recs2 = target_weights(later_sig, later_px, params, synthetic_universe)
-    before = [r for r in recs if r["trade_date"] <= cut]
-    assert before == [r for r in recs2 if r["trade_date"] <= cut]
+    before = [r for r in recs if r.trade_date <= cut]
+    assert before == [r for r in recs2 if r.trade_date <= cut]
 
 
 @FAST
