@@ -83,7 +83,7 @@ def pairs_document(res: PairsResult, params: PairsParams) -> dict:
         "end": res.value.index[-1],
         "currency": "USD",
         "settings": params.settings(),
-        "pair_statistics": {p: clean(s) for p, s in res.stats.items()},
+        "pair_statistics": {p: clean(s.as_dict()) for p, s in res.stats.items()},
         "runs": [
             {
                 "run": r,
@@ -128,7 +128,7 @@ def _print_tables(console: Console, res: PairsResult, doc: dict, params: PairsPa
 
     t = res.table
     if res.stats:
-        table = pd.DataFrame(res.stats).T
+        table = pd.DataFrame({p: s.as_dict() for p, s in res.stats.items()}).T
         table.index.name = "pair"
         frame_table(
             console,

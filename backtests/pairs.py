@@ -23,7 +23,7 @@ from data.errors import InputError, NoDataError
 from data.fx import close_age_days
 from data.store import Store
 from data.universe import Universe
-from strategies.pair_stats import pair_statistics, rolling_pair_statistics
+from strategies.pair_stats import PairStats, pair_statistics, rolling_pair_statistics
 from strategies.pairs import (
     BASKET,
     HEDGES,
@@ -54,7 +54,7 @@ BENCHMARKS = ("SPY", "KWEB")  #: alpha, beta and IR of each run against these (U
 class PairsResult:
     table: pd.DataFrame  #: one row per parameter set: parameters + metrics
     trades: dict[str, pd.DataFrame]  #: run -> trades
-    stats: dict[str, dict]  #: pair -> static statistics (+ rolling summary)
+    stats: dict[str, PairStats]  #: pair -> statistics (with the rolling windows' summary)
     rolling: dict[str, pd.DataFrame]  #: pair -> rolling statistics
     value: pd.DataFrame  #: date x run, after borrow
     returns: pd.DataFrame
@@ -543,13 +543,9 @@ def run_pairs_sweep(
     return merge_results(parts)
 
 
-def _statistics(px: pd.DataFrame, window: int) -> tuple[dict, pd.DataFrame]:
-    st = pair_statistics(px)
+def _statistics(px: pd.DataFrame, window: int) -> tuple[PairStats, pd.DataFrame]:
     roll = rolling_pair_statistics(px, window=window)
-    if len(roll):
-        st["rolling_windows"] = float(len(roll))
-        st["rolling_share_cointegrated"] = float(roll["held"].mean())
-    return st, roll
+    return pair_statistics(px).with_rolling(roll), roll
 
 
 def _freeze_after_data_end(

@@ -71,9 +71,9 @@ def scan_pairs(
                 "segment": universe[pair.a].segment,
                 "first_date": px.index[0],
                 "last_date": px.index[-1],
-                **st,
-                "coint_pvalue_1st_half": st1["coint_pvalue"],
-                "coint_pvalue_2nd_half": st2["coint_pvalue"],
+                **st.as_dict(),
+                "coint_pvalue_1st_half": st1.coint_pvalue,
+                "coint_pvalue_2nd_half": st2.coint_pvalue,
             }
         )
     df = pd.DataFrame(rows)

@@ -5,11 +5,40 @@ windows (cointegration between a Chinese ADR and a US megacap breaks in regime c
 from __future__ import annotations
 
 import warnings
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["FIXED_LAGS", "half_life", "pair_statistics", "rolling_pair_statistics"]
+__all__ = ["FIXED_LAGS", "PairStats", "half_life", "pair_statistics", "rolling_pair_statistics"]
+
+
+@dataclass(frozen=True)
+class PairStats:
+    """The statistics of a pair on one sample (NaN where the sample is too short or a leg is
+    constant); with the rolling windows, how many there were and the share in which the pair
+    was cointegrated at 5%."""
+
+    obs: float
+    coint_pvalue: float = np.nan  #: Engle-Granger, no cointegration as the null
+    adf_pvalue: float = np.nan  #: ADF on the OLS spread of the log prices
+    half_life_days: float = np.nan
+    return_corr: float = np.nan  #: of daily returns
+    beta: float = np.nan  #: OLS hedge ratio of ln a on ln b
+    rolling_windows: float | None = None
+    rolling_share_cointegrated: float | None = None
+
+    def as_dict(self) -> dict[str, float]:
+        """The figures (the rolling ones only when computed), in this order."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    def with_rolling(self, rolling: pd.DataFrame) -> PairStats:
+        """These statistics with the summary of ``rolling`` (:func:`rolling_pair_statistics`)."""
+        if not len(rolling):
+            return self
+        return replace(self, rolling_windows=float(len(rolling)),
+                       rolling_share_cointegrated=float(rolling["held"].mean()))  # fmt: skip
+
 
 #: the lag order of the Engle-Granger and ADF regressions on rolling windows and in the pairs
 #: scan: fixed, because statsmodels' AIC search fits ~27 regressions per test (84% of a scan's
@@ -32,38 +61,38 @@ def half_life(spread: pd.Series) -> float:
     return float(np.log(2) / -b) if b < 0 else float("nan")
 
 
-def pair_statistics(prices: pd.DataFrame, lags: int | None = None) -> dict[str, float]:
+def pair_statistics(prices: pd.DataFrame, lags: int | None = None) -> PairStats:
     """``prices`` has columns ``a`` and ``b`` (same currency).  Static statistics; the lag order
     of the unit-root regressions is chosen by AIC, or fixed at ``lags``."""
     import statsmodels.api as sm
     from statsmodels.tsa.stattools import adfuller, coint
 
     p = prices[["a", "b"]].dropna()
-    out = {
-        "obs": float(len(p)),
-        "coint_pvalue": np.nan,
-        "adf_pvalue": np.nan,
-        "half_life_days": np.nan,
-        "return_corr": np.nan,
-        "beta": np.nan,
-    }
+    none = PairStats(obs=float(len(p)))
     if len(p) < 60:
-        return out
+        return none
     la, lb = np.log(p["a"]), np.log(p["b"])
     if np.ptp(la.to_numpy()) == 0 or np.ptp(lb.to_numpy()) == 0:  # a constant leg: no test
-        return out
+        return none
     with warnings.catch_warnings():  # statsmodels warns on near-singular small samples
         warnings.simplefilter("ignore")
         auto = {"autolag": "aic"} if lags is None else {"autolag": None, "maxlag": lags}
-        out["coint_pvalue"] = float(coint(la, lb, **auto)[1])
+        coint_p = float(coint(la, lb, **auto)[1])
         fit = sm.OLS(la.to_numpy(), sm.add_constant(lb.to_numpy(), has_constant="add")).fit()
         spread = pd.Series(la.to_numpy() - fit.params[1] * lb.to_numpy(), index=p.index)
-        out["beta"] = float(fit.params[1])
         adf = {"autolag": "AIC"} if lags is None else {"autolag": None, "maxlag": lags}
-        out["adf_pvalue"] = float(adfuller(spread, **adf)[1])
-        out["half_life_days"] = half_life(spread)
-    out["return_corr"] = float(p.pct_change().dropna().corr().iloc[0, 1])
-    return out
+        return PairStats(
+            obs=float(len(p)),
+            coint_pvalue=coint_p,
+            adf_pvalue=float(adfuller(spread, **adf)[1]),
+            half_life_days=half_life(spread),
+            return_corr=_return_corr(p),
+            beta=float(fit.params[1]),
+        )
+
+
+def _return_corr(p: pd.DataFrame) -> float:
+    return float(p.pct_change().dropna().corr().iloc[0, 1])
 
 
 def rolling_pair_statistics(
@@ -77,7 +106,7 @@ def rolling_pair_statistics(
     for end in range(window, len(p) + 1, step):
         w = p.iloc[end - window : end]
         st = pair_statistics(w, lags=FIXED_LAGS)
-        rows.append({"window_end": w.index[-1], **st})
+        rows.append({"window_end": w.index[-1], **st.as_dict()})
     df = pd.DataFrame(rows)
     if len(df):
         df["held"] = df["coint_pvalue"] < 0.05

@@ -108,8 +108,8 @@ def _store(tmp_path, px: pd.DataFrame):
 def test_synthetic_cointegrated_pair_is_found_and_traded(tmp_path, synthetic_universe):
     px = synthetic_cointegrated(1500, hl=5.0)
     st = pair_statistics(px)
-    assert st["coint_pvalue"] < 0.01 and st["adf_pvalue"] < 0.01
-    assert st["half_life_days"] == pytest.approx(5.0, rel=0.5)
+    assert st.coint_pvalue < 0.01 and st.adf_pvalue < 0.01
+    assert st.half_life_days == pytest.approx(5.0, rel=0.5)
     store = _store(tmp_path, px)
     res = run_pairs_backtest(
         store,
@@ -134,7 +134,7 @@ def test_synthetic_cointegrated_pair_is_found_and_traded(tmp_path, synthetic_uni
         index=px.index,
         columns=["a", "b"],
     )
-    assert pair_statistics(rw)["coint_pvalue"] > 0.05
+    assert pair_statistics(rw).coint_pvalue > 0.05
 
 
 def test_borrow_fee_accrues_on_the_short_notional(tmp_path, synthetic_universe):
@@ -219,9 +219,9 @@ def test_pair_statistics_on_request(embedded, universe):
     pairs = [parse_pair("BABA:9988.HK", universe)]
     res = run_pairs_backtest(embedded, universe, pairs, start="2023-01-01", stats=True)
     assert set(res.stats) == {"BABA:9988.HK"}
-    assert res.stats["BABA:9988.HK"]["rolling_share_cointegrated"] > 0.5  # the same company
+    assert res.stats["BABA:9988.HK"].rolling_share_cointegrated > 0.5  # the same company
     roll = res.rolling["BABA:9988.HK"]
-    assert len(roll) == res.stats["BABA:9988.HK"]["rolling_windows"] >= 5
+    assert len(roll) == res.stats["BABA:9988.HK"].rolling_windows >= 5
 
 
 def test_rolling_windows_use_a_fixed_lag_order():
@@ -240,7 +240,7 @@ def test_rolling_windows_use_a_fixed_lag_order():
     want = coint(np.log(w["a"]), np.log(w["b"]), autolag=None, maxlag=FIXED_LAGS)[1]
     assert roll["coint_pvalue"].iloc[-1] == pytest.approx(want, rel=1e-12)
     whole = pair_statistics(px)
-    assert whole["coint_pvalue"] == pytest.approx(coint(np.log(a), np.log(b))[1], rel=1e-12)
+    assert whole.coint_pvalue == pytest.approx(coint(np.log(a), np.log(b))[1], rel=1e-12)
 
 
 def test_half_life_of_a_known_ar1():
