@@ -127,43 +127,17 @@ def run_discount_backtest(
     if not params:
         raise InputError("no parameter set to run")
     cfg = replace(settings or DiscountSettings(), **fields)
-    fees, slippage, horizons = cfg.fees, cfg.slippage, cfg.horizons
     s, e = parse_period(cfg.start, cfg.end if cfg.end is not None else us_calendar(store).max())
-    full_cal = _calendar(store, s - pd.Timedelta(days=WARMUP_DAYS), e)
-    cal = full_cal[full_cal >= s]
-    china = [t for t in universe.china]
-    tick = [*china, *universe.us, *[b for b in BENCH_ETFS if b in universe.listings]]
-    px_full = usd_closes(store, universe, tick, full_cal)
-    tradable = close_age_days(store, tick, full_cal).loc[cal[0] :] == 0
-    px = px_full.loc[cal[0] :]
+    mkt = _market(store, universe, s, e)
     runs: dict[str, LongDiscountParams] = {}
     for p in params:
         runs.setdefault(p.label, p)
-    sig_dates = {
-        f: signal_dates(cal, f) for f in {normalise_freq(p.rebalance) for p in runs.values()}
-    }
-    all_dates = pd.DatetimeIndex(sorted(set().union(*[set(d) for d in sig_dates.values()])))
-    signals = {
-        k: one_line_per_company(
-            discount_signal(
-                store,
-                universe,
-                all_dates,
-                px_full[[*china, *universe.us]],
-                k,
-                eligibility=cfg.eligibility,
-            ),
-            px_full,
-            universe,
-        )
-        for k in {p.signal for p in runs.values()}
-    }
+    signals, sig_dates = _signals(store, universe, runs, mkt, cfg)
     weights, records = {}, {}
-    china_px = px[[t for t in china if t in px.columns]]
     for label, p in runs.items():
         sig = signals[p.signal].reindex(sig_dates[normalise_freq(p.rebalance)])
-        w, rec = target_weights(sig, china_px, p, universe, tradable=tradable)
-        weights[label], records[label] = w.reindex(columns=px.columns), rec
+        w, rec = target_weights(sig, mkt.china_px, p, universe, tradable=mkt.tradable)
+        weights[label], records[label] = w.reindex(columns=mkt.px.columns), rec
     if not any(r.weights for rec in records.values() for r in rec):
         raise NoDataError(
             f"no name could be valued and bought between {s.date()} and {e.date()} "
@@ -172,17 +146,137 @@ def run_discount_backtest(
     duplicates = _same_configurations(weights)
     notes = _run_notes(runs, records, signals, duplicates)
     # every leg starts on the strategy's first fill: no benchmark gets a head start
-    first_fill = min((rec[0].trade_date for rec in records.values() if rec), default=cal[0])
-    monthly = signal_dates(cal, "ME")
+    first_fill = min((rec[0].trade_date for rec in records.values() if rec), default=mkt.cal[0])
+    bench_w = _benchmark_weights(mkt, universe, records, first_fill)
+    distinct = {k: v for k, v in weights.items() if k not in duplicates}
+    frames = _simulate({**distinct, **bench_w}, mkt.px, cfg, first_fill, duplicates)
+    rets = frames["returns"]
+    diag = _diagnostics(signals, mkt.china_px, cfg.horizons) if cfg.diagnostics else {}
+    over = active = None
+    if len(runs) - len(duplicates) >= 2:
+        over = overfitting_report(rets[list(runs)])
+        # a long-only sweep's Sharpes are mostly the market's: deflate the active returns too
+        active = overfitting_report(rets[list(runs)].sub(rets["China EW"], axis=0))
+    if len(rets) < MIN_ANNUALISE_DAYS:
+        notes.append(
+            f"only {len(rets)} trading days: too short to annualise (CAGR, volatility, Sharpe, "
+            "Sortino, Calmar, alpha and IR left blank)"
+        )
+    return DiscountResult(
+        params=runs,
+        metrics=_metrics(frames, records),
+        relative=_relative(rets, list(runs), list(bench_w)),
+        value=frames["value"],
+        returns=rets,
+        weights=weights,
+        rebalances=records,
+        diagnostics=diag,
+        overfitting=over,
+        overfitting_active=active,
+        duplicates=duplicates,
+        notes=notes,
+    )
+
+
+def _simulate(
+    weights: dict[str, pd.DataFrame],
+    px: pd.DataFrame,
+    cfg: DiscountSettings,
+    first_fill: pd.Timestamp,
+    duplicates: dict[str, str],
+) -> dict[str, pd.DataFrame]:
+    """Value, returns, cash and traded notional (date x run) of every run from its first
+    fill; a duplicate run gets the frames of the run it repeats (one simulation, one trial)."""
+    pf = simulate_weights(px, weights, fees=cfg.fees, slippage=cfg.slippage)
+    frames = {
+        "value": group_frame(pf, "value").loc[first_fill:],
+        "returns": group_frame(pf, "returns").loc[first_fill:],
+        "cash": group_frame(pf, "cash").loc[first_fill:],
+        "traded": traded_value(pf).loc[first_fill:],
+    }
+    for dup, same in duplicates.items():
+        for frame in frames.values():
+            frame[dup] = frame[same]
+    return frames
+
+
+def _signals(
+    store: Store, universe: Universe, runs: dict, mkt: _Market, cfg: DiscountSettings
+) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DatetimeIndex]]:
+    """Each signal kind the runs use, on every signal date of every rebalance frequency (one
+    line per company), and those dates by frequency."""
+    sig_dates = {
+        f: signal_dates(mkt.cal, f) for f in {normalise_freq(p.rebalance) for p in runs.values()}
+    }
+    all_dates = pd.DatetimeIndex(sorted(set().union(*[set(d) for d in sig_dates.values()])))
+    peers_px = mkt.px_full[[*universe.china, *universe.us]]
+    signals = {
+        k: one_line_per_company(
+            discount_signal(store, universe, all_dates, peers_px, k, eligibility=cfg.eligibility),
+            mkt.px_full,
+            universe,
+        )
+        for k in {p.signal for p in runs.values()}
+    }
+    return signals, sig_dates
+
+
+def _diagnostics(signals: dict, china_px: pd.DataFrame, horizons: tuple[int, ...]) -> dict:
+    """Rank IC by horizon and quantile returns of each signal, on its every signal date."""
+    return {
+        k: {
+            "ic": information_coefficient(sig, china_px, horizons),
+            "quantiles": quantile_returns(sig, china_px, horizons[1]),
+        }
+        for k, sig in signals.items()
+    }
+
+
+@dataclass(frozen=True)
+class _Market:
+    """The prices a run trades on: the US trading days of the period (``cal``; ``full_cal``
+    with the warm-up before it), USD closes (``px_full`` from the warm-up, ``px`` from the
+    start, ``china_px`` the Chinese lines) and whether each name's home market traded."""
+
+    cal: pd.DatetimeIndex
+    px_full: pd.DataFrame
+    px: pd.DataFrame
+    china_px: pd.DataFrame
+    tradable: pd.DataFrame
+
+
+def _market(store: Store, universe: Universe, s: pd.Timestamp, e: pd.Timestamp) -> _Market:
+    full_cal = _calendar(store, s - pd.Timedelta(days=WARMUP_DAYS), e)
+    cal = full_cal[full_cal >= s]
+    china = list(universe.china)
+    tick = [*china, *universe.us, *[b for b in BENCH_ETFS if b in universe.listings]]
+    px_full = usd_closes(store, universe, tick, full_cal)
+    px = px_full.loc[cal[0] :]
+    return _Market(
+        cal=cal,
+        px_full=px_full,
+        px=px,
+        china_px=px[[t for t in china if t in px.columns]],
+        tradable=close_age_days(store, tick, full_cal).loc[cal[0] :] == 0,
+    )
+
+
+def _benchmark_weights(
+    mkt: _Market, universe: Universe, records: dict, first_fill: pd.Timestamp
+) -> dict[str, pd.DataFrame]:
+    """The China and US peer equal-weight baskets (rebalanced monthly through the strategy's own
+    order placement) and the ETFs (bought on the first fill and held)."""
+    px = mkt.px
+    monthly = signal_dates(mkt.cal, "ME")
     monthly = pd.DatetimeIndex(
         sorted({*monthly[monthly >= first_fill - pd.Timedelta(days=1)], _signal_of(records)})
     )
     bench_w = {
-        "China EW": _equal_weights(china_px, monthly, universe, tradable).reindex(
+        "China EW": _equal_weights(mkt.china_px, monthly, universe, mkt.tradable).reindex(
             columns=px.columns
         ),
         "US peers EW": _equal_weights(
-            px.reindex(columns=universe.us), monthly, universe, tradable
+            px.reindex(columns=universe.us), monthly, universe, mkt.tradable
         ).reindex(columns=px.columns),
     }
     for b in BENCH_ETFS:
@@ -192,15 +286,12 @@ def run_discount_backtest(
             w.loc[first] = 0.0
             w.loc[first, b] = 1.0
             bench_w[b] = w
-    distinct = {k: v for k, v in weights.items() if k not in duplicates}
-    pf = simulate_weights(px, {**distinct, **bench_w}, fees=fees, slippage=slippage)
-    value = group_frame(pf, "value").loc[first_fill:]
-    rets = group_frame(pf, "returns").loc[first_fill:]
-    cash = group_frame(pf, "cash").loc[first_fill:]
-    traded = traded_value(pf).loc[first_fill:]
-    for dup, same in duplicates.items():  # identical weights: identical results, one trial
-        for frame in (value, rets, cash, traded):
-            frame[dup] = frame[same]
+    return bench_w
+
+
+def _metrics(frames: dict[str, pd.DataFrame], records: dict) -> pd.DataFrame:
+    """run x metric: the summary metrics, turnover, exposure and how invested each run was."""
+    value, rets, cash, traded = (frames[k] for k in ("value", "returns", "cash", "traded"))
     years = (value.index[-1] - value.index[0]).days / 365.25
     rows = {}
     for run in value.columns:
@@ -214,9 +305,14 @@ def run_discount_backtest(
         rows[run] = m
     metrics = pd.DataFrame(rows).T
     metrics.index.name = "run"
+    return metrics
+
+
+def _relative(rets: pd.DataFrame, runs: list[str], benchmarks: list[str]) -> pd.DataFrame:
+    """(run, benchmark) x alpha, beta and information ratio."""
     rel = []
     for run in runs:
-        for b in bench_w:
+        for b in benchmarks:
             a, beta = alpha_beta(rets[run], rets[b])
             rel.append(
                 {
@@ -227,38 +323,7 @@ def run_discount_backtest(
                     "information_ratio": information_ratio(rets[run], rets[b]),
                 }
             )
-    relative = pd.DataFrame(rel).set_index(["run", "benchmark"])
-    diag = {}
-    if cfg.diagnostics:
-        for k, sig in signals.items():  # on every signal date of the run's frequencies
-            diag[k] = {
-                "ic": information_coefficient(sig, china_px, horizons),
-                "quantiles": quantile_returns(sig, china_px, horizons[1]),
-            }
-    over = active = None
-    if len(runs) - len(duplicates) >= 2:
-        over = overfitting_report(rets[list(runs)])
-        # a long-only sweep's Sharpes are mostly the market's: deflate the active returns too
-        active = overfitting_report(rets[list(runs)].sub(rets["China EW"], axis=0))
-    if len(rets) < MIN_ANNUALISE_DAYS:
-        notes.append(
-            f"only {len(rets)} trading days: too short to annualise (CAGR, volatility, Sharpe, "
-            "Sortino, Calmar, alpha and IR left blank)"
-        )
-    return DiscountResult(
-        params=runs,
-        metrics=metrics,
-        relative=relative,
-        value=value,
-        returns=rets,
-        weights=weights,
-        rebalances=records,
-        diagnostics=diag,
-        overfitting=over,
-        overfitting_active=active,
-        duplicates=duplicates,
-        notes=notes,
-    )
+    return pd.DataFrame(rel).set_index(["run", "benchmark"])
 
 
 def _signal_of(records: dict[str, list]) -> pd.Timestamp:
