@@ -489,15 +489,6 @@ def screen(
 ) -> None:
     """Rank Chinese AI names by valuation discount to US peers within their segment."""
     from data.pointintime import PanelConfig
-    from screens.export import (
-        archive_path,
-        diff_screens,
-        screen_csv,
-        screen_document,
-        screen_json,
-        write_text,
-        write_watchlist,
-    )
     from screens.export import watchlist_format as watchlist_format_of
     from screens.screen import ScreenFilters, run_screen, sorted_screen
 
@@ -508,52 +499,59 @@ def screen(
     Eligibility(min_metrics, min_market_cap, stale_days, exclude_stale)  # checked before work
     _check(max_price_age >= 0, "--max-price-age must not be negative")
     store, uni = _ctx(data_dir, universe)
-    from data.paths import check_distinct
-    from screens.export import check_output_dir, check_output_file
-
-    check_distinct(out=out, export=export, report=report, archive=archive)
-    for target in (out, export):  # fail before the work, not after it
-        if target:
-            check_output_file(target)
-    if report:
-        _check_html(report)
-    if archive:
-        check_output_dir(archive)
+    _check_screen_targets(out, export, report, archive)
     previous = _previous_screen(diff, archive)
-    flt = ScreenFilters(
-        segments=_split(segments),
-        top=top,
-        min_market_cap=min_market_cap,
-        min_metrics=min_metrics,
-        stale_days=stale_days,
-        exclude_stale=exclude_stale,
-    )
-    res = run_screen(
-        store,
-        uni,
-        as_of or _default_as_of(store, uni),
-        filters=flt,
-        panel_config=PanelConfig(
-            max_price_age_days=max_price_age, stale_fundamentals_days=stale_days
-        ),
-    )
+    flt = ScreenFilters(segments=_split(segments), top=top, min_market_cap=min_market_cap,
+                        min_metrics=min_metrics, stale_days=stale_days,
+                        exclude_stale=exclude_stale)  # fmt: skip
+    config = PanelConfig(max_price_age_days=max_price_age, stale_fundamentals_days=stale_days)
+    res = run_screen(store, uni, as_of or _default_as_of(store, uni), filters=flt,
+                     panel_config=config)  # fmt: skip
     if sort:
         res = sorted_screen(res, sort)
     if report:
         _screen_report(store, uni, res, report, previous)
     for note in res.notes:
         print(f"aigap: note: {note}", file=sys.stderr)
+    _emit_screen(res, previous, fmt, out)
+    if export:
+        from screens.export import write_watchlist
+
+        n = write_watchlist(res, uni, export, str(wl_format))
+        print(f"wrote {n} names to {export} ({wl_format})", file=sys.stderr)
+    if archive:
+        _archive_screen(res, archive)
+
+
+def _check_screen_targets(out, export, report, archive) -> None:
+    """Every file and folder the screen will write: distinct and writable, before any work."""
+    from data.paths import check_distinct
+    from screens.export import check_output_dir, check_output_file
+
+    check_distinct(out=out, export=export, report=report, archive=archive)
+    for target in (out, export):
+        if target:
+            check_output_file(target)
+    if report:
+        _check_html(report)
+    if archive:
+        check_output_dir(archive)
+
+
+def _emit_screen(res, previous: dict | None, fmt: str, out: str | None) -> None:
+    """The screen as JSON, CSV or a table (on stdout or into ``out``), and what changed since
+    ``previous``: inside the JSON, as CSV columns plus a table on stderr, or a table."""
+    from screens.export import diff_screens, screen_csv, screen_document, screen_json
+
     changes = diff_screens(previous, screen_document(res)) if previous is not None else None
     if fmt == "json":  # the diff goes inside the document: stdout stays one JSON document
         _emit(screen_json(res, diff=changes, previous_as_of=_prev_as_of(previous)), out)
     elif fmt == "csv" or out:
         _emit(screen_csv(res, diff=changes), out)
     else:
-        from aigap.render import screen_table
+        from aigap.render import data_age_line, screen_table
 
         screen_table(_console(), res)
-        from aigap.render import data_age_line
-
         if res.data_end is not None:
             print(data_age_line(res.data_end, pd_timestamp("today")))
     if changes is not None and (fmt == "table" or fmt == "csv"):
@@ -562,17 +560,18 @@ def screen(
         # after a CSV on stdout, the table goes to stderr so that the CSV still parses
         console = Console(stderr=True) if fmt == "csv" and not out else _console()
         diff_table(console, changes, _prev_as_of(previous) or "", res.as_of.date().isoformat())
-    if export:
-        n = write_watchlist(res, uni, export, str(wl_format))
-        print(f"wrote {n} names to {export} ({wl_format})", file=sys.stderr)
-    if archive:
-        path = archive_path(archive, res.as_of)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise OutputPathError(archive, e.strerror or type(e).__name__) from None
-        write_text(screen_json(res), path)
-        print(f"archived {path}", file=sys.stderr)
+
+
+def _archive_screen(res, archive: str) -> None:
+    from screens.export import archive_path, screen_json, write_text
+
+    path = archive_path(archive, res.as_of)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputPathError(archive, e.strerror or type(e).__name__) from None
+    write_text(screen_json(res), path)
+    print(f"archived {path}", file=sys.stderr)
 
 
 # ----------------------------------------------------------------------------- backtests

@@ -184,20 +184,14 @@ def run_pairs_backtest(
     p = _params(params, fields)
     lookbacks = p.lookbacks
     s, e = parse_period(p.start, p.end if p.end is not None else us_calendar(store).max())
-    warm = warmup_days(lookbacks) if warmup is None else warmup
-    full = us_calendar(store, end=e)
-    first = full.searchsorted(s)
-    cal = full[max(0, first - warm) :]
-    if len(full[first:]) < MIN_BACKTEST_DAYS:
-        raise NoDataError(
-            f"fewer than {MIN_BACKTEST_DAYS} US trading days between {s.date()} and {e.date()}"
-        )
+    cal = _trading_days(store, s, e, warmup_days(lookbacks) if warmup is None else warmup)
     combos = p.combos()
     if not combos:
         raise InputError("no threshold set satisfies exit < entry < stop")
     costs = p.costs()
     fill_prices: dict[str, pd.DataFrame] = {}
-    pair_stats, rolling = {}, {}
+    pair_stats: dict[str, PairStats] = {}
+    rolling: dict[str, pd.DataFrame] = {}
     sims: dict[str, RunSim] = {}
     meta: list[dict] = []
     pending: dict[str, tuple[pd.DataFrame, pd.DataFrame, pd.Series]] = {}
@@ -224,24 +218,45 @@ def run_pairs_backtest(
                 pending |= _vectorbt_orders(inp, zf, combos, labels, p.max_hold, p.long_only)
     if pending:
         sims = _vectorbt_runs(pending, costs)
+    return _result(store, meta, sims, pair_stats, rolling, fill_prices)
+
+
+def _trading_days(store: Store, s: pd.Timestamp, e: pd.Timestamp, warm: int) -> pd.DatetimeIndex:
+    """The US trading days to ``e``, from ``warm`` days before ``s`` (the z-score's history)."""
+    full = us_calendar(store, end=e)
+    first = full.searchsorted(s)
+    if len(full[first:]) < MIN_BACKTEST_DAYS:
+        raise NoDataError(
+            f"fewer than {MIN_BACKTEST_DAYS} US trading days between {s.date()} and {e.date()}"
+        )
+    return full[max(0, first - warm) :]
+
+
+def _result(
+    store: Store,
+    meta: list[dict],
+    sims: dict[str, RunSim],
+    stats: dict[str, PairStats],
+    rolling: dict[str, pd.DataFrame],
+    prices: dict[str, pd.DataFrame],
+) -> PairsResult:
+    """The runs as one result: metrics table, trades, equity and returns (date x run)."""
     idx = next(iter(sims.values())).value.index
     rows, trades = _run_rows(store, meta, sims, idx)
     value = pd.DataFrame({m["run"]: sims[m["run"]].value for m in meta}, index=idx)
-    returns = value.pct_change().fillna(0.0)
     table = pd.DataFrame(rows).set_index("run")
     for col in ("ruined_on", "data_ended"):  # dates or None: one dtype whatever the chunk holds
         values = table[col].astype(object)
         table[col] = values.where(values.notna(), None)
-    weights = {m["run"]: sims[m["run"]].weights for m in meta}
     return PairsResult(
         table=table,
         trades=trades,
-        stats=pair_stats,
+        stats=stats,
         rolling=rolling,
         value=value,
-        returns=returns,
-        weights=weights,
-        prices=fill_prices,
+        returns=value.pct_change().fillna(0.0),
+        weights={m["run"]: sims[m["run"]].weights for m in meta},
+        prices=prices,
     )
 
 

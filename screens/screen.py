@@ -109,25 +109,39 @@ def run_screen(
     mult, scores = score_panel(
         store, universe, [as_of_ts], panel_config=panel_config, score_config=score_config
     )
-    m = mult.xs(as_of_ts, level="date")
-    # rows in ticker order, so ties and unranked rows never depend on the universe file's order
-    s = scores.xs(as_of_ts, level="date").sort_index(kind="mergesort").copy()
+    s = _rows(store, universe, mult, scores, as_of_ts)
+    rows = _ranked(s, as_of_ts, flt)
+    segs = segment_medians(mult, universe, as_of_ts)
+    return ScreenResult(
+        as_of=as_of_ts,
+        rows=rows,
+        segments=segs,
+        universe_path=str(universe.path),
+        filters=flt,
+        notes=notes,
+        data_end=data_end,
+    )
+
+
+def _rows(
+    store: Store,
+    universe: Universe,
+    mult: pd.DataFrame,
+    scores: pd.DataFrame,
+    as_of: pd.Timestamp,
+) -> pd.DataFrame:
+    """One row per Chinese name on ``as_of``, in ticker order (so that ties and unranked rows
+    never depend on the universe file's order): its scores, inputs and flags."""
+    m = mult.xs(as_of, level="date")
+    s = scores.xs(as_of, level="date").sort_index(kind="mergesort").copy()
     s["name"] = [universe[t].name for t in s.index]
-    for col in (
-        "market_cap",
-        "price_usd",
-        "price_date",
-        "valuation_source",
-        "snapshot_date",
-        "fundamentals_period_end",
-        "negative_earnings",
-        *INPUT_COLUMNS,
-    ):
+    for col in ("market_cap", "price_usd", "price_date", "valuation_source", "snapshot_date",
+                "fundamentals_period_end", "negative_earnings", *INPUT_COLUMNS):  # fmt: skip
         s[col] = m[col].reindex(s.index)
     checks = flags_by_ticker(  # a series' end is flagged by the panel ("stale price")
         verify_store(store, universe, files=False),
-        as_of_ts - pd.Timedelta(days=DATA_CHECK_DAYS),
-        as_of_ts,
+        as_of - pd.Timedelta(days=DATA_CHECK_DAYS),
+        as_of,
         checks=tuple(c for c in CHECKS if c != "stale"),
     )
     flags = []
@@ -143,18 +157,23 @@ def run_screen(
         fl += checks.get(t, [])
         flags.append("; ".join(fl))
     s["flags"] = flags
+    return s
+
+
+def _ranked(s: pd.DataFrame, as_of: pd.Timestamp, flt: ScreenFilters) -> pd.DataFrame:
+    """The rows ranked under the filters (the eligibility rule, the segments, the top N), the
+    names left out after them with why in their flags."""
     # stale: the oldest annual figure in use is older than --stale-days (snapshots are current)
-    ex = exclusions(s, as_of_ts, flt.eligibility)
+    ex = exclusions(s, as_of, flt.eligibility)
     s["stale"] = ex["stale"]
     keep = pd.Series(True, index=s.index)
     if flt.segments:
         keep &= s["segment"].isin(flt.segments)
-    few, small, old = ex["few"], ex["small"], ex["old"]
     scored = s["composite"].notna() & ~ex["out"]
     for mask, why in (
-        (few, f"excluded: fewer than {flt.min_metrics} metrics"),
-        (small, f"excluded: market cap below USD {flt.min_market_cap:,.0f}"),
-        (old, "excluded: stale fundamentals"),
+        (ex["few"], f"excluded: fewer than {flt.min_metrics} metrics"),
+        (ex["small"], f"excluded: market cap below USD {flt.min_market_cap:,.0f}"),
+        (ex["old"], "excluded: stale fundamentals"),
     ):
         s.loc[mask, "flags"] = [f"{why}; {f}" if f else why for f in s.loc[mask, "flags"]]
     ranked = s[keep & scored].sort_values(["score", "composite"], ascending=False, kind="mergesort")
@@ -162,17 +181,7 @@ def run_screen(
         ranked = ranked.head(flt.top)
     ranked = ranked.assign(rank=np.arange(1, len(ranked) + 1))
     rest = s[keep & ~scored].sort_values(["segment"], kind="mergesort").assign(rank=np.nan)
-    rows = pd.concat([ranked, rest]).reset_index(names="ticker")
-    segs = segment_medians(mult, universe, as_of_ts)
-    return ScreenResult(
-        as_of=as_of_ts,
-        rows=rows,
-        segments=segs,
-        universe_path=str(universe.path),
-        filters=flt,
-        notes=notes,
-        data_end=data_end,
-    )
+    return pd.concat([ranked, rest]).reset_index(names="ticker")
 
 
 #: the columns a screen can be ordered by (``--sort``)
