@@ -223,6 +223,42 @@ def discount_signal(
     return out
 
 
+def _fit_beside(target: np.ndarray, shut: np.ndarray, kept: float) -> None:
+    """In place: no order for the ``shut`` names, and the others scaled to fit beside the
+    weight ``kept`` they still hold (plus a fee buffer)."""
+    keep = min(1.0, float(kept) + FEE_BUFFER)
+    target[shut] = 0.0
+    if target.sum() > 1.0 - keep > 0:
+        target *= (1.0 - keep) / target.sum()
+    elif keep >= 1.0:
+        target[:] = 0.0
+
+
+def _ended(cal: pd.DatetimeIndex, trad: np.ndarray) -> np.ndarray:
+    """``date x name``: the name has had no close for longer than :data:`DATA_ENDED_DAYS`
+    calendar days (longer than any market holiday), as known on that date."""
+    last_close = pd.DataFrame(
+        np.where(trad, np.arange(len(cal))[:, None], np.nan), index=cal
+    ).ffill()
+    since = cal.to_numpy()[:, None] - cal.to_numpy()[last_close.fillna(0).to_numpy(dtype=int)]
+    return (since > np.timedelta64(DATA_ENDED_DAYS, "D")) & last_close.notna().to_numpy()
+
+
+def _trade_day(
+    i: int, last_j: int, held: np.ndarray, target: np.ndarray, trad: np.ndarray,
+    ended: np.ndarray,
+) -> tuple[int, np.ndarray]:  # fmt: skip
+    """The first row after ``i`` (at the latest ``last_j``) on which every name the rebalance
+    trades has a home-market close, and the held names whose data have ended by then."""
+    j = i + 1
+    while True:
+        stopped = (held > 0) & ended[j]
+        involved = ((held > 0) & ~stopped) | (target > 0)
+        if trad[j, involved].all() or j >= last_j:
+            return j, stopped
+        j += 1
+
+
 def _select(s: np.ndarray, seg: np.ndarray, params: LongDiscountParams) -> np.ndarray:
     """Column positions of the selected names, best first (ties keep column order)."""
     ok = np.isfinite(s)
@@ -317,13 +353,12 @@ def target_weights(
     vol_window: int = 63,
     max_defer: int = 10,
 ) -> tuple[pd.DataFrame, list[Rebalance]]:
-    """Target weights placed after each signal date, and the rebalance records
-    ``{"signal_date", "trade_date", "weights", "data_ended"}``; the frame is NaN where no order
-    is placed.
+    """Target weights placed after each signal date, and the :class:`Rebalance` records; the
+    frame is NaN where no order is placed.
 
-    * Selection uses only the signal date: a name is eligible with a USD close at most five days
-      old then (``prices_usd`` is NaN past that, see :func:`data.fx.usd_closes`).  Nothing about
-      when a series will end is used.
+    * Selection uses only the signal date: a name is eligible with a USD close at most
+      :data:`data.calendar.MAX_PRICE_AGE_DAYS` old then (``prices_usd`` is NaN past that, see
+      :func:`data.fx.usd_closes`).  Nothing about when a series will end is used.
     * Orders fill at a close that happens after the decision: the rebalance is placed on the
       first trading day after the signal date on which every name it trades (the new selection
       and the previous holdings) has a home-market close (``tradable``, default: a price), at
@@ -356,12 +391,7 @@ def target_weights(
     held = np.zeros(len(cols))  # targets of the last rebalance placed
     prev_j = 0
     pff = prices_usd.ffill().to_numpy(dtype=float)
-    # calendar days since each name's last close, as known on each day
-    last_close = pd.DataFrame(
-        np.where(trad, np.arange(len(cal))[:, None], np.nan), index=cal, columns=cols
-    ).ffill()
-    since = cal.to_numpy()[:, None] - cal.to_numpy()[last_close.fillna(0).to_numpy(dtype=int)]
-    ended = (since > np.timedelta64(DATA_ENDED_DAYS, "D")) & last_close.notna().to_numpy()
+    ended = _ended(cal, trad)
     pos = cal.get_indexer(signal.index)
     for k, i in enumerate(pos):
         if i < 0 or i + 1 >= len(cal):
@@ -374,26 +404,13 @@ def target_weights(
             raise ValueError(f"non-finite target weights on {signal.index[k].date()}")
         target = np.zeros(len(cols))
         target[chosen] = wt
-        last_j = min(i + 1 + max_defer, nxt, len(cal) - 1)
-        j = i + 1
-        while True:
-            # stopped: held, and no close for longer than any market holiday, as known on j
-            stopped = (held > 0) & ended[j]
-            involved = ((held > 0) & ~stopped) | (target > 0)
-            if trad[j, involved].all() or j >= last_j:
-                break
-            j += 1
+        j, stopped = _trade_day(i, min(i + 1 + max_defer, nxt, len(cal) - 1), held, target,
+                                trad, ended)  # fmt: skip
         target[stopped] = 0.0  # sold at its last traded close (the frozen price)
         involved = ((held > 0) & ~stopped) | (target > 0)
         shut = involved & ~trad[j]
         if shut.any():  # fallback: keep the shut names, fit the rest beside them
-            keep = _drifted(held, pff, prev_j, j)[shut & (held > 0)].sum()
-            keep = min(1.0, float(keep) + FEE_BUFFER)
-            target[shut] = 0.0
-            if target.sum() > 1.0 - keep > 0:
-                target *= (1.0 - keep) / target.sum()
-            elif keep >= 1.0:
-                target[:] = 0.0
+            _fit_beside(target, shut, _drifted(held, pff, prev_j, j)[shut & (held > 0)].sum())
         row = np.where(seen[j] & (trad[j] | stopped), 0.0, np.nan)
         row[target > 0] = target[target > 0]
         row[shut] = np.nan
