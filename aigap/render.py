@@ -84,18 +84,25 @@ def screen_table(console: Console, res: ScreenResult) -> None:
                   body, texts, not wide, caption=caption)  # fmt: skip
     for k, (ticker, flags) in enumerate(notes, 1):
         console.print(f"  {k}. {ticker}: {flags}")
-    rest = res.rows[res.rows["rank"].isna()]
-    if len(rest):
-        u = Table(
-            title="Not ranked (no multiple computable from the data as of this date, or "
-            "filtered out)"
-        )
-        for c in ["ticker", "name", "segment", "flags"]:
-            u.add_column(c, no_wrap=c != "flags")
-        for r in rest.to_dict("records"):
-            u.add_row(r["ticker"], _cut(str(r["name"]), 30), r["segment"], r["flags"])
-        console.print(u)
-    seg = res.segments
+    _unranked_table(console, res.rows[res.rows["rank"].isna()])
+    _segment_gap_table(console, res.segments)
+
+
+def _unranked_table(console: Console, rest: pd.DataFrame) -> None:
+    if not len(rest):
+        return
+    u = Table(
+        title="Not ranked (no multiple computable from the data as of this date, or filtered out)"
+    )
+    for c in ["ticker", "name", "segment", "flags"]:
+        u.add_column(c, no_wrap=c != "flags")
+    for r in rest.to_dict("records"):
+        u.add_row(r["ticker"], _cut(str(r["name"]), 30), r["segment"], r["flags"])
+    console.print(u)
+
+
+def _segment_gap_table(console: Console, seg: pd.DataFrame) -> None:
+    """China vs US median of each metric by segment, with the names each median rests on."""
     labels, body = [], []
     for sname, grp in seg.groupby("segment", sort=False):
         labels.append(str(sname))

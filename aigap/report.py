@@ -13,6 +13,7 @@ script in the page records JavaScript errors and how many charts drew in ``data-
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 from collections.abc import Iterable
@@ -83,10 +84,14 @@ def _page(title: str, inputs: dict, parts: Iterable[str]) -> str:
 
 
 def _figure(fig, title: str) -> str:
+    """The chart as an HTML fragment; its element id is a hash of its content (plotly's
+    default is a random UUID, which would make two runs of one report differ)."""
     fig.update_layout(
         title=title, template="plotly_white", height=420, margin=dict(l=50, r=20, t=50, b=40)
     )
-    return fig.to_html(full_html=False, include_plotlyjs=False, config={"responsive": True})
+    div_id = "chart-" + hashlib.sha256(fig.to_json().encode()).hexdigest()[:16]
+    return fig.to_html(full_html=False, include_plotlyjs=False, config={"responsive": True},
+                       div_id=div_id)  # fmt: skip
 
 
 def _table(df: pd.DataFrame, title: str) -> str:
@@ -116,34 +121,41 @@ def screen_report(
     """The screen as a page: ``res`` a :class:`screens.screen.ScreenResult`, ``gap_rows`` from
     :func:`screens.gap.gap_history` (segment ``ALL``), ``changes`` from
     :func:`screens.export.diff_screens` against the previous archived screen (if any)."""
-    import plotly.graph_objects as go
-
     rows = res.rows
     ranked = rows[rows["rank"].notna()]
-    cols = [
-        "rank",
-        "ticker",
-        "name",
-        "segment",
-        "market_cap",
-        "score",
-        "composite",
-        "z_segment",
-        "n_metrics",
-        "ps",
-        "ps_peer",
-        "pe_trailing",
-        "pe_trailing_peer",
-        "pe_forward",
-        "pe_forward_peer",
-        "ev_sales",
-        "ev_sales_peer",
-        "flags",
-    ]
-    table = ranked[[c for c in cols if c in ranked.columns]].copy()
+    table = ranked[[c for c in _SCREEN_COLUMNS if c in ranked.columns]].copy()
     table["market_cap"] = table["market_cap"] / 1e9
     table = table.rename(columns={"market_cap": "market_cap_usd_bn"})
-    seg = res.segments
+    bar, scatter, hist = _screen_figures(rows, res.segments, gap_rows)
+    return _page(
+        f"aigap screen {res.as_of.date()}",
+        inputs,
+        [
+            _table(table, "Ranked Chinese names (click a header to sort)"),
+            _figure(bar, "Discount by segment (P/S), with the names each median rests on"),
+            _figure(scatter, "Each name's P/S against its peer median"),
+            _figure(
+                hist,
+                "The gap over time (all segments, point in time; medians on fewer than 3 names "
+                "left out)",
+            ),
+            _changes(changes),
+        ],
+    )
+
+
+#: the columns of the report's ranked table
+_SCREEN_COLUMNS = (
+    "rank", "ticker", "name", "segment", "market_cap", "score", "composite", "z_segment",
+    "n_metrics", "ps", "ps_peer", "pe_trailing", "pe_trailing_peer", "pe_forward",
+    "pe_forward_peer", "ev_sales", "ev_sales_peer", "flags",
+)  # fmt: skip
+
+
+def _screen_figures(rows: pd.DataFrame, seg: pd.DataFrame, gap_rows: pd.DataFrame) -> tuple:
+    """The discount by segment (P/S), each name against its peer median, the gap over time."""
+    import plotly.graph_objects as go
+
     ps = seg[seg["metric"] == "ps"]
     bar = go.Figure(
         go.Bar(
@@ -174,21 +186,7 @@ def screen_report(
         solid = (g["gap_pct"] * 100).where(~g["thin"].astype(bool))  # thin medians left out
         hist.add_trace(go.Scatter(x=g["date"], y=solid, name=metric))
     hist.update_yaxes(title="China median vs US median, %")
-    return _page(
-        f"aigap screen {res.as_of.date()}",
-        inputs,
-        [
-            _table(table, "Ranked Chinese names (click a header to sort)"),
-            _figure(bar, "Discount by segment (P/S), with the names each median rests on"),
-            _figure(scatter, "Each name's P/S against its peer median"),
-            _figure(
-                hist,
-                "The gap over time (all segments, point in time; medians on fewer than 3 names "
-                "left out)",
-            ),
-            _changes(changes),
-        ],
-    )
+    return bar, scatter, hist
 
 
 def _changes(changes: pd.DataFrame | None) -> str:

@@ -121,3 +121,13 @@ def test_reports_before_the_gap_history_and_sweeps_of_lists(tmp_path):
     text = out.read_text()
     assert "top3|M|equal|valuation" in text and "top5|M|equal|valuation" in text
     assert "&quot;2026-07-14&quot;" in text  # the end actually used, not null
+
+
+def test_a_report_is_the_same_bytes_every_time(tmp_path):
+    """Same inputs, same bytes: no random chart ids (plotly's default) or times in a report."""
+    pages = []
+    for name in ("a.html", "b.html"):
+        assert main(["report", "pairs", "--pair", "BABA:AMZN", "--start", "2024-01-01",
+                     "--out", str(tmp_path / name)]) == 0  # fmt: skip
+        pages.append((tmp_path / name).read_bytes())
+    assert pages[0] == pages[1] and pages[0].count(b'class="plotly-graph-div') >= 3
