@@ -509,6 +509,12 @@ def screen(
                      panel_config=config)  # fmt: skip
     if sort:
         res = sorted_screen(res, sort)
+    if archive:  # the archived file's name has the as-of date: checked once it is known
+        from data.paths import check_distinct
+        from screens.export import archive_path
+
+        check_distinct(out=out, export=export, report=report,
+                       archive=str(archive_path(archive, res.as_of)))  # fmt: skip
     if report:
         _screen_report(store, uni, res, report, previous)
     for note in res.notes:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backtests.metrics import DAYS  # borrow accrues per trading day
+from backtests.metrics import DAYS, MIN_ANNUALISE_DAYS  # borrow accrues per trading day
 from data.derived import use_numba_cache
 
 use_numba_cache()  # compiled once, then loaded (before numba is imported)
@@ -326,6 +326,14 @@ def _simulate(ca, cb, fa, fb, wa, wb, orders, n_orders, fees, slippage, init_cas
 
 
 @njit(cache=True, error_model="numpy")
+def _check_forward_filled(x):
+    """The loop reads a bar's close as the last close (it is given forward-filled)."""
+    for i in range(1, len(x)):
+        if np.isnan(x[i]) and not np.isnan(x[i - 1]):
+            raise ValueError("closes must be forward-filled (a NaN after a close)")
+
+
+@njit(cache=True, error_model="numpy")
 def _back_filled(x):
     out = x.copy()
     for i in range(len(out) - 2, -1, -1):
@@ -347,9 +355,11 @@ def _one_set(z, beta, can_enter, tradable, ca, cb, fa, fb, ended, en, ex, st, ma
         _net_of_borrow(ca, cb, fa, fb, wa, wb, orders, n, fees, slippage, init_cash, rate)
     s1, s2, mdd = _simulate(ca, cb, fa, fb, wa, wb, orders, n, fees, slippage, init_cash, rate,
                             value, gross, traded, paid)  # fmt: skip
-    t_n = len(z)
-    var = (s2 - s1 * s1 / (t_n - 1)) / (t_n - 2) if t_n > 2 else np.nan
-    sharpe = s1 / (t_n - 1) / np.sqrt(var) * np.sqrt(DAYS) if var > 0 else np.nan
+    t_n = len(z)  # the table's returns: the first bar's and those after a total loss are 0
+    var = (s2 - s1 * s1 / t_n) / (t_n - 1) if t_n > 1 else np.nan
+    sharpe = s1 / t_n / np.sqrt(var) * np.sqrt(DAYS) if var > 0 else np.nan
+    if t_n < MIN_ANNUALISE_DAYS:
+        sharpe = np.nan
     return np.array([value[t_n - 1], sharpe, mdd, float(n), paid[t_n - 1]])
 
 
@@ -386,6 +396,8 @@ def pair_grid(
     orders = np.empty((2, k_n, t_n))
     extra = np.empty((3, k_n, t_n))
     rows = np.empty(t_n, dtype=np.int64)
+    _check_forward_filled(ca)
+    _check_forward_filled(cb)
     fa, fb = _back_filled(ca), _back_filled(cb)  # vectorbt values positions on these
     for k in range(k_n):
         _one_set(
@@ -421,8 +433,9 @@ def pair_grid_summary(
 ):
     """The grid explorer: the same rule and accounting as :func:`pair_grid` for ``K`` threshold
     sets, keeping per set only the figures a sweep ranks on (``K x 5``, the columns of
-    :data:`SUMMARY`): the final equity, the annualised Sharpe ratio of the daily returns
-    (``mean / std(ddof=1) * sqrt(252)``, returns from the first bar), the maximum drawdown
+    :data:`SUMMARY`): the final equity, the annualised Sharpe ratio of the daily returns as
+    the backtest table has it (``mean / std(ddof=1) * sqrt(252)`` over every bar, the first
+    and those after a total loss counting 0; blank under 63 bars), the maximum drawdown
     (negative), the number of bars with an order and the borrow paid.  Each set runs in the
     same few rows, so memory stays that of one set."""
     t_n, k_n = len(z), len(entries)
@@ -435,6 +448,8 @@ def pair_grid_summary(
     paid = np.empty(t_n)
     rows = np.empty(t_n, dtype=np.int64)
     out = np.empty((k_n, 5))
+    _check_forward_filled(ca)
+    _check_forward_filled(cb)
     fa, fb = _back_filled(ca), _back_filled(cb)
     for k in range(k_n):
         out[k] = _one_set(

@@ -2,24 +2,29 @@
 scores, the data checks), so that a fresh process does not rebuild them.
 
 An entry is found again only when nothing it was derived from has changed: its key holds the
-store's folder and manifest (which names every table's SHA-256), the size, modification time
-and inode of every file in the store, the caller's key
+store's folder and the manifest the reading :class:`Store` holds (which names every table's
+SHA-256), the size, modification time and inode of every file in the store, the caller's key
 (universe content, dates, settings) and a fingerprint of the code that derives it (every
-``.py`` file of the ``data``, ``screens`` and ``strategies`` packages).  A table rewritten or
+``.py`` file of the ``data``, ``screens`` and ``strategies`` packages, and the versions of
+Python, numpy, pandas and pyarrow).  A table rewritten or
 corrupted in place changes its file's stat, so the next run reads (and checks) it again;
 ``aigap data verify`` always reads every table.
 
 The cache is best effort: an unreadable entry is recomputed, an unwritable folder is skipped.
 ``AIGAP_CACHE_DIR`` moves it, ``AIGAP_NO_CACHE=1`` turns it off.  Entries are pickles written
-atomically into a folder only the user can read (mode 0700); the newest :data:`KEEP` are kept.
+atomically into a folder only the user can read (mode 0700), and read only from a folder that
+is the user's and that no one else can write; the newest :data:`KEEP` are kept.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 import pickle
+import stat
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -60,8 +65,16 @@ def derived_dir() -> Path | None:
 
 @functools.cache
 def _code_fingerprint() -> str:
+    """The code that derives the figures: every ``.py`` file of :data:`_PACKAGES` (size and
+    time) and the versions of Python and of the libraries the figures go through."""
+    import numpy
+    import pandas
+    import pyarrow
+
     root = Path(__file__).resolve().parents[1]
-    h = hashlib.sha256()
+    h = hashlib.sha256(
+        f"{sys.version}|{numpy.__version__}|{pandas.__version__}|{pyarrow.__version__}\n".encode()
+    )
     for pkg in _PACKAGES:
         for f in sorted((root / pkg).rglob("*.py")):
             st = f.stat()
@@ -70,15 +83,32 @@ def _code_fingerprint() -> str:
 
 
 def _store_fingerprint(store: Store) -> str:
-    h = hashlib.sha256(f"{store.root.resolve()}\n".encode())
-    for f in sorted(store.root.iterdir()):
-        if f.is_file() and not f.name.startswith("."):
-            st = f.stat()
-            h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}\n".encode())
-    manifest = store.root / "manifest.json"
-    if manifest.is_file():
-        h.update(manifest.read_bytes())
-    return h.hexdigest()
+    """The store as this :class:`Store` object sees it, taken once per object: the manifest it
+    holds (which names every committed table's SHA-256; the tables it reads are those) and the
+    size, time and inode of every file.  A store committed again after the object read its
+    manifest therefore never gets this object's figures under the new state's key."""
+
+    def compute() -> str:
+        h = hashlib.sha256(f"{store.root.resolve()}\n".encode())
+        h.update(json.dumps(store.manifest(), sort_keys=True, default=str).encode())
+        for f in sorted(store.root.iterdir()):
+            if f.is_file() and not f.name.startswith("."):
+                st = f.stat()
+                h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}\n".encode())
+        return h.hexdigest()
+
+    fingerprint: str = store.cached("derived:fingerprint", compute)
+    return fingerprint
+
+
+def _private(folder: Path) -> bool:
+    """The cache folder is the user's own and no one else may write it (a pickle runs code
+    when loaded)."""
+    try:
+        st = folder.stat()
+    except OSError:
+        return False
+    return st.st_uid == os.getuid() and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
 def load_or_compute(store: Store, key: str, compute: Callable[[], Any]) -> Any:
@@ -94,6 +124,8 @@ def load_or_compute(store: Store, key: str, compute: Callable[[], Any]) -> Any:
     except OSError:
         return compute()
     path = folder / f"{name}.pkl"
+    if folder.is_dir() and not _private(folder):
+        return compute()  # a folder others can write: neither read nor written
     try:
         with path.open("rb") as fh:
             return pickle.load(fh)

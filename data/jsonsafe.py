@@ -8,6 +8,7 @@ import json
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["DIGITS", "clean", "frame_records", "number", "to_json"]
@@ -17,11 +18,15 @@ DIGITS = 8
 
 
 def number(x: Any, digits: int = DIGITS) -> Any:
-    """One value as JSON: None for missing, NaN or infinite; booleans and Python integers as
-    they are; any other number a float rounded to ``digits`` places; text as text; anything
-    else its text."""
+    """One value as JSON: None for missing (NaN, NaT), infinite; booleans (numpy's too) and
+    Python integers as they are; any other number (numpy integers included) a float rounded to
+    ``digits`` places; text as text; anything else its text."""
     if x is None or isinstance(x, (bool, str)):
         return x
+    if isinstance(x, np.bool_):
+        return bool(x)
+    if x is pd.NaT:
+        return None
     try:
         f = float(x)
     except (TypeError, ValueError):

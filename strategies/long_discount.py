@@ -183,8 +183,10 @@ def discount_signal(
     eligibility: Eligibility | None = None,
 ) -> pd.DataFrame:
     """Signal on ``dates`` (higher = cheaper), wide ``date x Chinese ticker``.  With
-    ``eligibility`` (the screen's rule: :func:`screens.eligibility.exclusions` on each date), a
-    valued name the screen would leave out has no signal on that date, whatever the kind.
+    ``eligibility`` (the screen's rule: :func:`screens.eligibility.exclusions` on each date),
+    only the names the screen would rank on a date have a signal on it, whatever the kind (a
+    name without a valuation is not ranked by the screen, so the price signal then covers the
+    valued names that pass the rule).
 
     * ``valuation``: the screen's score (composite discount to US peers + ln tilt), computed with
       what was public on each date;
@@ -200,18 +202,19 @@ def discount_signal(
         config = PanelConfig(stale_fundamentals_days=rule.stale_days)
         mult, scores = score_panel(store, universe, dates, panel_config=config)
         val = scores["score"].unstack("ticker").reindex(index=dates)
-        if eligibility is not None:
+        if eligibility is not None:  # only the names the screen would rank on the date
             rows = scores[["composite", "n_metrics"]].join(
                 mult[["market_cap", "fundamentals_period_end", "valuation_source"]]
             )
             out = exclusions(rows, rows.index.get_level_values("date"), eligibility)["out"]
-            excluded = out.unstack("ticker").reindex(index=dates).eq(True)  # no row: not out
-            val = val.where(~excluded.reindex(columns=val.columns, fill_value=False))
+            ranked = (rows["composite"].notna() & ~out).unstack("ticker").reindex(index=dates)
+            excluded = ~ranked.eq(True)  # no row, no valuation or left out by the rule
+            val = val.where(~excluded.reindex(columns=val.columns, fill_value=True))
     if kind == "valuation":
         return val
     pr = price_relative_signal(prices_usd, universe).reindex(dates)
     if excluded is not None:
-        pr = pr.where(~excluded.reindex(columns=pr.columns, fill_value=False))
+        pr = pr.where(~excluded.reindex(columns=pr.columns, fill_value=True))
     if kind == "price":
         return pr
     assert val is not None

@@ -324,6 +324,17 @@ def test_an_end_after_the_data_is_said(capsys):
         ["screen", "--out", "{d}/M", "--archive", "{d}/M"],  # found by Hypothesis
         ["screen", "--out", "{d}/M.csv", "--export", "{d}/./M.csv"],
         [
+            "screen",
+            "--as-of",
+            "2025-06-30",
+            "--format",
+            "json",
+            "--out",
+            "{d}/screen-2025-06-30.json",
+            "--archive",
+            "{d}",
+        ],  # found by review
+        [
             "backtest",
             "pairs",
             "--pair",

@@ -99,3 +99,39 @@ def test_a_broken_entry_or_an_unwritable_folder_only_costs_time(synthetic_store,
     monkeypatch.setenv("AIGAP_CACHE_DIR", str(blocker / "derived"))  # cannot be a folder
     assert load_or_compute(synthetic_store, "k", compute) == [1, 2]
     assert len(calls) == 3
+
+
+def test_a_reader_older_than_a_commit_never_poisons_the_new_state(tmp_path, cache_dir):
+    """A Store that read its tables before `aigap data update` committed (a notebook, a Dask
+    worker) keeps its own figures; a fresh process on the new store computes the new ones."""
+    import shutil
+
+    from data.calendar import data_bounds
+    from data.commit import commit_tables
+    from data.store import EMBEDDED
+    from data.universe import load_universe
+
+    root = tmp_path / "store"
+    shutil.copytree(EMBEDDED, root)
+    uni = load_universe()
+    old = Store(root)
+    for name in ("prices", "fundamentals", "valuations"):
+        old.table(name)
+    writer = Store(root)
+    px = writer.table("prices")
+    commit_tables(root, {"prices": px[px["date"] < "2026-01-01"]}, writer.manifest())
+    assert data_bounds(old, uni).last_us_day == pd.Timestamp("2026-07-14")  # its own view
+    fresh = data_bounds(Store(root), uni).last_us_day
+    assert fresh == pd.Timestamp("2025-12-31")
+
+
+def test_a_folder_others_can_write_is_never_read(synthetic_store, tmp_path, monkeypatch):
+    """A pickle runs code when loaded: a cache folder anyone else may write is ignored."""
+    d = tmp_path / "shared"
+    d.mkdir()
+    d.chmod(0o777)
+    monkeypatch.setenv("AIGAP_CACHE_DIR", str(d))
+    calls, compute = _counting(1)
+    load_or_compute(synthetic_store, "k", compute)
+    load_or_compute(Store(synthetic_store.root), "k", compute)
+    assert len(calls) == 2 and list(d.iterdir()) == []

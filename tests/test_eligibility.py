@@ -72,3 +72,20 @@ def test_the_cli_backtest_takes_the_screens_options(capsys):
     assert main(args) == 0
     assert "eligibility" not in json.loads(capsys.readouterr().out)  # default: no rule
     assert main([*args, "--min-metrics", "0"]) == 2
+
+
+@pytest.mark.parametrize("kind", ["price", "auto"])
+def test_with_a_rule_every_signal_holds_only_names_the_screen_ranks(embedded, universe, kind):
+    from data.calendar import us_calendar
+    from data.fx import usd_closes
+
+    d = pd.Timestamp("2025-12-31")
+    cal = us_calendar(embedded, end=d)[-400:]
+    px = usd_closes(embedded, universe, [*universe.china, *universe.us], cal)
+    rule = Eligibility(min_market_cap=5e9)
+    sig = discount_signal(embedded, universe, pd.DatetimeIndex([d]), px, kind, eligibility=rule)
+    screen = run_screen(embedded, universe, d, filters=ScreenFilters(min_market_cap=5e9))
+    ranked = set(screen.rows.loc[screen.rows["rank"].notna(), "ticker"])
+    assert set(sig.loc[d].dropna().index) == ranked
+    free = discount_signal(embedded, universe, pd.DatetimeIndex([d]), px, kind)
+    assert set(free.loc[d].dropna().index) - ranked  # without the rule, more names

@@ -32,7 +32,13 @@ def test_documents_are_the_same_text_every_time():
     doc = {
         "b": [1.23456789012, float("nan"), None, True, "x"],
         "a": pd.Timestamp("2026-07-14 00:00"),
-        3: {"inf": float("-inf"), "np": np.int64(7), "obj": object},
+        3: {
+            "inf": float("-inf"),
+            "np": np.int64(7),
+            "obj": object,
+            "yes": np.bool_(True),
+            "nat": pd.NaT,
+        },
     }
     text = to_json(doc)
     assert text == to_json(clean(doc))  # cleaning twice changes nothing
@@ -40,3 +46,4 @@ def test_documents_are_the_same_text_every_time():
     assert list(back) == ["3", "a", "b"]  # sorted keys, as text
     assert back["a"] == "2026-07-14" and back["b"] == [1.23456789, None, None, True, "x"]
     assert back["3"]["inf"] is None and back["3"]["np"] == 7.0
+    assert back["3"]["yes"] is True and back["3"]["nat"] is None

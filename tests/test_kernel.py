@@ -114,8 +114,7 @@ def test_the_grid_summary_equals_figures_computed_from_the_full_run(
     summary = kernel_grid(inp, zf, combos, summary=True, **args)
     for k in range(len(combos)):
         v = values[:, k]
-        prev = v[:-1]
-        r = np.where(prev != 0, v[1:] / np.where(prev != 0, prev, 1.0) - 1.0, 0.0)
+        r = pd.Series(v).pct_change().fillna(0.0)  # the backtest table's returns
         sharpe = r.mean() / r.std(ddof=1) * np.sqrt(252)
         mdd = (v / np.maximum.accumulate(v) - 1.0).min()
         n_orders = np.isfinite(orders[:, k, :]).any(axis=1).sum()
