@@ -52,12 +52,13 @@ def _add(a: float, b: float) -> float:
 
 @njit(cache=True, error_model="numpy")
 def _rule(z, beta, can_enter, tradable, entry, exit_, stop, max_hold, long_only, ended, pos, wa,
-          wb, orders):  # fmt: skip
+          wb, orders, keep=True):  # fmt: skip
     """:func:`strategies.pairs.pair_positions` (flat after row ``ended``) and
     :func:`strategies.pairs.position_weights` of one threshold set in one pass, written into
     ``pos``, ``wa`` and ``wb`` (order weights of legs a and b, NaN where no order) and the rows
-    with an order into ``orders``; returns their number.  The order at row ``t`` follows the
-    position decided at the close of ``t - 1``."""
+    with an order into ``orders``; returns their number (without ``keep``, only the rows with
+    an order are written: the grid explorer reads nothing else).  The order at row ``t``
+    follows the position decided at the close of ``t - 1``."""
     t_n = len(z)
     cur = 0.0
     held = 0
@@ -83,12 +84,13 @@ def _rule(z, beta, can_enter, tradable, entry, exit_, stop, max_hold, long_only,
             placed = want
             orders[n_orders] = t
             n_orders += 1
-        else:
+        elif keep:
             wa[t] = np.nan
             wb[t] = np.nan
         if ended >= 0 and t > ended:  # no data for the pair after its last common close
             cur = 0.0
-            pos[t] = 0.0
+            if keep:
+                pos[t] = 0.0
             continue
         zt = z[t]
         ok = np.isfinite(zt)
@@ -114,7 +116,8 @@ def _rule(z, beta, can_enter, tradable, entry, exit_, stop, max_hold, long_only,
             held = 1 if (go_long or go_short) else held + 1
         else:
             held = 0
-        pos[t] = cur
+        if keep:
+            pos[t] = cur
     return n_orders
 
 
@@ -260,15 +263,17 @@ def _net_of_borrow(ca, cb, fa, fb, wa, wb, orders, n_orders, fees, slippage, ini
 
 @njit(cache=True, error_model="numpy")
 def _simulate(ca, cb, fa, fb, wa, wb, orders, n_orders, fees, slippage, init_cash, rate, value_s,
-              gross, traded, paid):  # fmt: skip
-    """One two-asset cash-sharing group, written into ``value_s`` (``pf.value()`` less the
+              gross, traded, paid, keep):  # fmt: skip
+    """One two-asset cash-sharing group, written (with ``keep``) into ``value_s`` (``pf.value()`` less the
     borrow paid, zero from a total loss on), ``gross`` (the absolute position value of the legs,
     ``pf.asset_value``), ``traded`` (the notional filled) and ``paid`` (the borrow fee so far:
     ``rate / 252`` of the short notional at the previous close).  ``ca`` and ``cb`` are the
     closes the orders fill at, forward-filled; ``fa`` and ``fb`` the same also back-filled
     (vectorbt values positions on them).  The series are accumulated from each bar's fills as
     vectorbt rebuilds them from its order records; a bar without a fill leaves them as they are
-    (adding zero with vectorbt's ``add_nb`` is the identity on its own results)."""
+    (adding zero with vectorbt's ``add_nb`` is the identity on its own results).  Returns the
+    sums of the daily returns and of their squares, the maximum drawdown, the last equity and
+    the borrow paid (the grid explorer keeps only these)."""
     t_n = len(ca)
     cash = init_cash
     pos_a = 0.0
@@ -305,10 +310,11 @@ def _simulate(ca, cb, fa, fb, wa, wb, orders, n_orders, fees, slippage, init_cas
         ruined = ruined or v <= 0  # a total loss ends the run
         if ruined:
             v = 0.0
-        value_s[i] = v
-        gross[i] = abs(av0) + abs(av1)
-        traded[i] = done
-        paid[i] = total
+        if keep:
+            value_s[i] = v
+            gross[i] = abs(av0) + abs(av1)
+            traded[i] = done
+            paid[i] = total
         prev_short = -min(av0, 0.0) + -min(av1, 0.0)
         if i == 0:
             peak = v
@@ -322,7 +328,7 @@ def _simulate(ca, cb, fa, fb, wa, wb, orders, n_orders, fees, slippage, init_cas
             elif v < peak * (1.0 + mdd) and peak > 0:  # deeper: divide only then
                 mdd = v / peak - 1.0
         prev = v
-    return s1, s2, mdd
+    return s1, s2, mdd, prev, total
 
 
 @njit(cache=True, error_model="numpy")
@@ -345,22 +351,24 @@ def _back_filled(x):
 @njit(cache=True, error_model="numpy")
 def _one_set(z, beta, can_enter, tradable, ca, cb, fa, fb, ended, en, ex, st, max_hold,
              long_only, fees, slippage, rate, init_cash, pos, wa, wb, value, gross, traded,
-             paid, orders):  # fmt: skip
+             paid, orders, keep=True):  # fmt: skip
     """One threshold set, written into the rows ``pos`` ... ``paid`` (``orders``: scratch for
     the rows with an order); returns its :data:`SUMMARY` (the Sharpe ratio from the sums of
     the daily returns, which are zero after a total loss)."""
     n = _rule(z, beta, can_enter, tradable, en, ex, st, max_hold, long_only, ended, pos, wa, wb,
-              orders)  # fmt: skip
+              orders, keep)  # fmt: skip
     if rate > 0:  # size every order again on equity net of the borrow paid (two passes)
         _net_of_borrow(ca, cb, fa, fb, wa, wb, orders, n, fees, slippage, init_cash, rate)
-    s1, s2, mdd = _simulate(ca, cb, fa, fb, wa, wb, orders, n, fees, slippage, init_cash, rate,
-                            value, gross, traded, paid)  # fmt: skip
+    s1, s2, mdd, last, total = _simulate(
+        ca, cb, fa, fb, wa, wb, orders, n, fees, slippage, init_cash, rate, value, gross, traded,
+        paid, keep,
+    )  # fmt: skip
     t_n = len(z)  # the table's returns: the first bar's and those after a total loss are 0
     var = (s2 - s1 * s1 / t_n) / (t_n - 1) if t_n > 1 else np.nan
     sharpe = s1 / t_n / np.sqrt(var) * np.sqrt(DAYS) if var > 0 else np.nan
     if t_n < MIN_ANNUALISE_DAYS:
         sharpe = np.nan
-    return np.array([value[t_n - 1], sharpe, mdd, float(n), paid[t_n - 1]])
+    return np.array([last, sharpe, mdd, float(n), total])
 
 
 @njit(cache=True, error_model="numpy")
@@ -455,6 +463,6 @@ def pair_grid_summary(
         out[k] = _one_set(
             z, beta, can_enter, tradable, ca, cb, fa, fb, ended, entries[k], exits[k], stops[k],
             max_hold, long_only, fees, slippage, rate, init_cash, pos, wa, wb, value, gross,
-            traded, paid, rows,
+            traded, paid, rows, False,
         )  # fmt: skip
     return out
