@@ -265,8 +265,8 @@ def _net_of_borrow(ca, cb, fa, fb, wa, wb, orders, n_orders, fees, slippage, ini
 def _simulate(ca, cb, fa, fb, wa, wb, orders, n_orders, fees, slippage, init_cash, rate, value_s,
               gross, traded, paid, keep):  # fmt: skip
     """One two-asset cash-sharing group, written (with ``keep``) into ``value_s``
-    (``pf.value()`` less the borrow paid, zero from a total loss on), ``gross`` (the absolute position value of the legs,
-    ``pf.asset_value``), ``traded`` (the notional filled) and ``paid`` (the borrow fee so far:
+    (``pf.value()`` less the borrow paid, zero from a total loss on), ``gross`` (the absolute
+    position value of the legs, ``pf.asset_value``), ``traded`` (the notional filled) and ``paid`` (the borrow fee so far:
     ``rate / 252`` of the short notional at the previous close).  ``ca`` and ``cb`` are the
     closes the orders fill at, forward-filled; ``fa`` and ``fb`` the same also back-filled
     (vectorbt values positions on them).  The series are accumulated from each bar's fills as
