@@ -266,14 +266,15 @@ def _simulate(ca, cb, fa, fb, wa, wb, orders, n_orders, fees, slippage, init_cas
               gross, traded, paid, keep):  # fmt: skip
     """One two-asset cash-sharing group, written (with ``keep``) into ``value_s``
     (``pf.value()`` less the borrow paid, zero from a total loss on), ``gross`` (the absolute
-    position value of the legs, ``pf.asset_value``), ``traded`` (the notional filled) and ``paid`` (the borrow fee so far:
-    ``rate / 252`` of the short notional at the previous close).  ``ca`` and ``cb`` are the
-    closes the orders fill at, forward-filled; ``fa`` and ``fb`` the same also back-filled
-    (vectorbt values positions on them).  The series are accumulated from each bar's fills as
-    vectorbt rebuilds them from its order records; a bar without a fill leaves them as they are
-    (adding zero with vectorbt's ``add_nb`` is the identity on its own results).  Returns the
-    sums of the daily returns and of their squares, the maximum drawdown, the last equity and
-    the borrow paid (the grid explorer keeps only these)."""
+    position value of the legs, ``pf.asset_value``), ``traded`` (the notional filled) and
+    ``paid`` (the borrow fee so far: ``rate / 252`` of the short notional at the previous
+    close).  ``ca`` and ``cb`` are the closes the orders fill at, forward-filled; ``fa`` and
+    ``fb`` the same also back-filled (vectorbt values positions on them).  The series are
+    accumulated from each bar's fills as vectorbt rebuilds them from its order records; a bar
+    without a fill leaves them as they are (adding zero with vectorbt's ``add_nb`` is the
+    identity on its own results).  Returns the sums of the daily returns and of their
+    squares, the maximum drawdown, the last equity and the borrow paid (the grid explorer
+    keeps only these)."""
     t_n = len(ca)
     cash = init_cash
     pos_a = 0.0
