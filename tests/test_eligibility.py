@@ -32,8 +32,8 @@ def test_the_backtest_signal_has_exactly_the_names_the_screen_ranks(embedded, un
 
 def test_held_names_pass_the_rule_on_their_signal_date(embedded, universe):
     p = LongDiscountParams(top_n=5, rebalance="Q")
-    free = run_discount_backtest(embedded, universe, [p], start="2022-01-01", diagnostics=False)
-    ruled = run_discount_backtest(embedded, universe, [p], start="2022-01-01",
+    free = run_discount_backtest(embedded, universe, [p], start="2024-01-01", diagnostics=False)
+    ruled = run_discount_backtest(embedded, universe, [p], start="2024-01-01",
                                   diagnostics=False, eligibility=RULE)  # fmt: skip
     dates = pd.DatetimeIndex([r.signal_date for r in ruled.rebalances[p.label]])
     mult, scores = score_panel(embedded, universe, dates)
@@ -65,7 +65,7 @@ def test_the_cli_backtest_takes_the_screens_options(capsys):
 
     from aigap.cli import main
 
-    args = ["backtest", "discount", "--start", "2024-01-01", "--format", "json"]
+    args = ["backtest", "discount", "--start", "2025-06-01", "--format", "json"]
     assert main([*args, "--min-market-cap", "20e9", "--exclude-stale"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["eligibility"]["min_market_cap"] == 20e9 and doc["eligibility"]["exclude_stale"]
