@@ -13,7 +13,7 @@ from backtests.discount import DiscountSettings, run_discount_backtest
 from backtests.metrics import SUMMARY_METRICS
 from backtests.report import check_out_dir, finish_document, write_out_dir
 from backtests.walkforward import WalkForward
-from data.jsonsafe import frame_records, to_json
+from data.jsonsafe import frame_records
 from data.store import Store
 from data.universe import Universe
 from strategies.long_discount import DiscountGrid
@@ -71,10 +71,7 @@ def run_discount_cli(
         by_run = {r: _rebalances(res, r) for r in runs}
         paths = write_out_dir(output.out, {**doc, "rebalances_by_run": by_run}, frames)
         print(f"wrote {len(paths)} files to {output.out}", file=sys.stderr)
-    if output.fmt == "json":
-        sys.stdout.write(to_json(doc))
-    else:
-        _print_tables(output.screen, res, doc, settings)
+    output.emit(doc, lambda console: _print_tables(console, res, doc, settings))
     return doc
 
 

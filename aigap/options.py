@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.console import Console
+
+from data.jsonsafe import to_json
 
 __all__ = ["Output"]
 
@@ -22,3 +26,10 @@ class Output:
     @property
     def screen(self) -> Console:
         return self.console or Console()
+
+    def emit(self, doc: dict, tables: Callable[[Console], None]) -> None:
+        """The document on stdout as JSON, or ``tables`` drawn on the console."""
+        if self.fmt == "json":
+            sys.stdout.write(to_json(doc))
+        else:
+            tables(self.screen)

@@ -66,10 +66,7 @@ def run_pairs_cli(
     if output.out:
         paths = write_out_dir(output.out, doc, _frames(res))
         print(f"wrote {len(paths)} files to {output.out}", file=sys.stderr)
-    if output.fmt == "json":
-        sys.stdout.write(to_json(doc))
-    else:
-        _print_tables(output.screen, res, doc, params)
+    output.emit(doc, lambda console: _print_tables(console, res, doc, params))
     return doc
 
 

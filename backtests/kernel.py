@@ -189,22 +189,22 @@ def _order(cash, pos_a, pos_b, last_a, last_b, w_a, w_b, fees, slippage):
     done = 0.0
     for j in range(2):
         if (j == 0) != b_first:  # leg a
-            cash, pos_a, filled, px, fee = _execute(
-                cash, pos_a, last_a, value, w_a, last_a, fees, slippage
-            )
-            if filled != 0.0:
-                flow_a = _add(0.0, -filled * px - fee)
-                fill_a = _add(0.0, filled)
-                done += abs(filled * px)
+            cash, pos_a, flow_a, fill_a, done = _leg(cash, pos_a, last_a, value, w_a, fees,
+                                                     slippage, done)  # fmt: skip
         else:
-            cash, pos_b, filled, px, fee = _execute(
-                cash, pos_b, last_b, value, w_b, last_b, fees, slippage
-            )
-            if filled != 0.0:
-                flow_b = _add(0.0, -filled * px - fee)
-                fill_b = _add(0.0, filled)
-                done += abs(filled * px)
+            cash, pos_b, flow_b, fill_b, done = _leg(cash, pos_b, last_b, value, w_b, fees,
+                                                     slippage, done)  # fmt: skip
     return cash, pos_a, pos_b, flow_a + flow_b, fill_a, fill_b, done
+
+
+@njit(cache=True, error_model="numpy")
+def _leg(cash, pos, price, value, w, fees, slippage, done):
+    """One leg's order: cash and position after it, its cash flow and size as vectorbt records
+    them (0 when nothing filled) and the notional traded so far."""
+    cash, pos, filled, px, fee = _execute(cash, pos, price, value, w, price, fees, slippage)
+    if filled == 0.0:
+        return cash, pos, 0.0, 0.0, done
+    return cash, pos, _add(0.0, -filled * px - fee), _add(0.0, filled), done + abs(filled * px)
 
 
 @njit(cache=True, error_model="numpy")
