@@ -178,6 +178,30 @@ def _overfitting(returns: pd.DataFrame) -> dict:
     return overfitting_report(returns).to_dict()
 
 
+#: the scan table's columns
+SCAN_COLUMNS = [
+    "rank", "segment", "obs", "coint_pvalue", "coint_qvalue", "coint_pvalue_1st_half",
+    "coint_pvalue_2nd_half", "both_halves", "adf_pvalue", "half_life_days", "return_corr", "beta",
+]  # fmt: skip
+
+
+def _scan_tables(console: Console, df: pd.DataFrame, summary: dict, start, end) -> None:
+    from aigap.render import frame_table
+
+    frame_table(
+        console,
+        df[SCAN_COLUMNS],
+        f"Candidate pairs {start} to {end}, ranked by Engle-Granger p-value",
+        "{:.3f}",
+    )
+    console.print(
+        f"{summary['tested']} pairs tested: {summary['p_below_0.05']} with p < 0.05 against "
+        f"{summary['expected_by_chance']} expected by chance; {summary['pass_fdr_0.05']} pass "
+        f"a 5% false discovery rate (Benjamini-Hochberg q-values); "
+        f"{summary['pass_both_halves']} are cointegrated in both halves of the sample"
+    )
+
+
 def _ended_notes(t: pd.DataFrame) -> list[str]:
     ended = t[t["data_ended"].notna()].groupby("pair")["data_ended"].first()
     return [f"{p}: a leg's data end on {d}; positions closed there" for p, d in ended.items()]
@@ -210,34 +234,7 @@ def scan_cli(store: Store, universe: Universe, *, start, end, top, fmt, out, con
     elif fmt == "csv":
         text = df.to_csv(float_format="%.6g", lineterminator="\n", date_format="%Y-%m-%d")
     else:
-        from aigap.render import frame_table
-
-        cols = [
-            "rank",
-            "segment",
-            "obs",
-            "coint_pvalue",
-            "coint_qvalue",
-            "coint_pvalue_1st_half",
-            "coint_pvalue_2nd_half",
-            "both_halves",
-            "adf_pvalue",
-            "half_life_days",
-            "return_corr",
-            "beta",
-        ]
-        frame_table(
-            console,
-            df[cols],
-            f"Candidate pairs {start} to {end}, ranked by Engle-Granger p-value",
-            "{:.3f}",
-        )
-        console.print(
-            f"{summary['tested']} pairs tested: {summary['p_below_0.05']} with p < 0.05 against "
-            f"{summary['expected_by_chance']} expected by chance; {summary['pass_fdr_0.05']} pass "
-            f"a 5% false discovery rate (Benjamini-Hochberg q-values); "
-            f"{summary['pass_both_halves']} are cointegrated in both halves of the sample"
-        )
+        _scan_tables(console, df, summary, start, end)
         return
     if out:
         from screens.export import write_text

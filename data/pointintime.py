@@ -311,38 +311,9 @@ def valuation_panel(
     )
     filed = _filed_usd(fa, _fx_asof(store, dates)[0], cfg)
 
-    # market cap: a fresh snapshot rolled on traded prices, else traded price x shares
     snap_mc, roll = _snapshot_market_cap(store, universe, snap, price_usd, actions, idx)
-    used = {"market_cap": np.isfinite(snap_mc) & (snap_mc > 0)}
-    shares_mc = price_usd * sh["shares"].to_numpy(dtype=float) * 1e6
-    out["market_cap"] = np.where(used["market_cap"], snap_mc, shares_mc)
-    out["market_cap_source"] = np.where(
-        used["market_cap"],
-        np.char.add("snapshot ", snap.text("market_cap_source").astype(str)),
-        np.where(np.isfinite(shares_mc), "price x shares", _NONE),
-    )
-    out["snapshot_price_roll"] = np.where(used["market_cap"], roll, np.nan)
-    for c in ("shares", "shares_as_of", "shares_public_date", "shares_kind", "shares_source"):
-        out[c] = sh[c]
-    # statement figures: a fresh snapshot's field, else the filed figure
-    # statement figures: a fresh snapshot's field, else the filed figure; a filed trailing
-    # twelve months (ending at a quarter public by then) is newer than a snapshot's "latest
-    # fiscal year" (Nasdaq's salesB / incomeB) and wins over it
-    newer_ttm = (fa["sales_basis"].to_numpy(dtype=object) == "ttm") & (
-        snap.text("sales_basis") == "latest_fy"
-    )
-    for name, figure in (("sales", filed.sales), ("net_income", filed.net_income)):
-        v = snap.num(name)
-        used[name] = np.isfinite(v) & ~(newer_ttm & np.isfinite(figure))
-        out[name] = np.where(used[name], v, figure)
-    k_eps = split_restatement(actions, tk, snap.date("eps_ttm").to_numpy(), d.to_numpy())
-    eps_snap = snap.num("eps_ttm") / k_eps
-    out["eps_ttm"] = np.where(
-        np.isfinite(eps_snap), eps_snap, np.where(used["net_income"], np.nan, filed.eps)
-    )
-    k_fwd = split_restatement(actions, tk, snap.date("eps_fwd").to_numpy(), d.to_numpy())
-    out["eps_fwd"] = snap.num("eps_fwd") / k_fwd
-    out["ebitda"] = snap.num("ebitda")
+    used = _market_cap(out, snap, snap_mc, roll, price_usd, sh)
+    used |= _statement_figures(out, fa, filed, snap, actions, tk, d)
     out["ev"] = out["market_cap"] + snap.num("debt") - snap.num("cash")
     out["revenue_growth_pct"] = filed.growth
     out["growth_sales"] = np.where(np.isfinite(filed.growth), filed.sales, np.nan)
@@ -358,6 +329,63 @@ def valuation_panel(
     cny |= np.array([universe[t].currency == "CNY" for t in tk])
     out["flags"] = _fixing_flags(out["flags"], cny, d, fixing_since(store).get("CNY"))
     return out.drop(columns=["fx_rate"])
+
+
+def _market_cap(
+    out: pd.DataFrame,
+    snap: _Snap,
+    snap_mc: np.ndarray,
+    roll: np.ndarray,
+    price_usd: np.ndarray,
+    sh: pd.DataFrame,
+) -> dict[str, np.ndarray]:
+    """Into ``out``: the market cap (a fresh snapshot's rolled on traded prices, else traded
+    price x shares), its source and the share count; returns where the snapshot was used."""
+    used = {"market_cap": np.isfinite(snap_mc) & (snap_mc > 0)}
+    shares_mc = price_usd * sh["shares"].to_numpy(dtype=float) * 1e6
+    out["market_cap"] = np.where(used["market_cap"], snap_mc, shares_mc)
+    out["market_cap_source"] = np.where(
+        used["market_cap"],
+        np.char.add("snapshot ", snap.text("market_cap_source").astype(str)),
+        np.where(np.isfinite(shares_mc), "price x shares", _NONE),
+    )
+    out["snapshot_price_roll"] = np.where(used["market_cap"], roll, np.nan)
+    for c in ("shares", "shares_as_of", "shares_public_date", "shares_kind", "shares_source"):
+        out[c] = sh[c]
+    return used
+
+
+def _statement_figures(
+    out: pd.DataFrame,
+    fa: pd.DataFrame,
+    filed,
+    snap: _Snap,
+    actions: pd.DataFrame,
+    tk: np.ndarray,
+    d: pd.DatetimeIndex,
+) -> dict[str, np.ndarray]:
+    """Into ``out``: sales, net income, EPS (trailing and forward, restated for splits made
+    after the figure's date) and EBITDA: a fresh snapshot's field, else the filed figure; a
+    filed trailing twelve months (ending at a quarter public by then) is newer than a
+    snapshot's "latest fiscal year" (Nasdaq's salesB / incomeB) and wins over it.  Returns
+    where the snapshot's sales and net income were used."""
+    newer_ttm = (fa["sales_basis"].to_numpy(dtype=object) == "ttm") & (
+        snap.text("sales_basis") == "latest_fy"
+    )
+    mine: dict[str, np.ndarray] = {}
+    for name, figure in (("sales", filed.sales), ("net_income", filed.net_income)):
+        v = snap.num(name)
+        mine[name] = np.isfinite(v) & ~(newer_ttm & np.isfinite(figure))
+        out[name] = np.where(mine[name], v, figure)
+    k_eps = split_restatement(actions, tk, snap.date("eps_ttm").to_numpy(), d.to_numpy())
+    eps_snap = snap.num("eps_ttm") / k_eps
+    out["eps_ttm"] = np.where(
+        np.isfinite(eps_snap), eps_snap, np.where(mine["net_income"], np.nan, filed.eps)
+    )
+    k_fwd = split_restatement(actions, tk, snap.date("eps_fwd").to_numpy(), d.to_numpy())
+    out["eps_fwd"] = snap.num("eps_fwd") / k_fwd
+    out["ebitda"] = snap.num("ebitda")
+    return mine
 
 
 def _fixing_flags(
