@@ -133,8 +133,19 @@ def discount_document(res, settings: DiscountSettings) -> dict:
             for k, v in res.diagnostics.items()
         },
         "overfitting": _overfitting(res),
-        "notes": [*NOTES, *res.notes],
+        "notes": [*NOTES, *_eligibility_note(settings), *res.notes],
     }
+
+
+def _eligibility_note(settings: DiscountSettings) -> list[str]:
+    e = settings.eligibility
+    if e is None:
+        return []
+    return [
+        f"held only names the screen would rank on each signal date: market cap at least USD "
+        f"{e.min_market_cap:,.0f}, at least {e.min_metrics} metric(s), annual figures older "
+        f"than {e.stale_days} days {'excluded' if e.exclude_stale else 'flagged only'}"
+    ]
 
 
 def _print_tables(console: Console, res, doc: dict, settings: DiscountSettings) -> None:
