@@ -11,12 +11,12 @@ from aigap.options import Output
 from backtests.pairs import PairsParams, PairsResult, heatmap, run_pairs_sweep
 from backtests.report import check_out_dir, finish_document, write_out_dir
 from backtests.walkforward import WalkForward
-from data.jsonsafe import clean, frame_records, to_json
+from data.jsonsafe import frame_records, to_json
 from data.store import Store
 from data.universe import Universe
 from strategies.pairs import PairSpec
 
-__all__ = ["pairs_document", "run_pairs_cli", "scan_cli"]
+__all__ = ["run_pairs_cli", "scan_cli"]
 
 SHOW = [
     "pair",
@@ -58,7 +58,7 @@ def run_pairs_cli(
                               entries=params.entries, exits=params.exits, stops=params.stops,
                               fees=params.fees, slippage=params.slippage)  # fmt: skip
         write_report(pairs_report(res, inputs), output.report)
-    doc = pairs_document(res, params)
+    doc = res.to_document(params)
     finish_document(
         doc, store, res.returns, walk=walk, universe=universe,
         tickers=tuple(dict.fromkeys(t for p in pairs for t in (p.a, p.b))),
@@ -68,45 +68,6 @@ def run_pairs_cli(
         print(f"wrote {len(paths)} files to {output.out}", file=sys.stderr)
     output.emit(doc, lambda console: _print_tables(console, res, doc, params))
     return doc
-
-
-def pairs_document(res: PairsResult, params: PairsParams) -> dict:
-    """The JSON document of a pairs run: the settings, the statistics, every run (parameters,
-    metrics, trades), the overfitting figures and the notes."""
-    t = res.table
-    keys = ("pair", "lookback", "entry", "exit", "stop")
-    return {
-        "start": res.value.index[0],
-        "end": res.value.index[-1],
-        "currency": "USD",
-        "settings": params.settings(),
-        "pair_statistics": {p: clean(s.as_dict()) for p, s in res.stats.items()},
-        "runs": [
-            {
-                "run": r,
-                "params": {k: clean(t.at[r, k]) for k in keys},
-                "metrics": clean({k: t.at[r, k] for k in t.columns if k not in keys}),
-                "trades": clean(res.trades[r].to_dict("records")),
-            }
-            for r in t.index
-        ],
-        "overfitting": _overfitting(res.returns),
-        "notes": [*NOTES, *_ended_notes(t)],
-    }
-
-
-#: what every pairs document says about how it was run
-NOTES = (
-    "decision at the New York close; both legs filled at the close of the first later "
-    "US trading day on which both markets trade (HK/A-share legs: their close of that "
-    "calendar day); --lag delays only the signal of a non-US leg",
-    "borrow fee accrued daily on the short leg's notional; orders sized on equity net "
-    "of the borrow paid",
-    "a pair whose leg's data end is closed at the last close both legs have "
-    "(trades flagged data_ended), never carried on a frozen leg; booking the exit there "
-    "uses the knowledge that the series ended (hindsight, at most the P&L of the days "
-    "in between)",
-)
 
 
 def _frames(res: PairsResult) -> dict[str, pd.DataFrame]:
@@ -164,20 +125,6 @@ def _print_tables(console: Console, res: PairsResult, doc: dict, params: PairsPa
         walk_forward_tables(console, doc["walk_forward"])
 
 
-def _overfitting(returns: pd.DataFrame) -> dict:
-    from backtests.overfitting import overfitting_report
-
-    if returns.shape[1] < 2:
-        return {
-            "n_configurations": returns.shape[1],
-            "n_trials": returns.shape[1],
-            "deflated_sharpe": None,
-            "pbo": None,
-            "note": "one configuration: nothing was selected, nothing to deflate",
-        }
-    return overfitting_report(returns).to_dict()
-
-
 #: the scan table's columns
 SCAN_COLUMNS = [
     "rank", "segment", "obs", "coint_pvalue", "coint_qvalue", "coint_pvalue_1st_half",
@@ -200,11 +147,6 @@ def _scan_tables(console: Console, df: pd.DataFrame, summary: dict, start, end) 
         f"a 5% false discovery rate (Benjamini-Hochberg q-values); "
         f"{summary['pass_both_halves']} are cointegrated in both halves of the sample"
     )
-
-
-def _ended_notes(t: pd.DataFrame) -> list[str]:
-    ended = t[t["data_ended"].notna()].groupby("pair")["data_ended"].first()
-    return [f"{p}: a leg's data end on {d}; positions closed there" for p, d in ended.items()]
 
 
 def scan_cli(store: Store, universe: Universe, *, start, end, top, fmt, out, console) -> None:

@@ -120,12 +120,12 @@ def backtest_lines(store: Store, universe: Universe) -> str:
             f"| {name} | {r['total_return']:+.0%} | {r['cagr']:+.1%} | {r['volatility']:.0%} | "
             f"{r['sharpe']:.2f} | {r['max_drawdown']:.0%} | {invested} |"
         )
-    ic = res.diagnostics["valuation"]["ic"]
+    ic = res.diagnostics["valuation"].ic
     words = ", ".join(
         f"{r['mean_ic']:+.3f} at {h} days (HAC t {r['t_stat_hac']:+.1f}, {int(r['dates'])} dates)"
         for h, r in ic.iterrows()
     )
-    q = res.diagnostics["valuation"]["quantiles"]["mean_forward_return"]
+    q = res.diagnostics["valuation"].quantiles["mean_forward_return"]
     start, end = res.value.index[0].date(), res.value.index[-1].date()
     return "\n".join(
         [

@@ -257,8 +257,8 @@ def discount_report(res, inputs: dict) -> str:
     parts.append(_figure(te, "Turnover and exposure at each rebalance (target weights)"))
     parts += _sweep_parts(res)
     for signal, d in res.diagnostics.items():
-        ic = d["ic"]
-        q = d["quantiles"]
+        ic = d.ic
+        q = d.quantiles
         parts.append(
             _figure(
                 go.Figure(go.Bar(x=[str(h) for h in ic.index], y=ic["mean_ic"])),

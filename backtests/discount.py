@@ -3,7 +3,7 @@ signal diagnostics and walk-forward selection."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,7 @@ from data.calendar import us_calendar
 from data.dates import parse_period
 from data.errors import InputError, NoDataError
 from data.fx import close_age_days, usd_closes
+from data.jsonsafe import frame_records
 from data.store import Store
 from data.universe import Universe
 from screens.eligibility import Eligibility
@@ -37,6 +38,8 @@ from strategies.long_discount import (
 __all__ = [
     "DiscountResult",
     "DiscountSettings",
+    "SignalDiagnostics",
+    "eligibility_doc",
     "information_coefficient",
     "one_line_per_company",
     "quantile_returns",
@@ -56,11 +59,53 @@ class DiscountResult:
     returns: pd.DataFrame  #: date x run
     weights: dict[str, pd.DataFrame]  #: run -> trade date x ticker target weights
     rebalances: dict[str, list[Rebalance]]
-    diagnostics: dict = field(default_factory=dict)
+    diagnostics: dict[str, SignalDiagnostics] = field(default_factory=dict)
     overfitting: Overfitting | None = None
     overfitting_active: Overfitting | None = None  #: on returns less the China EW basket's
     duplicates: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+    def rebalance_records(self, run: str) -> list[dict]:
+        """The rebalances of ``run`` as the document states them (names in order)."""
+        return [
+            {**asdict(r), "weights": dict(sorted(r.weights.items()))} for r in self.rebalances[run]
+        ]
+
+    def to_document(self, settings: DiscountSettings) -> dict:
+        """The JSON document of a long-discount run: the first run in full (parameters, metrics,
+        against the benchmarks, rebalances), every run's metrics, the diagnostics, the
+        overfitting figures and the notes."""
+        runs = list(self.params)
+        bench = [r for r in self.metrics.index if r not in self.params]
+        first = runs[0]
+        return {
+            "start": self.value.index[0],
+            "end": self.value.index[-1],
+            "fees": settings.fees,
+            "slippage": settings.slippage,
+            **eligibility_doc(settings),
+            "currency": "USD",
+            "params": {**self.params[first].__dict__, "label": first},
+            "metrics": frame_records(self.metrics.loc[[first]])[first],
+            "relative": frame_records(self.relative.loc[first]),
+            "benchmarks": frame_records(self.metrics.loc[bench]),
+            "rebalances": self.rebalance_records(first),
+            "runs": [
+                {
+                    "label": r,
+                    "params": self.params[r].__dict__,
+                    "metrics": frame_records(self.metrics.loc[[r]])[r],
+                    "relative": frame_records(self.relative.loc[r]),
+                }
+                for r in runs
+            ],
+            "diagnostics": {
+                k: {"ic": frame_records(v.ic), "quantiles": frame_records(v.quantiles)}
+                for k, v in self.diagnostics.items()
+            },
+            "overfitting": _overfitting(self),
+            "notes": [*NOTES, *_eligibility_note(settings), *self.notes],
+        }
 
 
 def _calendar(store: Store, start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
@@ -94,6 +139,55 @@ def _equal_weights(
     sig = one_line_per_company(sig, prices, universe)
     params = LongDiscountParams(top_n=10_000, cap=1.0, weighting="equal")
     return target_weights(sig, prices, params, universe, tradable=tradable)[0]
+
+
+def eligibility_doc(settings: DiscountSettings) -> dict:
+    e = settings.eligibility
+    return {} if e is None else {"eligibility": asdict(e)}
+
+
+#: what every long-discount document says about how it was run
+NOTES = (
+    "signal at the close of the signal date; orders at the first later close on which "
+    "every name traded had a home-market close (next trading day unless a market was "
+    "shut); every leg, benchmarks included, starts on the strategy's first fill",
+    "valuation signal: the screen's score on point-in-time data; price "
+    "signal: PRICE-RELATIVE to US peers, not a valuation",
+    "one line per company on every date (the universe's primary line where it trades)",
+    "risk-free rate 0 in Sharpe, Sortino and alpha",
+    "hindsight: the universe was chosen in 2026 (SMIC and Cambricon rose about 12x and "
+    "10x from 2019), so the China equal-weight basket is not an investable benchmark; "
+    "KWEB and MCHI are",
+)
+
+
+def _eligibility_note(settings: DiscountSettings) -> list[str]:
+    e = settings.eligibility
+    if e is None:
+        return []
+    return [
+        f"held only names the screen would rank on each signal date: market cap at least USD "
+        f"{e.min_market_cap:,.0f}, at least {e.min_metrics} metric(s), annual figures older "
+        f"than {e.stale_days} days {'excluded' if e.exclude_stale else 'flagged only'}"
+    ]
+
+
+def _overfitting(res: DiscountResult) -> dict:
+    """``n_trials``, ``deflated_sharpe`` and ``pbo`` of the sweep (one run: one trial, the
+    other two undefined)."""
+    o = res.overfitting
+    if o is None:
+        return {
+            "n_configurations": len(res.params),
+            "n_trials": len(res.params) - len(res.duplicates),
+            "deflated_sharpe": None,
+            "pbo": None,
+            "note": "one distinct configuration: nothing was selected, nothing to deflate",
+        }
+    out = o.to_dict()
+    if res.overfitting_active is not None:
+        out["active_vs_china_ew"] = res.overfitting_active.to_dict()
+    return out
 
 
 @dataclass(frozen=True)
@@ -221,13 +315,24 @@ def _signals(
     return signals, sig_dates
 
 
-def _diagnostics(signals: dict, china_px: pd.DataFrame, horizons: tuple[int, ...]) -> dict:
+@dataclass(frozen=True)
+class SignalDiagnostics:
+    """What a signal did: its rank IC with forward returns by horizon, and the mean forward
+    return by quantile (3 = cheapest) at the middle horizon."""
+
+    ic: pd.DataFrame
+    quantiles: pd.DataFrame
+
+
+def _diagnostics(
+    signals: dict, china_px: pd.DataFrame, horizons: tuple[int, ...]
+) -> dict[str, SignalDiagnostics]:
     """Rank IC by horizon and quantile returns of each signal, on its every signal date."""
     return {
-        k: {
-            "ic": information_coefficient(sig, china_px, horizons),
-            "quantiles": quantile_returns(sig, china_px, horizons[1]),
-        }
+        k: SignalDiagnostics(
+            ic=information_coefficient(sig, china_px, horizons),
+            quantiles=quantile_returns(sig, china_px, horizons[1]),
+        )
         for k, sig in signals.items()
     }
 

@@ -21,6 +21,7 @@ from data.calendar import DATA_ENDED_DAYS, us_calendar
 from data.dates import parse_period
 from data.errors import InputError, NoDataError
 from data.fx import close_age_days
+from data.jsonsafe import clean
 from data.store import Store
 from data.universe import Universe
 from strategies.pair_stats import PairStats, pair_statistics, rolling_pair_statistics
@@ -60,6 +61,63 @@ class PairsResult:
     returns: pd.DataFrame
     weights: dict[str, pd.DataFrame] = field(default_factory=dict)
     prices: dict[str, pd.DataFrame] = field(default_factory=dict)  #: pair -> fill prices (USD)
+
+    def to_document(self, params: PairsParams) -> dict:
+        """The JSON document of the run: the settings, the statistics, every run (parameters,
+        metrics, trades), the overfitting figures and the notes."""
+        t = self.table
+        keys = ("pair", "lookback", "entry", "exit", "stop")
+        return {
+            "start": self.value.index[0],
+            "end": self.value.index[-1],
+            "currency": "USD",
+            "settings": params.settings(),
+            "pair_statistics": {p: clean(s.as_dict()) for p, s in self.stats.items()},
+            "runs": [
+                {
+                    "run": r,
+                    "params": {k: clean(t.at[r, k]) for k in keys},
+                    "metrics": clean({k: t.at[r, k] for k in t.columns if k not in keys}),
+                    "trades": clean(self.trades[r].to_dict("records")),
+                }
+                for r in t.index
+            ],
+            "overfitting": _overfitting(self.returns),
+            "notes": [*NOTES, *_ended_notes(t)],
+        }
+
+
+#: what every pairs document says about how it was run
+NOTES = (
+    "decision at the New York close; both legs filled at the close of the first later "
+    "US trading day on which both markets trade (HK/A-share legs: their close of that "
+    "calendar day); --lag delays only the signal of a non-US leg",
+    "borrow fee accrued daily on the short leg's notional; orders sized on equity net "
+    "of the borrow paid",
+    "a pair whose leg's data end is closed at the last close both legs have "
+    "(trades flagged data_ended), never carried on a frozen leg; booking the exit there "
+    "uses the knowledge that the series ended (hindsight, at most the P&L of the days "
+    "in between)",
+)
+
+
+def _overfitting(returns: pd.DataFrame) -> dict:
+    from backtests.overfitting import overfitting_report
+
+    if returns.shape[1] < 2:
+        return {
+            "n_configurations": returns.shape[1],
+            "n_trials": returns.shape[1],
+            "deflated_sharpe": None,
+            "pbo": None,
+            "note": "one configuration: nothing was selected, nothing to deflate",
+        }
+    return overfitting_report(returns).to_dict()
+
+
+def _ended_notes(t: pd.DataFrame) -> list[str]:
+    ended = t[t["data_ended"].notna()].groupby("pair")["data_ended"].first()
+    return [f"{p}: a leg's data end on {d}; positions closed there" for p, d in ended.items()]
 
 
 def borrow_cost(asset_value: pd.DataFrame, rate: float) -> pd.Series:
