@@ -33,7 +33,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from data.store import Store
 
-__all__ = ["KEEP", "cache_home", "derived_dir", "load_or_compute", "use_numba_cache"]
+__all__ = [
+    "KEEP",
+    "cache_home",
+    "code_fingerprint",
+    "derived_dir",
+    "load_or_compute",
+    "use_numba_cache",
+]
 
 KEEP = 256  #: entries kept (the oldest are removed on write)
 _PACKAGES = ("data", "screens", "strategies")
@@ -58,15 +65,18 @@ def use_numba_cache() -> None:
 
 def derived_dir() -> Path | None:
     """Where derived figures are kept, or None when the cache is off."""
-    if os.environ.get("AIGAP_NO_CACHE", "") not in ("", "0"):
+    if os.environ.get("AIGAP_NO_CACHE", "").strip().lower() in ("1", "true", "yes", "on"):
         return None
     return Path(os.environ.get("AIGAP_CACHE_DIR") or cache_home() / "derived")
 
 
 @functools.cache
-def _code_fingerprint() -> str:
+def code_fingerprint() -> str:
     """The code that derives the figures: every ``.py`` file of :data:`_PACKAGES` (size and
-    time) and the versions of Python and of the libraries the figures go through."""
+    time) and the versions of Python and of the libraries the figures go through.  Taken once
+    per process, when :mod:`data.store` is imported (before the code that derives figures is
+    loaded), so that a file edited while a process runs never labels that process's figures as
+    the new code's."""
     import numpy
     import pandas
     import pyarrow
@@ -82,22 +92,27 @@ def _code_fingerprint() -> str:
     return h.hexdigest()
 
 
-def _store_fingerprint(store: Store) -> str:
+def _store_fingerprint(store: Store) -> str | None:
     """The store as this :class:`Store` object sees it, taken once per object: the manifest it
-    holds (which names every committed table's SHA-256; the tables it reads are those) and the
-    size, time and inode of every file.  A store committed again after the object read its
-    manifest therefore never gets this object's figures under the new state's key."""
+    holds (which names every table's SHA-256, and the Store reads only tables that match) and
+    the size, time and inode of every file.  A store committed again after the object read its
+    manifest therefore never gets this object's figures under the new state's key.  None when
+    a table file is not pinned by a checksum in that manifest (a store written before
+    checksums: what such a Store read cannot be told from the folder, so nothing is kept)."""
 
-    def compute() -> str:
+    def compute() -> str | None:
+        pinned = {e["file"] for e in store.manifest().get("files", {}).values()}
         h = hashlib.sha256(f"{store.root.resolve()}\n".encode())
         h.update(json.dumps(store.manifest(), sort_keys=True, default=str).encode())
         for f in sorted(store.root.iterdir()):
             if f.is_file() and not f.name.startswith("."):
+                if f.suffix == ".parquet" and f.name not in pinned:
+                    return None
                 st = f.stat()
                 h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}\n".encode())
         return h.hexdigest()
 
-    fingerprint: str = store.cached("derived:fingerprint", compute)
+    fingerprint: str | None = store.cached("derived:fingerprint", compute)
     return fingerprint
 
 
@@ -118,11 +133,12 @@ def load_or_compute(store: Store, key: str, compute: Callable[[], Any]) -> Any:
     if folder is None:
         return compute()
     try:
-        name = hashlib.sha256(
-            f"{_code_fingerprint()}\n{_store_fingerprint(store)}\n{key}".encode()
-        ).hexdigest()
+        store_fp = _store_fingerprint(store)
     except OSError:
         return compute()
+    if store_fp is None:
+        return compute()
+    name = hashlib.sha256(f"{code_fingerprint()}\n{store_fp}\n{key}".encode()).hexdigest()
     path = folder / f"{name}.pkl"
     if folder.is_dir() and not _private(folder):
         return compute()  # a folder others can write: neither read nor written

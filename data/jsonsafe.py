@@ -18,15 +18,18 @@ DIGITS = 8
 
 
 def number(x: Any, digits: int = DIGITS) -> Any:
-    """One value as JSON: None for missing (NaN, NaT), infinite; booleans (numpy's too) and
-    Python integers as they are; any other number (numpy integers included) a float rounded to
-    ``digits`` places; text as text; anything else its text."""
+    """One value as JSON: None for missing (NaN, NaT, NA) or infinite; numpy dates as ISO
+    days; booleans (numpy's too) and Python integers as they are; any other number (numpy
+    integers included) a float rounded to ``digits`` places; text as text; anything else its
+    text."""
     if x is None or isinstance(x, (bool, str)):
         return x
     if isinstance(x, np.bool_):
         return bool(x)
-    if x is pd.NaT:
+    if x is pd.NaT or x is pd.NA:
         return None
+    if isinstance(x, np.datetime64):
+        return None if np.isnat(x) else pd.Timestamp(x).date().isoformat()
     try:
         f = float(x)
     except (TypeError, ValueError):

@@ -28,6 +28,7 @@ from typing import Any
 
 import pandas as pd
 
+from data.derived import code_fingerprint
 from data.errors import (
     AigapError,
     CorruptFileError,
@@ -36,6 +37,8 @@ from data.errors import (
     OutputPathError,
     UnknownTickerError,
 )
+
+code_fingerprint()  # the code as loaded now labels every figure this process keeps
 
 __all__ = [
     "EMBEDDED",

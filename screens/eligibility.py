@@ -1,7 +1,9 @@
 """Which valued names a screen may rank (and a backtest may hold): one pure rule for both.
 
 A PM who screens with ``--min-metrics 2 --min-market-cap 1e9 --exclude-stale`` can backtest
-exactly that screen (``aigap backtest discount`` takes the same options).
+the same rule (``aigap backtest discount`` takes the same four options; with a rule, every
+signal kind holds only names the screen ranks, so ``--signal auto`` holds valued names only).
+``--max-price-age`` stays the screen's: the backtests use the one 7-day price rule.
 """
 
 from __future__ import annotations

@@ -17,6 +17,16 @@ from synthetic import write_store  # noqa: F401  (the synthetic store fixture wr
 
 
 @pytest.fixture
+def pinned(synthetic_store) -> Store:
+    """The SYNTHETIC store committed once: every table pinned by a checksum in the manifest
+    (figures of a store written before checksums are never kept)."""
+    from data.commit import commit_tables
+
+    commit_tables(synthetic_store.root, {}, synthetic_store.manifest())
+    return Store(synthetic_store.root)
+
+
+@pytest.fixture
 def cache_dir(tmp_path, monkeypatch):
     d = tmp_path / "derived"
     monkeypatch.setenv("AIGAP_CACHE_DIR", str(d))
@@ -33,36 +43,44 @@ def _counting(value):
     return calls, compute
 
 
-def test_a_fresh_process_finds_the_figures_again(synthetic_store, cache_dir):
+def test_a_fresh_process_finds_the_figures_again(pinned, cache_dir):
     calls, compute = _counting({"x": 1})
-    assert load_or_compute(synthetic_store, "k", compute) == {"x": 1}
-    assert load_or_compute(Store(synthetic_store.root), "k", compute) == {"x": 1}
+    assert load_or_compute(pinned, "k", compute) == {"x": 1}
+    assert load_or_compute(Store(pinned.root), "k", compute) == {"x": 1}
     assert len(calls) == 1 and len(list(cache_dir.glob("*.pkl"))) == 1
-    load_or_compute(synthetic_store, "another key", compute)
+    load_or_compute(pinned, "another key", compute)
     assert len(calls) == 2
 
 
-def test_a_changed_table_or_key_is_computed_again(synthetic_store, cache_dir):
+def test_a_store_without_checksums_is_never_kept(synthetic_store, cache_dir):
+    """What a Store read from a table no checksum pins cannot be told from the folder later."""
     calls, compute = _counting(1)
     load_or_compute(synthetic_store, "k", compute)
-    table = next(p for p in synthetic_store.root.iterdir() if p.name.startswith("fundamentals"))
+    load_or_compute(Store(synthetic_store.root), "k", compute)
+    assert len(calls) == 2 and not cache_dir.exists()
+
+
+def test_a_changed_table_or_key_is_computed_again(pinned, cache_dir):
+    calls, compute = _counting(1)
+    load_or_compute(pinned, "k", compute)
+    table = next(p for p in pinned.root.iterdir() if p.name.startswith("fundamentals"))
     st = table.stat()
     table.write_bytes(table.read_bytes() + b"\0")  # another size and time
-    load_or_compute(Store(synthetic_store.root), "k", compute)
+    load_or_compute(Store(pinned.root), "k", compute)
     assert len(calls) == 2
     os.utime(table, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # only the time
-    load_or_compute(Store(synthetic_store.root), "k", compute)
+    load_or_compute(Store(pinned.root), "k", compute)
     assert len(calls) == 3
 
 
 def test_the_screen_is_the_same_from_the_cache_and_without_it(
-    synthetic_store, synthetic_universe, cache_dir, monkeypatch
+    pinned, synthetic_universe, cache_dir, monkeypatch
 ):
-    first = run_screen(synthetic_store, synthetic_universe, "2024-06-28")
+    first = run_screen(pinned, synthetic_universe, "2024-06-28")
     assert list(cache_dir.glob("*.pkl"))  # the panel, the scores and the checks were kept
-    again = run_screen(Store(synthetic_store.root), synthetic_universe, "2024-06-28")
+    again = run_screen(Store(pinned.root), synthetic_universe, "2024-06-28")
     monkeypatch.setenv("AIGAP_NO_CACHE", "1")
-    fresh = run_screen(Store(synthetic_store.root), synthetic_universe, "2024-06-28")
+    fresh = run_screen(Store(pinned.root), synthetic_universe, "2024-06-28")
     for other in (again, fresh):
         pd.testing.assert_frame_equal(first.rows, other.rows)
         pd.testing.assert_frame_equal(first.segments, other.segments)
@@ -85,19 +103,18 @@ def test_a_table_corrupted_after_a_screen_is_still_refused(tmp_path, cache_dir, 
     assert "prices" in capsys.readouterr().err
 
 
-def test_a_broken_entry_or_an_unwritable_folder_only_costs_time(synthetic_store, tmp_path,
-                                                                 monkeypatch):  # fmt: skip
+def test_a_broken_entry_or_an_unwritable_folder_only_costs_time(pinned, tmp_path, monkeypatch):
     d = tmp_path / "derived"
     monkeypatch.setenv("AIGAP_CACHE_DIR", str(d))
     calls, compute = _counting([1, 2])
-    load_or_compute(synthetic_store, "k", compute)
+    load_or_compute(pinned, "k", compute)
     (entry,) = d.glob("*.pkl")
     entry.write_bytes(b"not a pickle")
-    assert load_or_compute(Store(synthetic_store.root), "k", compute) == [1, 2]
+    assert load_or_compute(Store(pinned.root), "k", compute) == [1, 2]
     blocker = tmp_path / "a file"
     blocker.write_text("")
     monkeypatch.setenv("AIGAP_CACHE_DIR", str(blocker / "derived"))  # cannot be a folder
-    assert load_or_compute(synthetic_store, "k", compute) == [1, 2]
+    assert load_or_compute(pinned, "k", compute) == [1, 2]
     assert len(calls) == 3
 
 
@@ -125,13 +142,13 @@ def test_a_reader_older_than_a_commit_never_poisons_the_new_state(tmp_path, cach
     assert fresh == pd.Timestamp("2025-12-31")
 
 
-def test_a_folder_others_can_write_is_never_read(synthetic_store, tmp_path, monkeypatch):
+def test_a_folder_others_can_write_is_never_read(pinned, tmp_path, monkeypatch):
     """A pickle runs code when loaded: a cache folder anyone else may write is ignored."""
     d = tmp_path / "shared"
     d.mkdir()
     d.chmod(0o777)
     monkeypatch.setenv("AIGAP_CACHE_DIR", str(d))
     calls, compute = _counting(1)
-    load_or_compute(synthetic_store, "k", compute)
-    load_or_compute(Store(synthetic_store.root), "k", compute)
+    load_or_compute(pinned, "k", compute)
+    load_or_compute(Store(pinned.root), "k", compute)
     assert len(calls) == 2 and list(d.iterdir()) == []

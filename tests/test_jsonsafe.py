@@ -38,6 +38,9 @@ def test_documents_are_the_same_text_every_time():
             "obj": object,
             "yes": np.bool_(True),
             "nat": pd.NaT,
+            "na": pd.NA,
+            "d64": np.datetime64("2020-01-01T00:00:00.000000000"),
+            "nat64": np.datetime64("NaT"),
         },
     }
     text = to_json(doc)
@@ -46,4 +49,5 @@ def test_documents_are_the_same_text_every_time():
     assert list(back) == ["3", "a", "b"]  # sorted keys, as text
     assert back["a"] == "2026-07-14" and back["b"] == [1.23456789, None, None, True, "x"]
     assert back["3"]["inf"] is None and back["3"]["np"] == 7.0
-    assert back["3"]["yes"] is True and back["3"]["nat"] is None
+    assert back["3"]["yes"] is True and back["3"]["nat"] is None and back["3"]["na"] is None
+    assert back["3"]["d64"] == "2020-01-01" and back["3"]["nat64"] is None
