@@ -637,16 +637,10 @@ def backtest_discount(
     from aigap.options import Output
     from backtests.discount import DiscountSettings
     from backtests.walkforward import WalkForward
-    from strategies.long_discount import DiscountGrid
 
     _choice(fmt, ("table", "json"), "--format")
-    grid = DiscountGrid(
-        tops=_list(top, int, "--top"), rebalances=_list(rebalance, str, "--rebalance"),
-        weightings=_list(weighting, str, "--weighting"),
-        signals=_list(signal, str, "--signal"), cap=cap, quantile=quantile,
-        per_segment=per_segment,
-    )  # fmt: skip
-    grid.params()  # every set checked before any data is read
+    grid = _discount_grid(top, rebalance, weighting, signal, cap=cap, quantile=quantile,
+                          per_segment=per_segment)  # fmt: skip
     rule = Eligibility(min_metrics, min_market_cap, stale_days, exclude_stale)
     settings = DiscountSettings(start=start, end=end, fees=fees, slippage=slippage,
                                 eligibility=None if rule == Eligibility() else rule)  # fmt: skip
@@ -656,6 +650,27 @@ def backtest_discount(
     run_discount_cli(store, uni, grid, settings, Output(fmt, out, report, _console()),
                      walk=walk if walk_forward else None)  # fmt: skip
     _note_end(store, end)
+
+
+def _discount_grid(top: str, rebalance: str, weighting: str, signal: str, **fixed):
+    """The long-discount sweep of the comma lists given on the command line (checked)."""
+    from strategies.long_discount import DiscountGrid
+
+    return DiscountGrid(
+        tops=_list(top, int, "--top"), rebalances=_list(rebalance, str, "--rebalance"),
+        weightings=_list(weighting, str, "--weighting"),
+        signals=_list(signal, str, "--signal"), **fixed,
+    )  # fmt: skip
+
+
+def _pairs_params(lookback: str, entry: str, exit_: str, stop: str, **rest):
+    """The pairs grid of the comma lists given on the command line, with the rest (checked)."""
+    from backtests.pairs import PairsParams
+
+    return PairsParams(
+        lookbacks=_list(lookback, int, "--lookback"), entries=_list(entry, float, "--entry"),
+        exits=_list(exit_, float, "--exit"), stops=_list(stop, float, "--stop"), **rest,
+    )  # fmt: skip
 
 
 def _note_end(store, end: str | None) -> None:
@@ -750,15 +765,13 @@ def backtest_pairs(
     """Pairs: long a Chinese name, short its US peer, traded on the spread z-score."""
     from aigap.options import Output
     from aigap.pairs_command import run_pairs_cli
-    from backtests.pairs import PairsParams
     from backtests.walkforward import WalkForward
 
     _choice(fmt, ("table", "json"), "--format")
-    params = PairsParams(
-        lookbacks=_list(lookback, int, "--lookback"), entries=_list(entry, float, "--entry"),
-        exits=_list(exit_, float, "--exit"), stops=_list(stop, float, "--stop"),
-        max_hold=max_hold, hedge=hedge, borrow_rate=borrow_rate, fees=fees, slippage=slippage,
-        long_only=long_only, lag=lag, start=start, end=end, stats=stats,
+    params = _pairs_params(
+        lookback, entry, exit_, stop, max_hold=max_hold, hedge=hedge, borrow_rate=borrow_rate,
+        fees=fees, slippage=slippage, long_only=long_only, lag=lag, start=start, end=end,
+        stats=stats,
     )  # fmt: skip
     _choice(engine, ("local", "dask"), "--engine")
     _check(workers is None or workers >= 1, "--workers must be at least 1")
@@ -881,14 +894,9 @@ def report_discount(
     """The long-discount backtest (or sweep) as a tear sheet."""
     from aigap.report import discount_report, inputs_block, write_report
     from backtests.discount import DiscountSettings, run_discount_backtest
-    from strategies.long_discount import DiscountGrid
 
     _check_html(out)
-    grid = DiscountGrid(
-        tops=_list(top, int, "--top"), rebalances=_list(rebalance, str, "--rebalance"),
-        weightings=_list(weighting, str, "--weighting"),
-        signals=_list(signal, str, "--signal"), cap=cap,
-    ).params()  # fmt: skip
+    grid = _discount_grid(top, rebalance, weighting, signal, cap=cap).params()
     settings = DiscountSettings(start=start, end=end, fees=fees, slippage=slippage)
     store, uni = _ctx(data_dir, universe)
     res = run_discount_backtest(store, uni, grid, settings)
@@ -918,15 +926,12 @@ def report_pairs(
 ) -> None:
     """The pairs backtest (or sweep) as a tear sheet with the z-score, entries and exits."""
     from aigap.report import inputs_block, pairs_report, write_report
-    from backtests.pairs import PairsParams, run_pairs_sweep
+    from backtests.pairs import run_pairs_sweep
 
     _check_html(out)
-    params = PairsParams(
-        lookbacks=_list(lookback, int, "--lookback"), entries=_list(entry, float, "--entry"),
-        exits=_list(exit_, float, "--exit"), stops=_list(stop, float, "--stop"),
-        max_hold=max_hold, hedge=hedge, borrow_rate=borrow_rate, fees=fees, slippage=slippage,
-        start=start, end=end,
-    )  # fmt: skip
+    params = _pairs_params(lookback, entry, exit_, stop, max_hold=max_hold, hedge=hedge,
+                           borrow_rate=borrow_rate, fees=fees, slippage=slippage, start=start,
+                           end=end)  # fmt: skip
     store, uni = _ctx(data_dir, universe)
     specs = _pairs(pair, uni)
     res = run_pairs_sweep(store, uni, specs, params)

@@ -333,15 +333,12 @@ def _simulate(ca, cb, fa, fb, wa, wb, orders, n_orders, fees, slippage, init_cas
 
 
 @njit(cache=True, error_model="numpy")
-def _check_forward_filled(x):
-    """The loop reads a bar's close as the last close (it is given forward-filled)."""
+def _valuation_closes(x):
+    """The closes vectorbt values positions on: ``x`` (forward-filled: the loop reads a bar's
+    close as the last close, so a NaN after a close is refused) also back-filled."""
     for i in range(1, len(x)):
         if np.isnan(x[i]) and not np.isnan(x[i - 1]):
             raise ValueError("closes must be forward-filled (a NaN after a close)")
-
-
-@njit(cache=True, error_model="numpy")
-def _back_filled(x):
     out = x.copy()
     for i in range(len(out) - 2, -1, -1):
         if np.isnan(out[i]):
@@ -405,9 +402,7 @@ def pair_grid(
     orders = np.empty((2, k_n, t_n))
     extra = np.empty((3, k_n, t_n))
     rows = np.empty(t_n, dtype=np.int64)
-    _check_forward_filled(ca)
-    _check_forward_filled(cb)
-    fa, fb = _back_filled(ca), _back_filled(cb)  # vectorbt values positions on these
+    fa, fb = _valuation_closes(ca), _valuation_closes(cb)
     for k in range(k_n):
         _one_set(
             z, beta, can_enter, tradable, ca, cb, fa, fb, ended, entries[k], exits[k], stops[k],
@@ -457,9 +452,7 @@ def pair_grid_summary(
     paid = np.empty(t_n)
     rows = np.empty(t_n, dtype=np.int64)
     out = np.empty((k_n, 5))
-    _check_forward_filled(ca)
-    _check_forward_filled(cb)
-    fa, fb = _back_filled(ca), _back_filled(cb)
+    fa, fb = _valuation_closes(ca), _valuation_closes(cb)
     for k in range(k_n):
         out[k] = _one_set(
             z, beta, can_enter, tradable, ca, cb, fa, fb, ended, entries[k], exits[k], stops[k],

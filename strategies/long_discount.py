@@ -110,6 +110,9 @@ class DiscountGrid:
     quantile: float | None = None
     per_segment: bool = False
 
+    def __post_init__(self) -> None:
+        self.params()  # every set checked when the grid is made, before any data is read
+
     def params(self) -> list[LongDiscountParams]:
         """The parameter sets, each checked (:class:`LongDiscountParams`)."""
         return [
