@@ -13,7 +13,6 @@ jitter; a ticker that still fails is reported in ``failures`` instead of abortin
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import random
@@ -25,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from data.calendar import DATA_ENDED_DAYS
 from data.errors import ProviderError
 
 __all__ = ["PriceBatch", "YFinanceProvider", "info_to_valuation", "parse_download"]
@@ -69,8 +69,8 @@ class PriceBatch:
 
 
 #: a ticker whose last row is this many calendar days before the batch's last row is partial
-#: (longer than the longest exchange holiday, as :data:`data.calendar.DATA_ENDED_DAYS`)
-PARTIAL_DAYS = 20
+#: (longer than the longest exchange holiday: the rule of a series whose data have ended)
+PARTIAL_DAYS = DATA_ENDED_DAYS
 
 
 def short_series(frames: dict[str, pd.DataFrame]) -> dict[str, str]:
@@ -302,8 +302,10 @@ class YFinanceProvider:
         for i in range(0, len(tickers), self.chunk):
             part = tickers[i : i + self.chunk]
             with _YFErrors() as logged:
-                try:
-                    df = self._retry(functools.partial(self._download, part, start, end))
+                try:  # no retry here: download_prices retries what fails, once per round
+                    with warnings.catch_warnings():  # yfinance's own pandas deprecation noise
+                        warnings.simplefilter("ignore")
+                        df = self._download(part, start, end)
                     got = parse_download(df, part)
                 except Exception as e:  # yfinance 1.7 catches per ticker; older ones raised
                     got = PriceBatch(failures={t: f"{type(e).__name__}: {e}" for t in part})

@@ -494,3 +494,22 @@ def test_partial_then_failing_is_kept_as_partial_not_failed():
         ["BABA", "MSFT"], "2026-01-01"
     )
     assert "BABA" in b.frames and "BABA" in b.partial and "BABA" not in b.failures
+
+
+def test_a_download_that_raises_is_tried_retries_plus_one_times():
+    """One retry loop: a chunk whose download raises is tried 1 + retries times in all (an
+    inner retry around each chunk made it 16 calls and 15 sleeps for retries=3)."""
+    from data.yfinance_provider import YFinanceProvider
+
+    class Raising:
+        calls = 0
+
+        def download(self, *args, **kwargs):
+            Raising.calls += 1
+            raise ConnectionError("SYNTHETIC: network down")
+
+    sleeps: list[float] = []
+    p = YFinanceProvider(yf_module=Raising(), retries=3, sleep=sleeps.append, seed=1)
+    batch = p.download_prices(["BABA"], "2024-01-01")
+    assert Raising.calls == 4 and len(sleeps) == 3
+    assert batch.failures["BABA"].endswith("(after 4 attempts)")
