@@ -21,6 +21,7 @@ from data.errors import (
     InputError,
     OutputPathError,
 )
+from data.rules import MAX_PRICE_AGE_DAYS
 from screens.eligibility import STALE_DAYS, Eligibility
 
 app = typer.Typer(
@@ -484,7 +485,9 @@ def screen(
     min_metrics: MinMetrics = 1,
     stale_days: StaleDays = STALE_DAYS,
     exclude_stale: ExcludeStale = False,
-    max_price_age: Annotated[int, typer.Option("--max-price-age", help="days")] = 7,
+    max_price_age: Annotated[
+        int, typer.Option("--max-price-age", help="days")
+    ] = MAX_PRICE_AGE_DAYS,
     data_dir: DataDir = None,
 ) -> None:
     """Rank Chinese AI names by valuation discount to US peers within their segment."""
@@ -496,14 +499,13 @@ def screen(
     if watchlist_format is not None and not export:
         raise InputError("--watchlist-format needs --export FILE")
     wl_format = watchlist_format_of(export, watchlist_format) if export else None
-    Eligibility(min_metrics, min_market_cap, stale_days, exclude_stale)  # checked before work
+    flt = ScreenFilters(segments=_split(segments), top=top, min_market_cap=min_market_cap,
+                        min_metrics=min_metrics, stale_days=stale_days,
+                        exclude_stale=exclude_stale)  # fmt: skip
     _check(max_price_age >= 0, "--max-price-age must not be negative")
     store, uni = _ctx(data_dir, universe)
     _check_screen_targets(out, export, report, archive)
     previous = _previous_screen(diff, archive)
-    flt = ScreenFilters(segments=_split(segments), top=top, min_market_cap=min_market_cap,
-                        min_metrics=min_metrics, stale_days=stale_days,
-                        exclude_stale=exclude_stale)  # fmt: skip
     config = PanelConfig(max_price_age_days=max_price_age, stale_fundamentals_days=stale_days)
     res = run_screen(store, uni, as_of or _default_as_of(store, uni), filters=flt,
                      panel_config=config)  # fmt: skip

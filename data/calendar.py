@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from data.errors import NoDataError
+from data.rules import DATA_ENDED_DAYS, MAX_PRICE_AGE_DAYS  # re-exported: their home is rules
 from data.store import Store
 from data.universe import Universe
 
@@ -22,14 +23,6 @@ __all__ = [
 
 #: the series whose dates are the US trading calendar
 CALENDAR_TICKER = "SPY"
-#: the one staleness rule of prices: a close older than this (calendar days: a weekend and a
-#: two- or three-day holiday) is no price on a date, in the point-in-time panel
-#: (:class:`data.pointintime.PanelConfig`) and in the backtests' USD closes
-#: (:func:`data.fx.usd_closes`)
-MAX_PRICE_AGE_DAYS = 7
-#: a series with no close for longer than this (calendar days; the longest exchange holidays,
-#: Lunar New Year and Golden Week, are 9-10 days) has ended, as far as anyone could tell
-DATA_ENDED_DAYS = 20
 
 
 def us_calendar(

@@ -93,23 +93,21 @@ def code_fingerprint() -> str:
 
 
 def _store_fingerprint(store: Store) -> str | None:
-    """The store as this :class:`Store` object sees it, taken once per object: the manifest it
-    holds (which names every table's SHA-256, and the Store reads only tables that match) and
-    the size, time and inode of every file.  A store committed again after the object read its
-    manifest therefore never gets this object's figures under the new state's key.  None when
-    a table file is not pinned by a checksum in that manifest (a store written before
-    checksums: what such a Store read cannot be told from the folder, so nothing is kept)."""
+    """The store as this :class:`Store` object sees it: the manifest it holds (which names
+    every table's SHA-256, and the Store reads only tables that match) and the folder as it
+    was opened (:attr:`data.store.Store.stamp`: size, time and inode of every file).  A store
+    committed again after the object read its manifest therefore never gets this object's
+    figures under the new state's key.  None when a table file is not pinned by a checksum in
+    that manifest (a store written before checksums: what such a Store read cannot be told
+    from the folder, so nothing is kept)."""
 
     def compute() -> str | None:
         pinned = {e["file"] for e in store.manifest().get("files", {}).values()}
+        if any(n.endswith(".parquet") and n not in pinned for n, *_ in store.stamp):
+            return None
         h = hashlib.sha256(f"{store.root.resolve()}\n".encode())
         h.update(json.dumps(store.manifest(), sort_keys=True, default=str).encode())
-        for f in sorted(store.root.iterdir()):
-            if f.is_file() and not f.name.startswith("."):
-                if f.suffix == ".parquet" and f.name not in pinned:
-                    return None
-                st = f.stat()
-                h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}\n".encode())
+        h.update(repr(store.stamp).encode())
         return h.hexdigest()
 
     fingerprint: str | None = store.cached("derived:fingerprint", compute)

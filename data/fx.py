@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from data.calendar import MAX_PRICE_AGE_DAYS
+from data.rules import MAX_PRICE_AGE_DAYS
 from data.store import Store
 from data.universe import Universe
 

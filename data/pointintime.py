@@ -35,10 +35,10 @@ import numpy as np
 import pandas as pd
 
 from data.asof import as_datetime, grid_frame, split_restatement
-from data.calendar import MAX_PRICE_AGE_DAYS
 from data.errors import NoDataError
 from data.fundamentals import company_fundamentals, fundamentals_asof
 from data.fx import fixing_since
+from data.rules import MAX_PRICE_AGE_DAYS, STALE_FUNDAMENTALS_DAYS
 from data.shares import company_share_counts, share_counts_of, shares_asof
 from data.snapshots import snapshot_fields_asof
 from data.store import FX_SYMBOLS, Store
@@ -59,7 +59,7 @@ class PanelConfig:
     max_price_age_days: int = MAX_PRICE_AGE_DAYS
     max_snapshot_age_days: int = 14
     max_fundamentals_age_days: int = 500
-    stale_fundamentals_days: int = 456
+    stale_fundamentals_days: int = STALE_FUNDAMENTALS_DAYS
     max_shares_age_days: int = 550
     fx_carry_flag_days: int = 5
 

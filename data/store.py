@@ -189,6 +189,9 @@ class Store:
         self._cache: dict[str, Any] = {}
         if not self.table_path("prices").is_file():
             raise DataError(f"no data store at {self.root} (no prices table)")
+        #: the folder as opened (with the manifest just read): what this object's figures
+        #: derive from (:mod:`data.derived`)
+        self.stamp = folder_stamp(self.root)
 
     @property
     def embedded(self) -> bool:
@@ -401,20 +404,28 @@ def resolve_store(data_dir: str | Path | None = None) -> Store:
     return open_store(EMBEDDED)
 
 
+def folder_stamp(root: Path) -> tuple[tuple[str, int, int, int], ...]:
+    """Every visible file of ``root`` (name, size, modification time, inode; one stat each):
+    whether a store folder changed, for reusing an open store and for keyed derived figures."""
+    out = []
+    for p in sorted(root.iterdir()):
+        if not p.name.startswith("."):
+            st = p.stat()
+            if stat.S_ISREG(st.st_mode):
+                out.append((p.name, st.st_size, st.st_mtime_ns, st.st_ino))
+    return tuple(out)
+
+
 _OPEN: dict[tuple, Store] = {}
 _OPEN_MAX = 8
 
 
 def open_store(root: Path) -> Store:
     """The :class:`Store` at ``root``, reused while none of its files changed (a commit
-    replaces the manifest; an in-place edit changes a file's time and size)."""
+    replaces the manifest; an in-place edit changes a file's time and size):
+    :func:`folder_stamp`."""
     try:
-        files = sorted(root.iterdir()) if root.is_dir() else []
-        stamp = tuple(
-            (p.name, p.stat().st_mtime_ns, p.stat().st_size)
-            for p in files
-            if p.suffix in (".parquet", ".json")
-        )
+        stamp = folder_stamp(root) if root.is_dir() else ()
     except OSError:
         stamp = ()
     key = (str(root.resolve()), stamp)
@@ -454,7 +465,8 @@ def seed_store(root: Path) -> bool:
     copy leaves no manifest and is simply copied again.  Returns whether it copied."""
     names = {f.name for f in _seed_files()}
     present = [p for p in root.iterdir() if not p.name.startswith(".")]
-    if (root / MANIFEST).is_file() and Store(root).has_table("prices"):
+    if (root / MANIFEST).is_file():
+        Store(root)  # a store: opens (or says it has no prices table)
         return False
     if any(p.name not in names for p in present):
         raise DataError(f"{root} holds files that are not an aigap store; refusing to write")

@@ -27,7 +27,7 @@ from data.commit import commit_tables, store_lock
 from data.errors import CorruptFileError, DataError, OfflineError
 from data.fundamentals import filing_lag_days
 from data.provider import Provider
-from data.shares import SHARE_COLUMNS, share_counts_of
+from data.shares import SHARE_COLUMNS
 from data.stitch import Source, stitch
 from data.store import (
     EMBEDDED,
@@ -455,14 +455,13 @@ def statement_additions(
 
 def _live_tables(
     tables: dict[str, pd.DataFrame],
-    store: Store,
     live: LiveRows,
     universe: Universe,
     today: pd.Timestamp,
     report: UpdateReport,
 ) -> dict[str, pd.DataFrame]:
     out: dict[str, pd.DataFrame] = {}
-    shares = tables["shares"] if "shares" in tables else share_counts_of(store)
+    shares = tables["shares"]  # a TABLES entry: _base_tables has it or has raised
     if live.shares:
         fresh = _checked_counts(pd.DataFrame(live.shares), shares, report)
         # a rerun on the same day replaces its own rows; every other row is kept as it was
@@ -559,7 +558,7 @@ def _update_locked(
             "failed); the store was left untouched",
             tickers=wanted,
         )
-    changed.update(_live_tables(tables, store, live, universe, today, report))
+    changed.update(_live_tables(tables, live, universe, today, report))
     changed.update({n: tables[n] for n in rebuilt if n in tables and n not in changed})
     manifest = dict(store.manifest())
     manifest["files"] = {  # a corrupted optional table with no embedded copy is dropped

@@ -85,9 +85,7 @@ class VerifyReport:
 
 
 def _corrupt(store: Store) -> list[Finding]:
-    names = list(store.manifest().get("files", {})) or [
-        n for n in TABLES if (store.root / f"{n}.parquet").is_file()
-    ]
+    names = list(store.manifest().get("files", {})) or [n for n in TABLES if store.has_table(n)]
     out = []
     for name in names:
         try:

@@ -12,15 +12,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from data.errors import InputError
+from data.rules import STALE_FUNDAMENTALS_DAYS
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["STALE_DAYS", "Eligibility", "exclusions"]
 
-#: fundamentals whose period ended longer ago than this are stale (a year and three months:
-#: the annual report of the year before is late)
-STALE_DAYS = 456
+#: the default of ``--stale-days`` (:data:`data.rules.STALE_FUNDAMENTALS_DAYS`)
+STALE_DAYS = STALE_FUNDAMENTALS_DAYS
 
 
 @dataclass(frozen=True)

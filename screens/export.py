@@ -327,16 +327,15 @@ def write_watchlist(res: ScreenResult, universe: Universe, path: str | Path, fmt
     elif fmt == "tradingview":
         data = "".join(f"{universe[t].tradingview}\n" for t in tickers).encode()
     elif fmt == "csv":
-        flat = _flat(res)
         data = (
-            flat[flat["rank"].notna()]
+            _flat(res, ranked_only=True)
             .to_csv(index=False, float_format="%.6g", lineterminator="\n")
             .encode()
         )
     elif fmt == "json":
         doc = screen_document(res)
         doc["rows"] = [r for r in doc["rows"] if r["rank"] is not None]
-        data = (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
+        data = to_json(doc).encode()
     else:
         data = _xlsx(res)
     write_bytes(data, path)

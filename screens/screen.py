@@ -63,6 +63,11 @@ class ScreenFilters:
     stale_days: int = STALE_DAYS
     exclude_stale: bool = False
 
+    def __post_init__(self) -> None:
+        if self.top is not None and self.top < 1:
+            raise InputError("--top must be at least 1")
+        self.eligibility  # noqa: B018 - checked when made, before any data is read
+
     @property
     def eligibility(self) -> Eligibility:
         return Eligibility(self.min_metrics, self.min_market_cap, self.stale_days,
@@ -98,8 +103,6 @@ def run_screen(
         raise InputError(
             f"unknown segment(s) {', '.join(unknown)}; choose from {', '.join(universe.segments)}"
         )
-    if flt.top is not None and flt.top < 1:
-        raise InputError("--top must be at least 1")
     as_of_ts, notes, data_end = _within_data(store, universe, parse_date(as_of, "--as-of"))
     _check_as_of(store, universe, as_of_ts)
     if panel_config is None:

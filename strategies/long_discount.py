@@ -363,7 +363,7 @@ def target_weights(
     frame is NaN where no order is placed.
 
     * Selection uses only the signal date: a name is eligible with a USD close at most
-      :data:`data.calendar.MAX_PRICE_AGE_DAYS` old then (``prices_usd`` is NaN past that, see
+      :data:`data.rules.MAX_PRICE_AGE_DAYS` old then (``prices_usd`` is NaN past that, see
       :func:`data.fx.usd_closes`).  Nothing about when a series will end is used.
     * Orders fill at a close that happens after the decision: the rebalance is placed on the
       first trading day after the signal date on which every name it trades (the new selection

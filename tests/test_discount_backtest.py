@@ -143,7 +143,7 @@ def test_orders_fill_on_the_next_bar(tmp_path, synthetic_universe):
 
 def test_usd_conversion_and_stale_series(tmp_path, synthetic_universe):
     """SYNTHETIC: HKD 78 at 7.8 per USD is USD 10; a series that stops is NaN after 7 days
-    (data.calendar.MAX_PRICE_AGE_DAYS, the screen's rule too)."""
+    (data.rules.MAX_PRICE_AGE_DAYS, the screen's rule too)."""
     idx = bdays("2024-01-01", "2024-02-29")
     hk = pd.Series(78.0, index=idx)
     hk[idx > pd.Timestamp("2024-01-31")] = np.nan
