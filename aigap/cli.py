@@ -775,7 +775,9 @@ def backtest_pairs(
         fees=fees, slippage=slippage, long_only=long_only, lag=lag, start=start, end=end,
         stats=stats,
     )  # fmt: skip
-    _choice(engine, ("local", "dask"), "--engine")
+    from backtests.engines import ENGINES
+
+    _choice(engine, ENGINES, "--engine")
     _check(workers is None or workers >= 1, "--workers must be at least 1")
     walk = WalkForward(train_years, test_months)
     _check_outputs(out, report)

@@ -56,7 +56,7 @@ def run_discount_cli(
 
 
 def _print_tables(console: Console, res, doc: dict, settings: DiscountSettings) -> None:
-    from aigap.render import frame_table, walk_forward_tables
+    from aigap.render import frame_table, print_overfitting, walk_forward_tables
 
     first = next(iter(res.params))
     m = res.metrics[[*SUMMARY_METRICS, "turnover", "exposure", "invested"]]
@@ -92,28 +92,8 @@ def _print_tables(console: Console, res, doc: dict, settings: DiscountSettings) 
             f", traded {last.trade_date.date()}",
             "{:.3f}",
         )
-    _print_overfitting(console, doc["overfitting"])
+    print_overfitting(console, doc["overfitting"])
     if doc.get("walk_forward"):
         walk_forward_tables(console, doc["walk_forward"])
     for note in doc["notes"]:
         console.print(f"note: {note}")
-
-
-def _print_overfitting(console: Console, o: dict) -> None:
-    console.print(
-        f"overfitting: {o['n_trials']} distinct trials of {o['n_configurations']}; "
-        + (
-            f"best {o['best']} Sharpe {o['best_sharpe']:.2f} (hurdle "
-            f"{o['hurdle_sharpe']:.2f}), deflated Sharpe {o['deflated_sharpe']:.2f}, "
-            f"PBO {o['pbo']:.2f}"
-            if o.get("deflated_sharpe") is not None
-            else "no selection to deflate"
-        )
-    )
-    a = o.get("active_vs_china_ew")
-    if a:
-        console.print(
-            f"overfitting of the returns less the China EW basket: best {a['best']} "
-            f"Sharpe {a['best_sharpe']:.2f} (hurdle {a['hurdle_sharpe']:.2f}), deflated "
-            f"Sharpe {a['deflated_sharpe']:.2f}, PBO {a['pbo']:.2f}"
-        )

@@ -82,7 +82,7 @@ def _frames(res: PairsResult) -> dict[str, pd.DataFrame]:
 
 
 def _print_tables(console: Console, res: PairsResult, doc: dict, params: PairsParams) -> None:
-    from aigap.render import frame_table, walk_forward_tables
+    from aigap.render import frame_table, print_overfitting, walk_forward_tables
 
     t = res.table
     if res.stats:
@@ -112,13 +112,8 @@ def _print_tables(console: Console, res: PairsResult, doc: dict, params: PairsPa
     if len(tr):
         show = tr.tail(10).set_index("signal_date")
         frame_table(console, show, f"Last trades of {top}", "{:.3f}")
-    o = doc["overfitting"]
-    if o.get("deflated_sharpe") is not None:
-        console.print(
-            f"overfitting: {o['n_trials']} distinct trials of {o['n_configurations']}; best "
-            f"{o['best']} Sharpe {o['best_sharpe']:.2f} (hurdle {o['hurdle_sharpe']:.2f}), "
-            f"deflated Sharpe {o['deflated_sharpe']:.2f}, PBO {o['pbo']:.2f}"
-        )
+    if doc["overfitting"].get("deflated_sharpe") is not None:
+        print_overfitting(console, doc["overfitting"])
     for note in doc["notes"]:
         console.print(f"note: {note}")
     if "walk_forward" in doc:

@@ -16,7 +16,13 @@ from rich.table import Table
 from screens.multiples import METRIC_LABELS, METRICS
 from screens.screen import ScreenResult
 
-__all__ = ["diff_table", "frame_table", "screen_table", "walk_forward_tables"]
+__all__ = [
+    "diff_table",
+    "frame_table",
+    "print_overfitting",
+    "screen_table",
+    "walk_forward_tables",
+]
 
 
 def _f(x, fmt: str = "{:.2f}") -> str:
@@ -450,3 +456,25 @@ def reference_lines(store, universe, facts: pd.DataFrame, dates: pd.DatetimeInde
                 "the day, not the reference's basket (its own stocks and consensus estimates)"
             )
     return [w for line in out for w in textwrap.wrap(line, 98, subsequent_indent="    ")]
+
+
+def print_overfitting(console: Console, o: dict) -> None:
+    """The overfitting figures of a sweep's document in one line (two with the active
+    returns of a long-only sweep)."""
+    console.print(
+        f"overfitting: {o['n_trials']} distinct trials of {o['n_configurations']}; "
+        + (
+            f"best {o['best']} Sharpe {o['best_sharpe']:.2f} (hurdle "
+            f"{o['hurdle_sharpe']:.2f}), deflated Sharpe {o['deflated_sharpe']:.2f}, "
+            f"PBO {o['pbo']:.2f}"
+            if o.get("deflated_sharpe") is not None
+            else "no selection to deflate"
+        )
+    )
+    a = o.get("active_vs_china_ew")
+    if a:
+        console.print(
+            f"overfitting of the returns less the China EW basket: best {a['best']} "
+            f"Sharpe {a['best_sharpe']:.2f} (hurdle {a['hurdle_sharpe']:.2f}), deflated "
+            f"Sharpe {a['deflated_sharpe']:.2f}, PBO {a['pbo']:.2f}"
+        )

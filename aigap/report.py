@@ -364,10 +364,8 @@ def pairs_report(res, inputs: dict) -> str:
                 "Sharpe over the sweep",
             )
         )
-    if len(t) > 1:
-        from backtests.overfitting import overfitting_report
-
-        o = pd.DataFrame([overfitting_report(res.returns).to_dict()])
+    if res.overfitting is not None:
+        o = pd.DataFrame([res.overfitting.to_dict()])
         parts.append(_table(o, "Overfitting: deflated Sharpe and the probability of overfitting"))
     best50 = t.sort_values("sharpe", ascending=False).reset_index().head(50)
     parts.append(_table(best50, "Parameter sets, best 50 by Sharpe"))

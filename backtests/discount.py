@@ -17,7 +17,7 @@ from backtests.metrics import (
     information_ratio,
     summary,
 )
-from backtests.overfitting import Overfitting, overfitting_report
+from backtests.overfitting import Overfitting, nothing_selected, overfitting_report
 from data.calendar import us_calendar
 from data.dates import parse_period
 from data.errors import InputError, NoDataError
@@ -177,13 +177,11 @@ def _overfitting(res: DiscountResult) -> dict:
     other two undefined)."""
     o = res.overfitting
     if o is None:
-        return {
-            "n_configurations": len(res.params),
-            "n_trials": len(res.params) - len(res.duplicates),
-            "deflated_sharpe": None,
-            "pbo": None,
-            "note": "one distinct configuration: nothing was selected, nothing to deflate",
-        }
+        return nothing_selected(
+            len(res.params),
+            len(res.params) - len(res.duplicates),
+            "one distinct configuration: nothing was selected, nothing to deflate",
+        )
     out = o.to_dict()
     if res.overfitting_active is not None:
         out["active_vs_china_ew"] = res.overfitting_active.to_dict()

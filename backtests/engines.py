@@ -24,14 +24,14 @@ DASK_ADDRESS_VAR = "AIGAP_DASK_ADDRESS"
 
 
 @contextmanager
-def _dask_client(workers: int | None, address: str | None) -> Iterator[Any]:
+def _dask_client(workers: int | None) -> Iterator[Any]:
     try:
         from distributed import Client, LocalCluster
     except ImportError:
         raise InputError(
             "--engine dask needs dask.distributed: pip install 'aigap[dask]'"
         ) from None
-    address = address or os.environ.get(DASK_ADDRESS_VAR)
+    address = os.environ.get(DASK_ADDRESS_VAR)
     if address:
         try:
             client = Client(address, timeout="10s")
@@ -58,7 +58,6 @@ def map_chunks(
     *,
     engine: str = "local",
     workers: int | None = None,
-    address: str | None = None,
     on_done: Callable[[int], None] | None = None,
 ) -> list:
     """``[fn(*c) for c in chunks]``, computed on ``engine``; results in the order of
@@ -75,7 +74,7 @@ def map_chunks(
     from distributed import as_completed
 
     results: list = [None] * len(chunks)
-    with _dask_client(workers, address) as client:
+    with _dask_client(workers) as client:
         window = 2 * max(1, len(client.scheduler_info().get("workers", {})) or 1)
         todo = list(enumerate(chunks))
         running = {}

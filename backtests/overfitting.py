@@ -28,6 +28,7 @@ __all__ = [
     "deflated_sharpe",
     "distinct_trials",
     "expected_max_sharpe",
+    "nothing_selected",
     "overfitting_report",
     "probability_of_backtest_overfitting",
 ]
@@ -144,6 +145,18 @@ class Overfitting:
             "deflated_sharpe": self.deflated_sharpe,
             "pbo": self.pbo,
         }
+
+
+def nothing_selected(n_configurations: int, n_trials: int, note: str) -> dict:
+    """The overfitting figures of a sweep that selected nothing (one distinct trial): the
+    counts, no deflated Sharpe, no PBO, and why."""
+    return {
+        "n_configurations": n_configurations,
+        "n_trials": n_trials,
+        "deflated_sharpe": None,
+        "pbo": None,
+        "note": note,
+    }
 
 
 def overfitting_report(returns: pd.DataFrame, days_per_year: int = 252) -> Overfitting:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 import itertools
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,9 @@ from strategies.pairs import (
     spread_zscore,
 )
 
+if TYPE_CHECKING:
+    from backtests.overfitting import Overfitting
+
 __all__ = [
     "PairsParams",
     "PairsResult",
@@ -43,7 +47,6 @@ __all__ = [
     "merge_results",
     "run_pairs_backtest",
     "run_pairs_sweep",
-    "validate_pairs_parameters",
 ]
 
 #: starting equity of every run (vectorbt's init_cash in backtests.engine)
@@ -61,6 +64,16 @@ class PairsResult:
     returns: pd.DataFrame
     weights: dict[str, pd.DataFrame] = field(default_factory=dict)
     prices: dict[str, pd.DataFrame] = field(default_factory=dict)  #: pair -> fill prices (USD)
+
+    @functools.cached_property
+    def overfitting(self) -> Overfitting | None:
+        """The sweep's overfitting figures (None for one configuration), computed once for the
+        document and the report."""
+        if self.returns.shape[1] < 2:
+            return None
+        from backtests.overfitting import overfitting_report
+
+        return overfitting_report(self.returns)
 
     def to_document(self, params: PairsParams) -> dict:
         """The JSON document of the run: the settings, the statistics, every run (parameters,
@@ -82,7 +95,7 @@ class PairsResult:
                 }
                 for r in t.index
             ],
-            "overfitting": _overfitting(self.returns),
+            "overfitting": _overfitting(self),
             "notes": [*NOTES, *_ended_notes(t)],
         }
 
@@ -101,18 +114,13 @@ NOTES = (
 )
 
 
-def _overfitting(returns: pd.DataFrame) -> dict:
-    from backtests.overfitting import overfitting_report
+def _overfitting(res: PairsResult) -> dict:
+    from backtests.overfitting import nothing_selected
 
-    if returns.shape[1] < 2:
-        return {
-            "n_configurations": returns.shape[1],
-            "n_trials": returns.shape[1],
-            "deflated_sharpe": None,
-            "pbo": None,
-            "note": "one configuration: nothing was selected, nothing to deflate",
-        }
-    return overfitting_report(returns).to_dict()
+    if res.overfitting is None:
+        n = res.returns.shape[1]
+        return nothing_selected(n, n, "one configuration: nothing was selected, nothing to deflate")
+    return res.overfitting.to_dict()
 
 
 def _ended_notes(t: pd.DataFrame) -> list[str]:
@@ -135,33 +143,11 @@ def _run_label(pair: str, lb: int, en: float, ex: float, st: float) -> str:
 MIN_LOOKBACK = 10
 
 
-def validate_pairs_parameters(
-    lookbacks, entries, exits, stops, max_hold, borrow_rate, fees, slippage, lag=0
-):
-    """The one home of the pairs rule's parameter checks (the CLI and the report call it
-    before loading any data; the backtest calls it again for direct callers)."""
-    checks = [
-        (bool(lookbacks) and min(lookbacks) >= MIN_LOOKBACK,
-         f"--lookback must be at least {MIN_LOOKBACK} days"),
-        (all(e > 0 for e in entries), "--entry must be a positive |z|"),
-        (all(x >= 0 for x in exits), "--exit must not be negative"),
-        (max(exits) < max(entries), "--exit must be below --entry (or no trade would close)"),
-        (min(stops) > min(entries), "--stop must be above --entry"),
-        (max_hold >= 1, "--max-hold must be at least 1 day"),
-        (0 <= borrow_rate < 1, "--borrow-rate is annual (0.03 = 3%) and must be in [0, 1)"),
-        (lag >= 0, "--lag must not be negative"),
-    ]  # fmt: skip
-    for ok, message in checks:
-        if not ok:
-            raise InputError(message)
-    check_costs(fees, slippage)
-
-
 @dataclass(frozen=True)
 class PairsParams:
     """Everything a pairs backtest or sweep runs on besides the store, the universe and the
     pairs: the grid (lookbacks x entries x exits x stops), the rule, the costs and the period.
-    Checked when made (:func:`validate_pairs_parameters`); lists become tuples."""
+    Checked when made (the one home of the rule's parameter checks); lists become tuples."""
 
     lookbacks: tuple[int, ...] = (60,)
     entries: tuple[float, ...] = (2.0,)
@@ -185,12 +171,24 @@ class PairsParams:
     def __post_init__(self) -> None:
         for name in ("lookbacks", "entries", "exits", "stops"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
-        if self.hedge not in HEDGES:
-            raise InputError(f"--hedge must be one of {', '.join(HEDGES)}")
-        validate_pairs_parameters(
-            self.lookbacks, self.entries, self.exits, self.stops, self.max_hold,
-            self.borrow_rate, self.fees, self.slippage, self.lag,
-        )  # fmt: skip
+        checks = [
+            (self.hedge in HEDGES, f"--hedge must be one of {', '.join(HEDGES)}"),
+            (bool(self.lookbacks) and min(self.lookbacks) >= MIN_LOOKBACK,
+             f"--lookback must be at least {MIN_LOOKBACK} days"),
+            (all(e > 0 for e in self.entries), "--entry must be a positive |z|"),
+            (all(x >= 0 for x in self.exits), "--exit must not be negative"),
+            (max(self.exits) < max(self.entries),
+             "--exit must be below --entry (or no trade would close)"),
+            (min(self.stops) > min(self.entries), "--stop must be above --entry"),
+            (self.max_hold >= 1, "--max-hold must be at least 1 day"),
+            (0 <= self.borrow_rate < 1,
+             "--borrow-rate is annual (0.03 = 3%) and must be in [0, 1)"),
+            (self.lag >= 0, "--lag must not be negative"),
+        ]  # fmt: skip
+        for ok, message in checks:
+            if not ok:
+                raise InputError(message)
+        check_costs(self.fees, self.slippage)
 
     def combos(self) -> list[tuple[float, float, float]]:
         """The threshold sets (entry, exit, stop) with exit < entry < stop."""
@@ -323,7 +321,8 @@ SIMULATORS = ("kernel", "vectorbt")
 
 @dataclass(frozen=True)
 class Costs:
-    """The rule's holding limit and side, and what trading costs."""
+    """The rule's holding limit and side, and what trading costs (the names are
+    :func:`kernel_grid`'s keywords)."""
 
     max_hold: int
     long_only: bool
@@ -349,10 +348,7 @@ class RunSim:
 def _kernel_runs(
     inp: PairInputs, zf: pd.DataFrame, combos: list, labels: list[str], costs: Costs
 ) -> dict[str, RunSim]:
-    values, positions, orders, extra = kernel_grid(
-        inp, zf, combos, max_hold=costs.max_hold, long_only=costs.long_only, fees=costs.fees,
-        slippage=costs.slippage, borrow_rate=costs.borrow_rate,
-    )  # fmt: skip
+    values, positions, orders, extra = kernel_grid(inp, zf, combos, **asdict(costs))
     idx = inp.prices.index
     return {
         run: RunSim(

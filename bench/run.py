@@ -43,12 +43,7 @@ AIGAP = [sys.executable, "-m", "aigap.cli"]
 # ----------------------------------------------------------------------------- helpers
 def best_of(fn: Callable[[], object], repeat: int) -> float:
     """Minimum wall time of ``repeat`` calls (the least disturbed measurement)."""
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+    return min(all_times(fn, repeat))
 
 
 def all_times(fn: Callable[[], object], repeat: int) -> list[float]:
@@ -62,12 +57,12 @@ def all_times(fn: Callable[[], object], repeat: int) -> list[float]:
 
 
 def command_median(args: list[str], repeat: int, env: dict | None = None) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        subprocess.run(args, check=True, capture_output=True, env=env, cwd=ROOT)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    """Median wall time of ``repeat`` runs of the command (from the project folder)."""
+
+    def run() -> object:
+        return subprocess.run(args, check=True, capture_output=True, env=env, cwd=ROOT)
+
+    return statistics.median(all_times(run, repeat))
 
 
 # ----------------------------------------------------------------------------- 1. the limit
@@ -206,12 +201,14 @@ def cli_sweep_section(quick: bool) -> list[tuple[str, str, str]]:
 
 
 def _sets(args: list[str]) -> int:
+    """How many parameter sets the command-line grid ``args`` runs (the backtest's own rule)."""
+    from backtests.pairs import PairsParams
+
     vals = dict(zip(args[::2], args[1::2], strict=True))
-    lb = len(vals["--lookback"].split(","))
-    en = [float(x) for x in vals["--entry"].split(",")]
-    ex = [float(x) for x in vals["--exit"].split(",")]
-    st = [float(x) for x in vals["--stop"].split(",")]
-    return lb * sum(1 for e in en for x in ex for s in st if x < e < s)
+    lists = {k: tuple(float(x) for x in vals[f"--{k}"].split(",")) for k in
+             ("entry", "exit", "stop")}  # fmt: skip
+    p = PairsParams(entries=lists["entry"], exits=lists["exit"], stops=lists["stop"])
+    return len(vals["--lookback"].split(",")) * len(p.combos())
 
 
 def stats_section() -> list[tuple[str, str, str]]:
