@@ -896,7 +896,7 @@ def report_discount(
     universe: UniverseOpt = None,
 ) -> None:
     """The long-discount backtest (or sweep) as a tear sheet."""
-    from aigap.report import discount_report, inputs_block, write_report
+    from aigap.discount_command import write_discount_report
     from backtests.discount import DiscountSettings, run_discount_backtest
 
     _check_html(out)
@@ -904,10 +904,7 @@ def report_discount(
     settings = DiscountSettings(start=start, end=end, fees=fees, slippage=slippage)
     store, uni = _ctx(data_dir, universe)
     res = run_discount_backtest(store, uni, grid, settings)
-    inputs = inputs_block(store, uni, runs=list(res.params), cap=cap,
-                          start=res.value.index[0].date(), end=res.value.index[-1].date(),
-                          fees=fees, slippage=slippage, notes=res.notes)  # fmt: skip
-    write_report(discount_report(res, inputs), out)
+    write_discount_report(store, uni, res, settings, out)
 
 
 @report_app.command("pairs")
@@ -929,7 +926,7 @@ def report_pairs(
     universe: UniverseOpt = None,
 ) -> None:
     """The pairs backtest (or sweep) as a tear sheet with the z-score, entries and exits."""
-    from aigap.report import inputs_block, pairs_report, write_report
+    from aigap.pairs_command import write_pairs_report
     from backtests.pairs import run_pairs_sweep
 
     _check_html(out)
@@ -938,13 +935,7 @@ def report_pairs(
                            end=end)  # fmt: skip
     store, uni = _ctx(data_dir, universe)
     specs = _pairs(pair, uni)
-    res = run_pairs_sweep(store, uni, specs, params)
-    inputs = inputs_block(
-        store, uni, pairs=[p.label for p in specs], start=res.value.index[0].date(),
-        end=res.value.index[-1].date(), lookbacks=params.lookbacks, entries=params.entries,
-        exits=params.exits, stops=params.stops, **params.settings(),
-    )  # fmt: skip
-    write_report(pairs_report(res, inputs), out)
+    write_pairs_report(store, uni, specs, run_pairs_sweep(store, uni, specs, params), params, out)
 
 
 def pd_timestamp(text: str):

@@ -16,7 +16,7 @@ from data.store import Store
 from data.universe import Universe
 from strategies.long_discount import DiscountGrid
 
-__all__ = ["run_discount_cli"]
+__all__ = ["run_discount_cli", "write_discount_report"]
 
 
 def run_discount_cli(
@@ -32,12 +32,7 @@ def run_discount_cli(
     check_out_dir(output.out)
     res = run_discount_backtest(store, universe, grid.params(), settings)
     if output.report:
-        from aigap.report import discount_report, inputs_block, write_report
-
-        inputs = inputs_block(store, universe, runs=list(res.params), start=settings.start,
-                              end=settings.end, fees=settings.fees, slippage=settings.slippage,
-                              **eligibility_doc(settings), notes=res.notes)  # fmt: skip
-        write_report(discount_report(res, inputs), output.report)
+        write_discount_report(store, universe, res, settings, output.report)
     doc = res.to_document(settings)
     finish_document(doc, store, res.returns[list(res.params)], walk=walk, universe=universe,
                     tickers=tuple(universe.china))  # fmt: skip
@@ -53,6 +48,22 @@ def run_discount_cli(
         print(f"wrote {len(paths)} files to {output.out}", file=sys.stderr)
     output.emit(doc, lambda console: _print_tables(console, res, doc, settings))
     return doc
+
+
+def write_discount_report(
+    store: Store, universe: Universe, res, settings: DiscountSettings, path: str
+) -> None:
+    """The HTML tear sheet of a long-discount run (``--report`` and ``aigap report
+    discount``), stating the period the run covered, its runs, costs and rule."""
+    from aigap.report import discount_report, inputs_block, write_report
+
+    caps = sorted({p.cap for p in res.params.values()})
+    inputs = inputs_block(
+        store, universe, runs=list(res.params), cap=caps[0] if len(caps) == 1 else caps,
+        start=res.value.index[0].date(), end=res.value.index[-1].date(), fees=settings.fees,
+        slippage=settings.slippage, **eligibility_doc(settings), notes=res.notes,
+    )  # fmt: skip
+    write_report(discount_report(res, inputs), path)
 
 
 def _print_tables(console: Console, res, doc: dict, settings: DiscountSettings) -> None:

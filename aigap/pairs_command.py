@@ -16,7 +16,7 @@ from data.store import Store
 from data.universe import Universe
 from strategies.pairs import PairSpec
 
-__all__ = ["run_pairs_cli", "scan_cli"]
+__all__ = ["run_pairs_cli", "scan_cli", "write_pairs_report"]
 
 SHOW = [
     "pair",
@@ -51,13 +51,7 @@ def run_pairs_cli(
     check_out_dir(output.out)
     res = run_pairs_sweep(store, universe, pairs, params, engine=engine, workers=workers)
     if output.report:
-        from aigap.report import inputs_block, pairs_report, write_report
-
-        inputs = inputs_block(store, universe, pairs=[p.label for p in pairs],
-                              start=params.start, end=params.end, lookbacks=params.lookbacks,
-                              entries=params.entries, exits=params.exits, stops=params.stops,
-                              fees=params.fees, slippage=params.slippage)  # fmt: skip
-        write_report(pairs_report(res, inputs), output.report)
+        write_pairs_report(store, universe, pairs, res, params, output.report)
     doc = res.to_document(params)
     finish_document(
         doc, store, res.returns, walk=walk, universe=universe,
@@ -68,6 +62,26 @@ def run_pairs_cli(
         print(f"wrote {len(paths)} files to {output.out}", file=sys.stderr)
     output.emit(doc, lambda console: _print_tables(console, res, doc, params))
     return doc
+
+
+def write_pairs_report(
+    store: Store,
+    universe: Universe,
+    pairs: list[PairSpec],
+    res: PairsResult,
+    params: PairsParams,
+    path: str,
+) -> None:
+    """The HTML tear sheet of a pairs run (``--report`` and ``aigap report pairs``), stating
+    the period the run covered, the grid and the rule's settings."""
+    from aigap.report import inputs_block, pairs_report, write_report
+
+    inputs = inputs_block(
+        store, universe, pairs=[p.label for p in pairs], start=res.value.index[0].date(),
+        end=res.value.index[-1].date(), lookbacks=params.lookbacks, entries=params.entries,
+        exits=params.exits, stops=params.stops, **params.settings(),
+    )  # fmt: skip
+    write_report(pairs_report(res, inputs), path)
 
 
 def _frames(res: PairsResult) -> dict[str, pd.DataFrame]:
