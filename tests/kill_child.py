@@ -33,7 +33,20 @@ def provider_frame(close, dates) -> pd.DataFrame:
     )  # fmt: skip
 
 
-class SlowProvider:
+class PricesOnly:
+    """A SYNTHETIC provider's valuation side: none (every call fails as offline)."""
+
+    def info(self, ticker):
+        raise ConnectionError("SYNTHETIC: no valuations in this test")
+
+    def annual_statements(self, ticker, currency, lag_days):
+        raise ConnectionError("SYNTHETIC: no valuations in this test")
+
+    def valuation_measures(self, ticker):
+        raise ConnectionError("SYNTHETIC: no valuations in this test")
+
+
+class SlowProvider(PricesOnly):
     """SYNTHETIC prices for TICKERS up to a day that moves forward every round."""
 
     def __init__(self, end: pd.Timestamp, level: float = 10.0) -> None:
@@ -47,15 +60,6 @@ class SlowProvider:
             frames[t] = provider_frame(self.level + i + np.arange(len(idx)) * 0.01, idx)
             time.sleep(0.002)
         return PriceBatch(frames=frames)
-
-    def info(self, ticker):
-        raise ConnectionError("SYNTHETIC: no valuations in this test")
-
-    def annual_statements(self, ticker, currency, lag_days):
-        raise ConnectionError("SYNTHETIC: no valuations in this test")
-
-    def valuation_measures(self, ticker):
-        raise ConnectionError("SYNTHETIC: no valuations in this test")
 
 
 def updates_forever(root: str, universe_path: str, run: int, say) -> None:

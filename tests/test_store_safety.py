@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from kill_child import provider_frame, updates_forever
+from kill_child import PricesOnly, provider_frame, updates_forever
 
 from aigap.cli import main
 from data.commit import LOCK_FILE, commit_tables, store_lock
@@ -301,7 +301,7 @@ def _frame(tickers, dates):
     return {t: provider_frame(close, dates) for t in tickers}
 
 
-class _Fixed:
+class _Fixed(PricesOnly):
     """A SYNTHETIC provider that returns the given frames and no valuations."""
 
     def __init__(self, frames):
@@ -312,15 +312,6 @@ class _Fixed:
             frames={t: f for t, f in self.frames.items() if t in tickers},
             failures={t: "no rows returned" for t in tickers if t not in self.frames},
         )
-
-    def info(self, ticker):
-        raise ConnectionError("SYNTHETIC: offline")
-
-    def annual_statements(self, ticker, currency, lag_days):
-        raise ConnectionError("SYNTHETIC: offline")
-
-    def valuation_measures(self, ticker):
-        raise ConnectionError("SYNTHETIC: offline")
 
 
 def test_two_first_updates_at_once_leave_one_valid_store(tmp_path):
