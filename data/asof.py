@@ -8,13 +8,17 @@ come from that one row, so a multiple never mixes two fiscal periods.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 __all__ = [
+    "Published",
     "as_datetime",
     "grid_frame",
     "latest_public",
+    "published",
     "split_restatement",
     "to_current_basis",
 ]
@@ -34,18 +38,34 @@ def grid_frame(dates: pd.DatetimeIndex, tickers: list[str]) -> pd.DataFrame:
     return g
 
 
-def latest_public(
+@dataclass(frozen=True)
+class Published:
+    """Rows ready for as-of selection: sorted and walked once (:func:`published`), then looked
+    up for any grid (:meth:`asof`)."""
+
+    rows: pd.DataFrame  #: the rows in lexicographic order of their sort keys, per ticker
+    known: pd.DataFrame  #: per ticker and public date, the best row known by then
+
+    def asof(self, grid: pd.DataFrame) -> pd.DataFrame:
+        """See :func:`latest_public`."""
+        g = grid[["date", "ticker"]].sort_values("date", kind="mergesort")
+        g = g.assign(ticker=g["ticker"].astype(object))  # one key dtype, even for an empty table
+        hit = pd.merge_asof(g, self.known, left_on="date", right_on="_known", by="ticker")
+        out = self.rows.reindex(hit["_best"].to_numpy())
+        out.index = pd.MultiIndex.from_arrays(
+            [pd.DatetimeIndex(hit["date"]), hit["ticker"].to_numpy()], names=["date", "ticker"]
+        )
+        return out
+
+
+def published(
     rows: pd.DataFrame,
-    grid: pd.DataFrame,
     *,
     period: str = "period_end",
     public: str = "public_date",
     rank: str | None = None,
-) -> pd.DataFrame:
-    """For each row of ``grid`` (columns ``date``, ``ticker``), the row of ``rows`` public on or
-    before ``date`` with the latest ``period``, ties broken by the highest ``rank`` (when
-    given), then by the latest ``public``.  Returns a frame indexed by ``(date, ticker)`` with
-    the columns of ``rows`` (NaN where nothing was public)."""
+) -> Published:
+    """``rows`` prepared for :func:`latest_public` (the same arguments)."""
     r = rows.copy()
     r["ticker"] = r["ticker"].astype(str)
     r[public] = as_datetime(r[public]).to_numpy()
@@ -60,17 +80,23 @@ def latest_public(
     known = pd.DataFrame(
         {"ticker": by_pub["ticker"].to_numpy(), "_known": by_pub[public].to_numpy(), "_best": best}
     ).drop_duplicates(["ticker", "_known"], keep="last")
-    g = grid[["date", "ticker"]].sort_values("date", kind="mergesort")
-    g = g.assign(ticker=g["ticker"].astype(object))  # one key dtype, even for an empty table
-    known = known.assign(ticker=known["ticker"].astype(object))
-    hit = pd.merge_asof(
-        g, known.sort_values("_known"), left_on="date", right_on="_known", by="ticker"
-    )
-    out = r.drop(columns=["ticker"]).reindex(hit["_best"].to_numpy())
-    out.index = pd.MultiIndex.from_arrays(
-        [pd.DatetimeIndex(hit["date"]), hit["ticker"].to_numpy()], names=["date", "ticker"]
-    )
-    return out.drop(columns=["_order"])
+    known = known.assign(ticker=known["ticker"].astype(object)).sort_values("_known")
+    return Published(rows=r.drop(columns=["ticker", "_order"]), known=known)
+
+
+def latest_public(
+    rows: pd.DataFrame,
+    grid: pd.DataFrame,
+    *,
+    period: str = "period_end",
+    public: str = "public_date",
+    rank: str | None = None,
+) -> pd.DataFrame:
+    """For each row of ``grid`` (columns ``date``, ``ticker``), the row of ``rows`` public on or
+    before ``date`` with the latest ``period``, ties broken by the highest ``rank`` (when
+    given), then by the latest ``public``.  Returns a frame indexed by ``(date, ticker)`` with
+    the columns of ``rows`` (NaN where nothing was public)."""
+    return published(rows, period=period, public=public, rank=rank).asof(grid)
 
 
 def split_restatement(

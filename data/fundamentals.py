@@ -16,13 +16,17 @@ and ``public_date``: the first close at which the figures could be used.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
-from data.asof import as_datetime, latest_public, split_restatement, to_current_basis
+from data.asof import Published, as_datetime, published, split_restatement, to_current_basis
 from data.universe import Universe
 
 __all__ = [
+    "FiledFundamentals",
     "company_fundamentals",
+    "filed",
     "filing_lag_days",
     "fundamentals_asof",
 ]
@@ -95,19 +99,38 @@ def _year_earlier(f: pd.DataFrame, col: str) -> pd.Series:
     return pd.Series(hit[col].to_numpy(), index=hit["index"].to_numpy()).reindex(f.index)
 
 
+@dataclass(frozen=True)
+class FiledFundamentals:
+    """The fundamentals prepared for as-of selection, once per table (:func:`filed`)."""
+
+    sales: Published  #: periods with revenue
+    earnings: Published  #: periods with net income
+    latest: Published  #: every period, with or without those
+
+
+def filed(fundamentals: pd.DataFrame) -> FiledFundamentals:
+    """:func:`company_fundamentals` ready for :func:`fundamentals_asof`: for one period a
+    primary source (filing, release) before an aggregate (``source_rank``)."""
+    f = fundamentals
+    if "source_rank" not in f.columns:
+        f = f.assign(source_rank=1)
+    f = f.assign(source_rank=f["source_rank"].fillna(1))
+    return FiledFundamentals(
+        sales=published(f[f["revenue"].notna()], rank="source_rank"),
+        earnings=published(f[f["net_income"].notna()], rank="source_rank"),
+        latest=published(f, rank="source_rank"),
+    )
+
+
 def fundamentals_asof(
-    fundamentals: pd.DataFrame, actions: pd.DataFrame, grid: pd.DataFrame
+    fundamentals: FiledFundamentals, actions: pd.DataFrame, grid: pd.DataFrame
 ) -> pd.DataFrame:
     """Per ``(date, ticker)`` of ``grid``: ``revenue revenue_growth_pct sales_currency
     sales_period_end sales_public_date`` (one row) and ``net_income eps earnings_currency
     earnings_period_end earnings_public_date`` (one row); ``eps`` restated to the share basis of
     the date (splits between its public date and the date)."""
-    f = fundamentals
-    if "source_rank" not in f.columns:
-        f = f.assign(source_rank=1)
-    f = f.assign(source_rank=f["source_rank"].fillna(1))
-    # the latest period; for one period a primary source (filing, release) before an aggregate
-    sales = latest_public(f[f["revenue"].notna()], grid, rank="source_rank")
+    # the latest period
+    sales = fundamentals.sales.asof(grid)
     out = pd.DataFrame(index=sales.index)
     out["revenue"] = sales["revenue"]
     out["revenue_growth_pct"] = sales["revenue_growth_pct"]
@@ -115,7 +138,7 @@ def fundamentals_asof(
     out["sales_basis"] = sales["basis"] if "basis" in sales else "annual"
     out["sales_period_end"] = sales["period_end"]
     out["sales_public_date"] = sales["public_date"]
-    earn = latest_public(f[f["net_income"].notna()], grid, rank="source_rank").reindex(out.index)
+    earn = fundamentals.earnings.asof(grid).reindex(out.index)
     out["net_income"] = earn["net_income"]
     dates = out.index.get_level_values("date")
     tickers = out.index.get_level_values("ticker").to_numpy()
@@ -125,6 +148,6 @@ def fundamentals_asof(
     out["earnings_period_end"] = earn["period_end"]
     out["earnings_public_date"] = earn["public_date"]
     # the latest period public at all, with or without the fields above
-    any_row = latest_public(f, grid, rank="source_rank").reindex(out.index)
+    any_row = fundamentals.latest.asof(grid).reindex(out.index)
     out["latest_period_end"] = any_row["period_end"]
     return out

@@ -34,13 +34,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from data.asof import as_datetime, grid_frame, split_restatement
+from data.asof import Published, as_datetime, grid_frame, split_restatement
 from data.errors import NoDataError
-from data.fundamentals import company_fundamentals, fundamentals_asof
+from data.fundamentals import FiledFundamentals, company_fundamentals, filed, fundamentals_asof
 from data.fx import fixing_since
 from data.rules import MAX_PRICE_AGE_DAYS, STALE_FUNDAMENTALS_DAYS
-from data.shares import company_share_counts, share_counts_of, shares_asof
-from data.snapshots import snapshot_fields_asof
+from data.shares import company_share_counts, counts_published, share_counts_of, shares_asof
+from data.snapshots import snapshot_fields_asof, snapshot_rows
 from data.store import FX_SYMBOLS, Store
 from data.universe import Universe
 
@@ -67,28 +67,56 @@ class PanelConfig:
         return replace(self, stale_fundamentals_days=days)
 
 
+def _last_rows(index: pd.Index, valid: np.ndarray, dates: pd.DatetimeIndex) -> np.ndarray:
+    """Per date and column of ``valid`` (rows on the sorted ``index``): the row of the last valid
+    value on or before the date, -1 where there is none."""
+    if not len(index):
+        return np.full((len(dates), valid.shape[1]), -1)
+    rows = np.maximum.accumulate(np.where(valid, np.arange(len(index))[:, None], -1), axis=0)
+    at = np.searchsorted(
+        index.to_numpy(dtype="datetime64[us]"), dates.to_numpy(dtype="datetime64[us]"), "right"
+    )
+    return np.where(at[:, None] > 0, rows[np.maximum(at - 1, 0)], -1)
+
+
+def _take(values: np.ndarray, rows: np.ndarray, fill) -> np.ndarray:
+    """``values[rows[i, j], j]``, ``fill`` where the row is -1."""
+    if not len(values):
+        return np.full(rows.shape, fill)
+    return np.where(rows >= 0, values[np.maximum(rows, 0), np.arange(values.shape[1])], fill)
+
+
 def _asof_wide(wide: pd.DataFrame, dates: pd.DatetimeIndex) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Last value on or before each date, and the date of that value."""
-    idx = wide.index.union(dates)
-    obs = pd.DataFrame(
-        np.where(wide.notna(), wide.index.to_numpy()[:, None], np.datetime64("NaT")),
-        index=wide.index,
-        columns=wide.columns,
-    ).astype("datetime64[us]")
-    return wide.reindex(idx).ffill().reindex(dates), obs.reindex(idx).ffill().reindex(dates)
+    values = wide.to_numpy(dtype=float)
+    rows = _last_rows(wide.index, ~np.isnan(values), dates)
+    when = _take(wide.index.to_numpy(dtype="datetime64[us]")[:, None], rows, np.datetime64("NaT"))
+    return (
+        pd.DataFrame(_take(values, rows, np.nan), index=dates, columns=wide.columns),
+        pd.DataFrame(when.astype("datetime64[us]"), index=dates, columns=wide.columns),
+    )
+
+
+def _fx_table(store: Store) -> pd.DataFrame:
+    """Units per USD of each currency of :data:`FX_SYMBOLS`, by date (kept per store)."""
+
+    def build() -> pd.DataFrame:
+        rates = {}
+        for ccy in FX_SYMBOLS:
+            try:
+                rates[ccy] = store.fx(ccy)
+            except Exception:  # a store without that FX series: conversions from it are NaN
+                rates[ccy] = pd.Series(dtype=float)
+        return pd.DataFrame(rates).sort_index()
+
+    return store.cached("panel fx", build)
 
 
 def _fx_asof(store: Store, dates: pd.DatetimeIndex) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Units per USD of each currency on each date (last rate on or before it) and its date."""
-    rates = {"USD": pd.Series(1.0, index=dates)}
-    for ccy in FX_SYMBOLS:
-        try:
-            rates[ccy] = store.fx(ccy)
-        except Exception:  # a store without that FX series: conversions from it are NaN
-            rates[ccy] = pd.Series(dtype=float)
-    wide = pd.DataFrame(rates).sort_index()
-    val, when = _asof_wide(wide, dates)
-    when["USD"] = dates
+    val, when = _asof_wide(_fx_table(store), dates)
+    val.insert(0, "USD", 1.0)
+    when.insert(0, "USD", dates)
     return val, when
 
 
@@ -106,6 +134,44 @@ def _lookup(wide: pd.DataFrame, dates: pd.Index, keys: pd.Series, dtype=float) -
     return out
 
 
+@dataclass(frozen=True)
+class _Prices:
+    """Closes of some tickers as arrays (dates x tickers), kept per store and ticker list."""
+
+    index: pd.DatetimeIndex  #: the days on which one of the tickers has an adjusted close
+    columns: pd.Index
+    adjusted: np.ndarray
+    close: np.ndarray  #: as traded where the store has it, else the adjusted close
+    basis: np.ndarray  #: 0 traded, 1 traded with an estimated dividend factor, 2 adjusted
+    listed: np.ndarray  #: the first day with an adjusted close (NaT: none)
+
+
+def _prices(store: Store, tickers: list[str]) -> _Prices:
+    def build() -> _Prices:
+        adj = store.close(tickers, strict=False).reindex(columns=tickers)
+        a = adj.to_numpy(dtype=float)
+        traded = store.traded_close(tickers).reindex(index=adj.index, columns=tickers)
+        tr = traded.to_numpy(dtype=float)
+        est = store.traded_estimated(tickers).reindex(index=adj.index, columns=tickers)
+        est_b = np.asarray(est.fillna(False), dtype=bool)
+        valid = ~np.isnan(a)
+        first = _take(
+            adj.index.to_numpy()[:, None],
+            np.where(valid.any(axis=0), valid.argmax(axis=0), -1)[None, :],
+            np.datetime64("NaT"),
+        )[0]
+        return _Prices(
+            index=adj.index,
+            columns=adj.columns,
+            adjusted=a,
+            close=np.where(np.isnan(tr), a, tr),
+            basis=np.where(np.isnan(tr) & valid, 2, est_b.astype(int)),
+            listed=first,
+        )
+
+    return store.cached(repr(("panel prices", tuple(tickers))), build)
+
+
 def traded_prices_usd(
     store: Store, universe: Universe, tickers: list[str], dates: pd.DatetimeIndex
 ) -> pd.DataFrame:
@@ -113,21 +179,18 @@ def traded_prices_usd(
     ``price_date`` (its close), ``price_basis`` (``traded``, ``traded, estimated`` where its
     dividend factor was filled across a gap, or ``adjusted`` where the store has no traded
     close), ``fx_rate`` and ``fx_date``; the one USD conversion of the panel."""
-    adj = store.close(tickers, strict=False).reindex(columns=tickers)
-    traded = store.traded_close(tickers).reindex(index=adj.index, columns=tickers)
-    est = store.traded_estimated(tickers).reindex(index=adj.index, columns=tickers)
-    basis = pd.DataFrame("traded", index=adj.index, columns=tickers)
-    basis = basis.where(~est.fillna(False).astype(bool), "traded, estimated")
-    basis = basis.where(traded.notna() | adj.isna(), "adjusted")
-    px = traded.fillna(adj)
+    p = _prices(store, tickers)
+    px = pd.DataFrame(p.close, index=p.index, columns=p.columns)
     val, when = _asof_wide(px, dates)
-    bas = basis.where(adj.notna()).reindex(adj.index.union(dates)).ffill().reindex(dates)
+    labels = np.array(["traded", "traded, estimated", "adjusted", np.nan], dtype=object)
+    bas = labels[_take(p.basis, _last_rows(p.index, ~np.isnan(p.adjusted), dates), 3)]
     out = pd.DataFrame(
         {
-            "price_traded": val.stack(future_stack=True),
-            "price_date": when.stack(future_stack=True),
-            "price_basis": bas.stack(future_stack=True),
-        }
+            "price_traded": val.to_numpy().ravel(),
+            "price_date": when.to_numpy().ravel(),
+            "price_basis": pd.array(bas.ravel(), dtype="str"),
+        },
+        index=pd.MultiIndex.from_product([dates, p.columns]),
     )
     out.index.names = ["date", "ticker"]
     fx, fx_when = _fx_asof(store, dates)
@@ -137,11 +200,6 @@ def traded_prices_usd(
     out["fx_date"] = _lookup(fx_when, d, ccy, dtype="datetime64[us]")
     out["price_usd"] = out["price_traded"] / out["fx_rate"]
     return out
-
-
-def _first_prices(store: Store, tickers: list[str]) -> pd.Series:
-    c = store.close(tickers, strict=False)
-    return c.apply(lambda s: s.first_valid_index()).reindex(tickers)
 
 
 @dataclass(frozen=True)
@@ -270,6 +328,31 @@ def _provenance(
     out["unused_fundamentals_end"] = unused.max(axis=1)
 
 
+@dataclass(frozen=True)
+class _Sources:
+    """The store's tables ready for point-in-time lookups (kept per store and universe)."""
+
+    actions: pd.DataFrame
+    fundamentals: FiledFundamentals
+    shares: Published
+    snapshots: dict[str, pd.DataFrame]
+
+
+def _sources(store: Store, universe: Universe) -> _Sources:
+    def build() -> _Sources:
+        actions = store.table("corporate_actions")
+        fund = company_fundamentals(store.table("fundamentals"), universe, actions)
+        counts = company_share_counts(share_counts_of(store), universe, actions)
+        return _Sources(
+            actions=actions,
+            fundamentals=filed(fund),
+            shares=counts_published(counts),
+            snapshots=snapshot_rows(store.table("valuations")),
+        )
+
+    return store.cached(repr(("panel sources", universe.fingerprint())), build)
+
+
 def valuation_panel(
     store: Store,
     universe: Universe,
@@ -295,19 +378,18 @@ def valuation_panel(
     fresh_price = np.asarray(
         (d - pd.DatetimeIndex(out["price_date"])).days <= cfg.max_price_age_days
     )
-    listed = np.asarray(d >= pd.DatetimeIndex(_first_prices(store, tickers).reindex(tk)))
+    first = pd.Series(_prices(store, tickers).listed, index=tickers)
+    listed = np.asarray(d >= pd.DatetimeIndex(first.reindex(tk)))
     price_usd = out["price_usd"].where(fresh_price).to_numpy(dtype=float)
 
-    actions = store.table("corporate_actions")
-    fund = company_fundamentals(store.table("fundamentals"), universe, actions)
-    fa = fundamentals_asof(fund, actions, grid)
-    fa = fa.reindex(idx)
-    counts = company_share_counts(share_counts_of(store), universe, actions)
-    sh = shares_asof(counts, actions, grid, max_age_days=cfg.max_shares_age_days).reindex(idx)
+    src = _sources(store, universe)
+    actions = src.actions
+    fa = fundamentals_asof(src.fundamentals, actions, grid).reindex(idx)
+    sh = shares_asof(src.shares, actions, grid, max_age_days=cfg.max_shares_age_days).reindex(idx)
     snap = _Snap(
-        snapshot_fields_asof(
-            store.table("valuations"), grid, max_age_days=cfg.max_snapshot_age_days
-        ).reindex(idx)
+        snapshot_fields_asof(src.snapshots, grid, max_age_days=cfg.max_snapshot_age_days).reindex(
+            idx
+        )
     )
     filed = _filed_usd(fa, _fx_asof(store, dates)[0], cfg)
 
@@ -324,10 +406,10 @@ def valuation_panel(
         out[f"why_{k}"] = v
     any_snap = used["market_cap"] | used["sales"] | used["net_income"]
     fund_fx = np.where(filed.sales_ok & ~used["sales"], out["fx_date"], np.datetime64("NaT"))
-    out["flags"] = _flags(out, cfg, d, fresh_price, any_snap, fund_fx)
+    flags = _flags(out, cfg, d, fresh_price, any_snap, fund_fx)
     cny = (fa["sales_currency"] == "CNY").to_numpy() & filed.sales_ok & ~used["sales"]
     cny |= np.array([universe[t].currency == "CNY" for t in tk])
-    out["flags"] = _fixing_flags(out["flags"], cny, d, fixing_since(store).get("CNY"))
+    out["flags"] = _fixing_flags(flags, cny, d, fixing_since(store).get("CNY"))
     return out.drop(columns=["fx_rate"])
 
 
@@ -389,16 +471,13 @@ def _statement_figures(
 
 
 def _fixing_flags(
-    flags: pd.Series, cny: np.ndarray, d: pd.DatetimeIndex, since: pd.Timestamp | None
-) -> list[str]:
+    flags: np.ndarray, cny: np.ndarray, d: pd.DatetimeIndex, since: pd.Timestamp | None
+) -> np.ndarray:
     """Say so where a CNY figure (statements or a price) was converted at the PBOC fixing."""
     if since is None:
-        return list(flags)
+        return flags
     on_fix = cny & np.asarray(d >= since)
-    note = "USD/CNY: PBOC fixing, not spot"
-    return [
-        "; ".join(x for x in (f, note) if x) if m else f for f, m in zip(flags, on_fix, strict=True)
-    ]
+    return _join(flags, _text(on_fix, "USD/CNY: PBOC fixing, not spot"))
 
 
 def _why(
@@ -468,6 +547,25 @@ def _why(
     }
 
 
+def _text(mask: np.ndarray, text) -> np.ndarray:
+    """``text`` (a string, or one per row) where ``mask``, else ''."""
+    return np.where(mask, text, "").astype(object)
+
+
+def _join(*parts: np.ndarray) -> np.ndarray:
+    """Row by row, the non-empty strings of ``parts`` joined with '; '."""
+    out = parts[0]
+    for p in parts[1:]:
+        both = (out != "") & (p != "")
+        out = np.where(both, out + "; " + p, np.where(out == "", p, out))
+    return out
+
+
+def _day(values: np.ndarray) -> np.ndarray:
+    """``YYYY-MM-DD`` of each date."""
+    return np.datetime_as_string(values.astype("datetime64[D]"), unit="D").astype(object)
+
+
 def _flags(
     out: pd.DataFrame,
     cfg: PanelConfig,
@@ -475,35 +573,39 @@ def _flags(
     fresh_price: np.ndarray,
     use_snap: np.ndarray,
     fund_fx_date: np.ndarray,
-) -> list[str]:
+) -> np.ndarray:
     """Human-readable caveats per row: stale or missing price, a price that is the adjusted close
     (no traded close known), stale fundamentals, figures too old to use, FX carried forward."""
-    flags = []
-    stale_f = pd.Timedelta(days=cfg.stale_fundamentals_days)
-    carry = pd.Timedelta(days=cfg.fx_carry_flag_days)
-    pdate = pd.DatetimeIndex(out["price_date"])
+    day = dates.to_numpy().astype("datetime64[us]")
+
+    def dt(values) -> np.ndarray:
+        return np.asarray(values).astype("datetime64[us]")
+
+    pdate, fend = dt(out["price_date"]), dt(out["fundamentals_period_end"])
+    unused, fxd, ffxd = dt(out["unused_fundamentals_end"]), dt(out["fx_date"]), dt(fund_fx_date)
     basis = out["price_basis"].to_numpy(dtype=object)
-    fend = pd.DatetimeIndex(out["fundamentals_period_end"])
-    unused = pd.DatetimeIndex(out["unused_fundamentals_end"])
-    fxd = pd.DatetimeIndex(out["fx_date"])
-    ffxd = pd.DatetimeIndex(fund_fx_date)
-    for i, day in enumerate(dates):
-        fl = []
-        if pd.isna(pdate[i]):
-            fl.append("no price")
-        elif not fresh_price[i]:
-            fl.append(f"stale price (last {pdate[i].date()})")
-        elif basis[i] == "adjusted":
-            fl.append("adjusted close used (no traded close)")
-        elif basis[i] == "traded, estimated":
-            fl.append("traded price estimated (gap in the dividend record)")
-        if not use_snap[i]:
-            if pd.notna(fend[i]) and day - fend[i] > stale_f:
-                fl.append(f"stale fundamentals (FY end {fend[i].date()})")
-            if pd.notna(unused[i]) and (pd.isna(fend[i]) or unused[i] < fend[i]):
-                fl.append(f"fundamentals too old to use (FY end {unused[i].date()})")
-        carried = [x for x in (fxd[i], ffxd[i]) if pd.notna(x) and day - x > carry]
-        if carried:
-            fl.append(f"FX carried forward from {min(carried).date()}")
-        flags.append("; ".join(fl))
-    return flags
+    no_price = np.isnat(pdate)
+    stale = ~no_price & ~fresh_price
+    price = np.select(
+        [no_price, stale, basis == "adjusted", basis == "traded, estimated"],
+        [
+            "no price",
+            "stale price (last " + _day(pdate) + ")",
+            "adjusted close used (no traded close)",
+            "traded price estimated (gap in the dividend record)",
+        ],
+        "",
+    ).astype(object)
+    stale_f = ~use_snap & ~np.isnat(fend)
+    stale_f &= (day - fend) > np.timedelta64(cfg.stale_fundamentals_days, "D")
+    too_old = ~use_snap & ~np.isnat(unused) & (np.isnat(fend) | (unused < fend))
+    carry = np.timedelta64(cfg.fx_carry_flag_days, "D")
+    c1 = ~np.isnat(fxd) & ((day - fxd) > carry)
+    c2 = ~np.isnat(ffxd) & ((day - ffxd) > carry)
+    first = np.where(c1 & c2, np.minimum(fxd, ffxd), np.where(c1, fxd, ffxd))
+    return _join(
+        price,
+        _text(stale_f, "stale fundamentals (FY end " + _day(fend) + ")"),
+        _text(too_old, "fundamentals too old to use (FY end " + _day(unused) + ")"),
+        _text(c1 | c2, "FX carried forward from " + _day(first) + ""),
+    )

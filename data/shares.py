@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from data.asof import as_datetime, latest_public, split_restatement, to_current_basis
+from data.asof import Published, as_datetime, published, split_restatement, to_current_basis
 from data.store import Store
 from data.universe import Universe
 
@@ -26,6 +26,7 @@ __all__ = [
     "OUTSTANDING_KINDS",
     "SHARE_COLUMNS",
     "company_share_counts",
+    "counts_published",
     "share_counts_of",
     "shares_asof",
 ]
@@ -121,19 +122,24 @@ def company_share_counts(
     return pd.concat([s, *extra], ignore_index=True) if extra else s
 
 
+def counts_published(shares: pd.DataFrame) -> Published:
+    """The usable counts of :func:`company_share_counts` ready for :func:`shares_asof`: of one
+    date, a count outstanding before a weighted average; of one kind, a primary source (filing,
+    release) before an aggregate (SimFin, restated)."""
+    s = shares[shares["usable"].astype(bool)].copy()
+    s["as_of"] = as_datetime(s["as_of"]).to_numpy()
+    src_rank = s["source_rank"] if "source_rank" in s.columns else 1
+    s["_rank"] = s["kind"].map(KIND_RANK).fillna(0) * 10 + src_rank
+    return published(s, period="as_of", rank="_rank")
+
+
 def shares_asof(
-    shares: pd.DataFrame, actions: pd.DataFrame, grid: pd.DataFrame, *, max_age_days: int
+    counts: Published, actions: pd.DataFrame, grid: pd.DataFrame, *, max_age_days: int
 ) -> pd.DataFrame:
     """Per ``(date, ticker)``: ``shares`` (millions of listed units on the date's basis),
     ``shares_as_of``, ``shares_public_date``, ``shares_kind``, ``shares_source`` and
     ``shares_too_old`` (a count exists but is older than ``max_age_days``)."""
-    s = shares[shares["usable"].astype(bool)].copy()
-    s["as_of"] = as_datetime(s["as_of"]).to_numpy()
-    # of one date: a count outstanding before a weighted average; of one kind, a primary
-    # source (filing, release) before an aggregate (SimFin, restated)
-    src_rank = s["source_rank"] if "source_rank" in s.columns else 1
-    s["_rank"] = s["kind"].map(KIND_RANK).fillna(0) * 10 + src_rank
-    hit = latest_public(s, grid, period="as_of", rank="_rank")
+    hit = counts.asof(grid)
     dates = hit.index.get_level_values("date")
     k = split_restatement(
         actions,

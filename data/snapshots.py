@@ -12,7 +12,7 @@ import pandas as pd
 
 from data.asof import as_datetime
 
-__all__ = ["SNAPSHOT_FIELDS", "snapshot_fields_asof"]
+__all__ = ["SNAPSHOT_FIELDS", "snapshot_fields_asof", "snapshot_rows"]
 
 #: per-field money in USD; ``price`` is the snapshot's own quote (USD) at ``date``
 SNAPSHOT_FIELDS = (
@@ -43,31 +43,41 @@ def _usable(v: pd.DataFrame) -> pd.DataFrame:
     return v.drop_duplicates(["date", "ticker", "source"], keep="last")
 
 
-def snapshot_fields_asof(
-    valuations: pd.DataFrame, grid: pd.DataFrame, *, max_age_days: int
-) -> pd.DataFrame:
-    """Per ``(date, ticker)`` of ``grid``: for each field ``f`` of :data:`SNAPSHOT_FIELDS`,
-    ``f``, ``f_date`` (the close the figure refers to) and ``f_source``; plus
-    ``sales_basis`` (``latest_fy`` or ``ttm``) with the sales figure.  A market cap comes with
-    the quote it was taken at (``market_cap_price``) from the same row."""
+def snapshot_rows(valuations: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per field of :data:`SNAPSHOT_FIELDS` in ``valuations``: the rows that have it, one per
+    ticker and moment it became usable (the latest close first, Nasdaq before yfinance on the
+    same close), ready for :func:`snapshot_fields_asof`."""
     v = _usable(valuations)
-    g = grid[["date", "ticker"]].sort_values("date", kind="mergesort")
-    g = g.assign(ticker=g["ticker"].astype(object))  # one key dtype, even for an empty table
-    out = pd.DataFrame(index=pd.MultiIndex.from_frame(g))
-    tol = pd.Timedelta(days=max_age_days)
+    out = {}
     for f in SNAPSHOT_FIELDS:
         if f not in v.columns:
             continue
         extra = {"market_cap": ["price"], "sales": ["sales_basis"]}.get(f, [])
         rows = v[v[f].notna()][["ticker", "date", "usable_from", "source", "_pref", f, *extra]]
         rows = rows.rename(columns={"price": "market_cap_price"}) if f == "market_cap" else rows
-        # the latest close first, Nasdaq before yfinance on the same close; one row per moment
         rows = rows.sort_values(["usable_from", "date", "_pref"], kind="mergesort")
         rows = rows.drop_duplicates(["ticker", "usable_from"], keep="last").drop(columns="_pref")
         rows = rows.assign(ticker=rows["ticker"].astype(object))
+        out[f] = rows.rename(columns={"date": f"{f}_date", "source": f"{f}_source"})
+    return out
+
+
+def snapshot_fields_asof(
+    rows: dict[str, pd.DataFrame], grid: pd.DataFrame, *, max_age_days: int
+) -> pd.DataFrame:
+    """Per ``(date, ticker)`` of ``grid``: for each field ``f`` of :data:`SNAPSHOT_FIELDS`,
+    ``f``, ``f_date`` (the close the figure refers to) and ``f_source``; plus
+    ``sales_basis`` (``latest_fy`` or ``ttm``) with the sales figure.  A market cap comes with
+    the quote it was taken at (``market_cap_price``) from the same row.  ``rows``:
+    :func:`snapshot_rows` of the valuations table."""
+    g = grid[["date", "ticker"]].sort_values("date", kind="mergesort")
+    g = g.assign(ticker=g["ticker"].astype(object))  # one key dtype, even for an empty table
+    out = pd.DataFrame(index=pd.MultiIndex.from_frame(g))
+    tol = pd.Timedelta(days=max_age_days)
+    for field_rows in rows.values():
         hit = pd.merge_asof(
             g,
-            rows.rename(columns={"date": f"{f}_date", "source": f"{f}_source"}),
+            field_rows,
             left_on="date",
             right_on="usable_from",
             by="ticker",

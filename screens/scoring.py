@@ -17,6 +17,8 @@ Definitions (per date, per Chinese name, per metric ``m``):
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -89,15 +91,18 @@ def _grouped_robust_z(values: pd.Series, keys: list) -> pd.Series:
 
 
 def _peer_medians(
-    wide: pd.DataFrame, peers: tuple[str, ...], min_peers: int
-) -> tuple[pd.Series, pd.Series]:
-    cols = [p for p in peers if p in wide.columns]
+    wide: np.ndarray, cols: list[int], min_peers: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``wide`` (dates x names), the median over the peer columns ``cols`` (NaN with
+    fewer than ``min_peers`` values) and the number of peers with a value."""
     if not cols:
-        nan = pd.Series(np.nan, index=wide.index)
-        return nan, nan.fillna(0)
-    sub = wide[cols]
-    n = sub.notna().sum(axis=1)
-    return sub.median(axis=1, skipna=True).where(n >= min_peers), n
+        return np.full(len(wide), np.nan), np.zeros(len(wide))
+    sub = wide[:, cols]
+    n = np.isfinite(sub).sum(axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a date on which no peer has a value
+        med = np.nanmedian(sub, axis=1)
+    return np.where(n >= min_peers, med, np.nan), n.astype(float)
 
 
 def discount_scores(
@@ -111,53 +116,56 @@ def discount_scores(
     """
     cfg = config or ScoreConfig()
     tilt = cfg.tilt if cfg.tilt is not None else universe.tilt
-    china = [t for t in universe.china if t in multiples.index.get_level_values("ticker")]
+    names = multiples.index.get_level_values("ticker")
+    china = [t for t in universe.china if t in names]
     dates = multiples.index.get_level_values("date").unique()
     idx = pd.MultiIndex.from_product([dates, china], names=["date", "ticker"])
-    out = pd.DataFrame(index=idx)
-    groups: dict[tuple[str, ...], list[str]] = {}
-    for t in china:
-        groups.setdefault(universe.peers_of(t), []).append(t)
-    wsum = pd.Series(0.0, index=idx)
-    dsum = pd.Series(0.0, index=idx)
-    used = pd.Series("", index=idx)
-    n_metrics = pd.Series(0, index=idx)
+    tickers = list(dict.fromkeys(names))
+    position = {t: i for i, t in enumerate(tickers)}
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for j, t in enumerate(china):
+        groups.setdefault(universe.peers_of(t), []).append(j)
+    # every array below is dates x Chinese names (row-major, the order of ``idx``)
+    wide_all = multiples[list(METRICS)].unstack("ticker").reindex(dates)
+    out: dict[str, np.ndarray] = {}
+    wsum = np.zeros((len(dates), len(china)))
+    dsum = np.zeros_like(wsum)
+    n_metrics = np.zeros(wsum.shape, dtype=np.int64)
+    used = np.full(wsum.shape, "", dtype=object)
     for m in METRICS:
-        wide = multiples[m].unstack("ticker")
-        own = multiples[m].reindex(idx)
-        peer = pd.Series(np.nan, index=idx)
-        npeer = pd.Series(0.0, index=idx)
-        for peers, names in groups.items():
-            med, n = _peer_medians(wide, peers, cfg.min_peers)
-            for t in names:
-                sel = idx.get_level_values("ticker") == t
-                peer[sel] = med.reindex(idx[sel].get_level_values("date")).to_numpy()
-                npeer[sel] = n.reindex(idx[sel].get_level_values("date")).to_numpy()
-        gap = np.log(own / peer)
-        out[m] = own
-        out[f"{m}_peer"] = peer
-        out[f"{m}_peers_n"] = npeer.astype(int)
-        out[f"{m}_gap"] = gap
-        out[f"{m}_disc_pct"] = 1.0 - own / peer
+        wide = wide_all[m].reindex(columns=tickers).to_numpy(dtype=float)
+        own = wide[:, [position[t] for t in china]]
+        peer = np.full_like(own, np.nan)
+        npeer = np.zeros_like(own)
+        for peers, cols in groups.items():
+            med, n = _peer_medians(wide, [position[p] for p in peers if p in position],
+                                   cfg.min_peers)  # fmt: skip
+            peer[:, cols] = med[:, None]
+            npeer[:, cols] = n[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gap = np.log(own / peer)
+            out[m], out[f"{m}_peer"], out[f"{m}_peers_n"] = own, peer, npeer.astype(int)
+            out[f"{m}_gap"], out[f"{m}_disc_pct"] = gap, 1.0 - own / peer
         w = cfg.weights.get(m, 0.0)
-        ok = gap.notna() & (w > 0)
-        disc = (-gap).clip(-cfg.clip, cfg.clip)
-        dsum = dsum + (disc * w).where(ok, 0.0)
-        wsum = wsum + pd.Series(np.where(ok, w, 0.0), index=idx)
-        n_metrics = n_metrics + ok.astype(int)
-        used = used.where(~ok, used + np.where(used == "", "", ",") + m)
-    out["composite"] = (dsum / wsum).where(wsum > 0)
-    out["n_metrics"] = n_metrics
-    out["metrics_used"] = used
+        ok = ~np.isnan(gap) & (w > 0)
+        dsum = dsum + np.where(ok, np.clip(-gap, -cfg.clip, cfg.clip) * w, 0.0)
+        wsum = wsum + np.where(ok, w, 0.0)
+        n_metrics = n_metrics + ok
+        used = np.where(ok, used + np.where(used == "", "", ",") + m, used)
+    frame = pd.DataFrame({k: v.ravel() for k, v in out.items()}, index=idx)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frame["composite"] = np.where(wsum > 0, dsum / wsum, np.nan).ravel()
+    frame["n_metrics"] = n_metrics.ravel()
+    frame["metrics_used"] = used.ravel()
     seg = pd.Series([universe[t].segment for t in idx.get_level_values("ticker")], index=idx)
-    out["segment"] = seg
-    out["z_segment"] = _grouped_robust_z(
-        out["composite"], [idx.get_level_values("date"), seg.to_numpy()]
+    frame["segment"] = seg
+    frame["z_segment"] = _grouped_robust_z(
+        frame["composite"], [idx.get_level_values("date"), seg.to_numpy()]
     )
-    out["tilt"] = seg.map(lambda s: float(tilt.get(s, 1.0)))
-    out["score"] = out["composite"] + np.log(out["tilt"])
-    out["rank"] = out.groupby(level="date")["score"].rank(ascending=False, method="first")
-    return out
+    frame["tilt"] = seg.map(lambda s: float(tilt.get(s, 1.0)))
+    frame["score"] = frame["composite"] + np.log(frame["tilt"])
+    frame["rank"] = frame.groupby(level="date")["score"].rank(ascending=False, method="first")
+    return frame
 
 
 def segment_medians(
