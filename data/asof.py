@@ -16,10 +16,13 @@ import pandas as pd
 __all__ = [
     "Published",
     "as_datetime",
+    "asof_wide",
     "grid_frame",
+    "last_rows",
     "latest_public",
     "published",
     "split_restatement",
+    "take",
     "to_current_basis",
 ]
 
@@ -97,6 +100,36 @@ def latest_public(
     given), then by the latest ``public``.  Returns a frame indexed by ``(date, ticker)`` with
     the columns of ``rows`` (NaN where nothing was public)."""
     return published(rows, period=period, public=public, rank=rank).asof(grid)
+
+
+def last_rows(index: pd.Index, valid: np.ndarray, dates: pd.DatetimeIndex) -> np.ndarray:
+    """Per date and column of ``valid`` (rows on the sorted ``index``): the row of the last valid
+    value on or before the date, -1 where there is none."""
+    if not len(index):
+        return np.full((len(dates), valid.shape[1]), -1)
+    rows = np.maximum.accumulate(np.where(valid, np.arange(len(index))[:, None], -1), axis=0)
+    at = np.searchsorted(
+        index.to_numpy(dtype="datetime64[us]"), dates.to_numpy(dtype="datetime64[us]"), "right"
+    )
+    return np.where(at[:, None] > 0, rows[np.maximum(at - 1, 0)], -1)
+
+
+def take(values: np.ndarray, rows: np.ndarray, fill) -> np.ndarray:
+    """``values[rows[i, j], j]``, ``fill`` where the row is -1."""
+    if not len(values):
+        return np.full(rows.shape, fill)
+    return np.where(rows >= 0, values[np.maximum(rows, 0), np.arange(values.shape[1])], fill)
+
+
+def asof_wide(wide: pd.DataFrame, dates: pd.DatetimeIndex) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Last value on or before each date, and the date of that value."""
+    values = wide.to_numpy(dtype=float)
+    rows = last_rows(wide.index, ~np.isnan(values), dates)
+    when = take(wide.index.to_numpy(dtype="datetime64[us]")[:, None], rows, np.datetime64("NaT"))
+    return (
+        pd.DataFrame(take(values, rows, np.nan), index=dates, columns=wide.columns),
+        pd.DataFrame(when.astype("datetime64[us]"), index=dates, columns=wide.columns),
+    )
 
 
 def split_restatement(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
+from data.asof import asof_wide
 from data.rules import MAX_PRICE_AGE_DAYS
 from data.store import Store
 from data.universe import Universe
@@ -12,14 +14,15 @@ __all__ = ["close_age_days", "fixing_since", "fx_coverage_note", "usd_closes"]
 
 
 def _ages(close: pd.DataFrame, index: pd.DatetimeIndex) -> pd.DataFrame:
-    idx = close.index.union(index)
-    obs_dates = pd.DataFrame(
-        {c: close.index.where(close[c].notna()) for c in close.columns}, index=close.index
-    )
-    when = obs_dates.reindex(idx).ffill().reindex(index)
-    return (pd.DataFrame({c: index for c in close.columns}, index=index) - when).apply(
-        lambda c: c.dt.days
-    )
+    """Whole days since each column's last value on or before each date of ``index`` (NaN before
+    its first; integer columns where every date has one)."""
+    _, when = asof_wide(close, index)
+    day = index.to_numpy(dtype="datetime64[us]")[:, None]
+    delta = (day - when.to_numpy(dtype="datetime64[us]")).astype("int64")
+    days = np.where(np.isnat(when.to_numpy()), np.nan, delta // 86_400_000_000)
+    out = pd.DataFrame(days, index=index, columns=close.columns)
+    whole = [c for c in out.columns if not out[c].isna().any()]
+    return out.astype(dict.fromkeys(whole, "int64")) if whole else out
 
 
 def close_age_days(store: Store, tickers: list[str], index: pd.DatetimeIndex) -> pd.DataFrame:
@@ -44,17 +47,18 @@ def usd_closes(
     before the date.  A close older than ``max_stale_days`` is NaN: a series that stops is not
     carried forward as if it still traded.  A ticker without any stored price is all NaN."""
     close = store.close(tickers, strict=False)
-    val = close.reindex(close.index.union(index)).ffill().reindex(index)
+    val, _ = asof_wide(close, index)
     val = val.where(_ages(close, index) <= max_stale_days)
+    rates: dict[str, pd.Series] = {}
     out = {}
     for t in close.columns:
         ccy = universe[t].currency if t in universe.listings else "USD"
         if ccy == "USD":
             out[t] = val[t]
             continue
-        fx = store.fx(ccy)
-        rate = fx.reindex(fx.index.union(index)).ffill().reindex(index)
-        out[t] = val[t] / rate
+        if ccy not in rates:
+            rates[ccy] = asof_wide(store.fx(ccy).to_frame(), index)[0].iloc[:, 0]
+        out[t] = val[t] / rates[ccy]
     return pd.DataFrame(out, index=index).reindex(columns=list(dict.fromkeys(tickers)))
 
 

@@ -34,7 +34,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from data.asof import Published, as_datetime, grid_frame, split_restatement
+from data.asof import (
+    Published,
+    as_datetime,
+    asof_wide,
+    grid_frame,
+    last_rows,
+    split_restatement,
+    take,
+)
 from data.errors import NoDataError
 from data.fundamentals import FiledFundamentals, company_fundamentals, filed, fundamentals_asof
 from data.fx import fixing_since
@@ -67,36 +75,6 @@ class PanelConfig:
         return replace(self, stale_fundamentals_days=days)
 
 
-def _last_rows(index: pd.Index, valid: np.ndarray, dates: pd.DatetimeIndex) -> np.ndarray:
-    """Per date and column of ``valid`` (rows on the sorted ``index``): the row of the last valid
-    value on or before the date, -1 where there is none."""
-    if not len(index):
-        return np.full((len(dates), valid.shape[1]), -1)
-    rows = np.maximum.accumulate(np.where(valid, np.arange(len(index))[:, None], -1), axis=0)
-    at = np.searchsorted(
-        index.to_numpy(dtype="datetime64[us]"), dates.to_numpy(dtype="datetime64[us]"), "right"
-    )
-    return np.where(at[:, None] > 0, rows[np.maximum(at - 1, 0)], -1)
-
-
-def _take(values: np.ndarray, rows: np.ndarray, fill) -> np.ndarray:
-    """``values[rows[i, j], j]``, ``fill`` where the row is -1."""
-    if not len(values):
-        return np.full(rows.shape, fill)
-    return np.where(rows >= 0, values[np.maximum(rows, 0), np.arange(values.shape[1])], fill)
-
-
-def _asof_wide(wide: pd.DataFrame, dates: pd.DatetimeIndex) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Last value on or before each date, and the date of that value."""
-    values = wide.to_numpy(dtype=float)
-    rows = _last_rows(wide.index, ~np.isnan(values), dates)
-    when = _take(wide.index.to_numpy(dtype="datetime64[us]")[:, None], rows, np.datetime64("NaT"))
-    return (
-        pd.DataFrame(_take(values, rows, np.nan), index=dates, columns=wide.columns),
-        pd.DataFrame(when.astype("datetime64[us]"), index=dates, columns=wide.columns),
-    )
-
-
 def _fx_table(store: Store) -> pd.DataFrame:
     """Units per USD of each currency of :data:`FX_SYMBOLS`, by date (kept per store)."""
 
@@ -114,7 +92,7 @@ def _fx_table(store: Store) -> pd.DataFrame:
 
 def _fx_asof(store: Store, dates: pd.DatetimeIndex) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Units per USD of each currency on each date (last rate on or before it) and its date."""
-    val, when = _asof_wide(_fx_table(store), dates)
+    val, when = asof_wide(_fx_table(store), dates)
     val.insert(0, "USD", 1.0)
     when.insert(0, "USD", dates)
     return val, when
@@ -155,7 +133,7 @@ def _prices(store: Store, tickers: list[str]) -> _Prices:
         est = store.traded_estimated(tickers).reindex(index=adj.index, columns=tickers)
         est_b = np.asarray(est.fillna(False), dtype=bool)
         valid = ~np.isnan(a)
-        first = _take(
+        first = take(
             adj.index.to_numpy()[:, None],
             np.where(valid.any(axis=0), valid.argmax(axis=0), -1)[None, :],
             np.datetime64("NaT"),
@@ -181,9 +159,9 @@ def traded_prices_usd(
     close), ``fx_rate`` and ``fx_date``; the one USD conversion of the panel."""
     p = _prices(store, tickers)
     px = pd.DataFrame(p.close, index=p.index, columns=p.columns)
-    val, when = _asof_wide(px, dates)
+    val, when = asof_wide(px, dates)
     labels = np.array(["traded", "traded, estimated", "adjusted", np.nan], dtype=object)
-    bas = labels[_take(p.basis, _last_rows(p.index, ~np.isnan(p.adjusted), dates), 3)]
+    bas = labels[take(p.basis, last_rows(p.index, ~np.isnan(p.adjusted), dates), 3)]
     out = pd.DataFrame(
         {
             "price_traded": val.to_numpy().ravel(),
