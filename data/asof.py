@@ -3,7 +3,11 @@
 :func:`latest_public` picks, for every ``(date, ticker)`` of a grid, the row whose
 ``public_date`` is on or before the date and whose period is the latest among those (ties
 broken by the row's ``rank`` where one is given, then by the later public date).  All fields
-come from that one row, so a multiple never mixes two fiscal periods.
+come from that one row, so a multiple never mixes two fiscal periods.  :func:`published`
+prepares a table once (sorted, walked in order of publication) for lookups on many grids.
+
+:func:`asof_wide` is the same rule for wide series (prices, FX): the last value on or before each
+date and the date of that value (:func:`last_rows` and :func:`take` on arrays).
 """
 
 from __future__ import annotations
