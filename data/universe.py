@@ -5,6 +5,7 @@ Read from a human-edited TOML file (the packaged default is ``data/universe.toml
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,11 +140,19 @@ def load_universe(path: str | Path | None = None) -> Universe:
     """Parse and validate a universe file; every problem is a one-line :class:`UniverseError`."""
     p = Path(path) if path is not None else DEFAULT_UNIVERSE
     try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+        text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UniverseError(f"universe file not found: {p}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise UniverseError(f"cannot read universe file {p}: {e}") from None
+    return _parse(text, p)
+
+
+@functools.lru_cache(maxsize=16)
+def _parse(text: str, p: Path) -> Universe:
+    """The universe in ``text`` (read from ``p``); one object per text, shared: read-only."""
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise UniverseError(f"universe file {p} is not valid TOML: {e}") from None
     listings: dict[str, Listing] = {}

@@ -116,11 +116,10 @@ def discount_scores(
     """
     cfg = config or ScoreConfig()
     tilt = cfg.tilt if cfg.tilt is not None else universe.tilt
-    names = multiples.index.get_level_values("ticker")
-    china = [t for t in universe.china if t in names]
+    tickers = list(multiples.index.get_level_values("ticker").unique())
+    china = [t for t in universe.china if t in set(tickers)]
     dates = multiples.index.get_level_values("date").unique()
     idx = pd.MultiIndex.from_product([dates, china], names=["date", "ticker"])
-    tickers = list(dict.fromkeys(names))
     position = {t: i for i, t in enumerate(tickers)}
     groups: dict[tuple[str, ...], list[int]] = {}
     for j, t in enumerate(china):
@@ -157,12 +156,13 @@ def discount_scores(
         frame["composite"] = np.where(wsum > 0, dsum / wsum, np.nan).ravel()
     frame["n_metrics"] = n_metrics.ravel()
     frame["metrics_used"] = used.ravel()
-    seg = pd.Series([universe[t].segment for t in idx.get_level_values("ticker")], index=idx)
+    segs = [universe[t].segment for t in china]
+    seg = pd.Series(np.tile(np.array(segs, dtype=object), len(dates)), index=idx)
     frame["segment"] = seg
     frame["z_segment"] = _grouped_robust_z(
         frame["composite"], [idx.get_level_values("date"), seg.to_numpy()]
     )
-    frame["tilt"] = seg.map(lambda s: float(tilt.get(s, 1.0)))
+    frame["tilt"] = np.tile([float(tilt.get(s, 1.0)) for s in segs], len(dates))
     frame["score"] = frame["composite"] + np.log(frame["tilt"])
     frame["rank"] = frame.groupby(level="date")["score"].rank(ascending=False, method="first")
     return frame
