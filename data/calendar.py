@@ -29,15 +29,18 @@ def us_calendar(
     store: Store, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None
 ) -> pd.DatetimeIndex:
     """US trading days in the store between ``start`` and ``end`` (inclusive; default: all)."""
-    spy = store.close([CALENDAR_TICKER], strict=False)
-    if spy.empty:
+    cal: pd.DatetimeIndex = store.cached("us calendar", lambda: _trading_days(store))
+    if cal.empty:
         raise NoDataError(f"the store has no {CALENDAR_TICKER} series for the US trading calendar")
-    cal = pd.DatetimeIndex(spy.index)
     if start is not None:
         cal = cal[cal >= pd.Timestamp(start)]
     if end is not None:
         cal = cal[cal <= pd.Timestamp(end)]
     return cal
+
+
+def _trading_days(store: Store) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(store.close([CALENDAR_TICKER], strict=False).index)
 
 
 def period_ends(calendar: pd.DatetimeIndex, freq: str) -> pd.DatetimeIndex:
