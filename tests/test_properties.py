@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from aigap.cli import main
-from backtests.engine import simulate_weights
+from backtests.engine import simulate_stacked
 from data.errors import UniverseError
 from data.store import Store
 from data.universe import DEFAULT_UNIVERSE, load_universe
@@ -105,9 +105,13 @@ def test_scaling_a_names_prices_leaves_its_returns_unchanged(seed, k, col):
     w.iloc[60] = [0.5, 0.0, 0.5, 0.0]
     scaled = px.copy()
     scaled[CHINA[col]] *= k
-    a = simulate_weights(px, {"run": w}).returns()
-    b = simulate_weights(scaled, {"run": w}).returns()
-    np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=1e-9, atol=1e-12)
+    # one simulation of both: each run is its own cash-sharing group
+    both = simulate_stacked(
+        pd.concat({"a": px, "b": scaled}, axis=1, names=["run", "ticker"]),
+        pd.concat({"a": w, "b": w}, axis=1, names=["run", "ticker"]),
+    ).returns()
+    np.testing.assert_allclose(both["a"].to_numpy(), both["b"].to_numpy(), rtol=1e-9, atol=1e-12)
+    assert both["a"].abs().sum() > 0  # the weights traded
 
 
 def _store(tmp_path, seed: int, shocked_after: pd.Timestamp | None = None):
