@@ -4,6 +4,7 @@ top.  Checked on the imports written in the source, not on what happens to be lo
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ["data", "screens", "strategies", "backtests", "aigap"]
 
 
-def _imports(path: Path) -> set[str]:
+@functools.cache
+def _imports(path: Path) -> frozenset[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     out = set()
     for node in ast.walk(tree):
@@ -20,7 +22,7 @@ def _imports(path: Path) -> set[str]:
             out |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             out.add(node.module.split(".")[0])
-    return out
+    return frozenset(out)
 
 
 @pytest.mark.parametrize("layer", LAYERS)
