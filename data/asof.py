@@ -107,14 +107,14 @@ def latest_public(
 
 
 def last_rows(index: pd.Index, valid: np.ndarray, dates: pd.DatetimeIndex) -> np.ndarray:
-    """Per date and column of ``valid`` (rows on the sorted ``index``): the row of the last valid
-    value on or before the date, -1 where there is none."""
+    """Per date and column of ``valid`` (rows on ``index``: sorted, unique, no NaT): the row of
+    the last valid value on or before the date, -1 where there is none (and for a NaT date)."""
     if not len(index):
         return np.full((len(dates), valid.shape[1]), -1)
     rows = np.maximum.accumulate(np.where(valid, np.arange(len(index))[:, None], -1), axis=0)
-    at = np.searchsorted(
-        index.to_numpy(dtype="datetime64[us]"), dates.to_numpy(dtype="datetime64[us]"), "right"
-    )
+    day = dates.to_numpy(dtype="datetime64[us]")
+    at = np.searchsorted(index.to_numpy(dtype="datetime64[us]"), day, "right")
+    at[np.isnat(day)] = 0  # searchsorted puts NaT after every date
     return np.where(at[:, None] > 0, rows[np.maximum(at - 1, 0)], -1)
 
 
@@ -126,7 +126,8 @@ def take(values: np.ndarray, rows: np.ndarray, fill) -> np.ndarray:
 
 
 def asof_wide(wide: pd.DataFrame, dates: pd.DatetimeIndex) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Last value on or before each date, and the date of that value."""
+    """Last value on or before each date, and the date of that value (NaN and NaT where there is
+    none); ``wide``'s index is sorted and unique."""
     values = wide.to_numpy(dtype=float)
     rows = last_rows(wide.index, ~np.isnan(values), dates)
     when = take(wide.index.to_numpy(dtype="datetime64[us]")[:, None], rows, np.datetime64("NaT"))

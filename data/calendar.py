@@ -29,7 +29,7 @@ def us_calendar(
     store: Store, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None
 ) -> pd.DatetimeIndex:
     """US trading days in the store between ``start`` and ``end`` (inclusive; default: all)."""
-    cal: pd.DatetimeIndex = store.cached("us calendar", lambda: _trading_days(store))
+    cal: pd.DatetimeIndex = store.cached("us calendar", lambda: _trading_days(store)).copy()
     if cal.empty:
         raise NoDataError(f"the store has no {CALENDAR_TICKER} series for the US trading calendar")
     if start is not None:

@@ -17,9 +17,9 @@ def _ages(close: pd.DataFrame, index: pd.DatetimeIndex) -> pd.DataFrame:
     """Whole days since each column's last value on or before each date of ``index`` (NaN before
     its first; integer columns where every date has one)."""
     _, when = asof_wide(close, index)
-    day = index.to_numpy(dtype="datetime64[us]")[:, None]
-    delta = (day - when.to_numpy(dtype="datetime64[us]")).astype("int64")
-    days = np.where(np.isnat(when.to_numpy()), np.nan, delta // 86_400_000_000)
+    seen = when.to_numpy(dtype="datetime64[us]")
+    delta = (index.to_numpy(dtype="datetime64[us]")[:, None] - seen).astype("int64")
+    days = np.where(np.isnat(seen), np.nan, delta // 86_400_000_000)
     out = pd.DataFrame(days, index=index, columns=close.columns)
     whole = [c for c in out.columns if not out[c].isna().any()]
     return out.astype(dict.fromkeys(whole, "int64")) if whole else out

@@ -133,19 +133,21 @@ def _prices(store: Store, tickers: list[str]) -> _Prices:
         est = store.traded_estimated(tickers).reindex(index=adj.index, columns=tickers)
         est_b = np.asarray(est.fillna(False), dtype=bool)
         valid = ~np.isnan(a)
+        first_row = valid.argmax(axis=0) if len(a) else np.zeros(a.shape[1], dtype=int)
         first = take(
             adj.index.to_numpy()[:, None],
-            np.where(valid.any(axis=0), valid.argmax(axis=0), -1)[None, :],
+            np.where(valid.any(axis=0), first_row, -1)[None, :],
             np.datetime64("NaT"),
         )[0]
-        return _Prices(
-            index=adj.index,
-            columns=adj.columns,
-            adjusted=a,
-            close=np.where(np.isnan(tr), a, tr),
-            basis=np.where(np.isnan(tr) & valid, 2, est_b.astype(int)),
-            listed=first,
-        )
+        arrays = {
+            "adjusted": a,
+            "close": np.where(np.isnan(tr), a, tr),
+            "basis": np.where(np.isnan(tr) & valid, 2, est_b.astype(int)),
+            "listed": first,
+        }
+        for v in arrays.values():
+            v.setflags(write=False)  # kept for the store's lifetime: read-only
+        return _Prices(index=adj.index, columns=adj.columns, **arrays)
 
     return store.cached(repr(("panel prices", tuple(tickers))), build)
 

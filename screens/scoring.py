@@ -98,7 +98,7 @@ def _peer_medians(
     if not cols:
         return np.full(len(wide), np.nan), np.zeros(len(wide))
     sub = wide[:, cols]
-    n = np.isfinite(sub).sum(axis=1)
+    n = (~np.isnan(sub)).sum(axis=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a date on which no peer has a value
         med = np.nanmedian(sub, axis=1)
@@ -131,8 +131,12 @@ def discount_scores(
     dsum = np.zeros_like(wsum)
     n_metrics = np.zeros(wsum.shape, dtype=np.int64)
     used = np.full(wsum.shape, "", dtype=object)
+    present = set(wide_all.columns.get_level_values(0))
     for m in METRICS:
-        wide = wide_all[m].reindex(columns=tickers).to_numpy(dtype=float)
+        if m in present:
+            wide = wide_all[m].reindex(columns=tickers).to_numpy(dtype=float)
+        else:  # no rows at all
+            wide = np.full((len(dates), len(tickers)), np.nan)
         own = wide[:, [position[t] for t in china]]
         peer = np.full_like(own, np.nan)
         npeer = np.zeros_like(own)
@@ -155,7 +159,7 @@ def discount_scores(
     with np.errstate(divide="ignore", invalid="ignore"):
         frame["composite"] = np.where(wsum > 0, dsum / wsum, np.nan).ravel()
     frame["n_metrics"] = n_metrics.ravel()
-    frame["metrics_used"] = used.ravel()
+    frame["metrics_used"] = pd.array(used.ravel(), dtype="str")
     segs = [universe[t].segment for t in china]
     seg = pd.Series(np.tile(np.array(segs, dtype=object), len(dates)), index=idx)
     frame["segment"] = seg

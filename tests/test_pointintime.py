@@ -378,3 +378,40 @@ def test_a_store_of_the_older_layout_still_screens(tmp_path, embedded, universe)
     ranked = res.rows[res.rows["rank"].notna()]
     assert len(ranked) >= 10
     assert ranked["flags"].str.contains("adjusted close used").all()
+
+
+def test_a_snapshot_of_a_name_without_any_close_is_no_price(tmp_path, synthetic_universe):
+    """A snapshot row without its own quote, for a name with no stored close (a failed
+    download), leaves the name unvalued and says why; it is not an internal error."""
+    from synthetic import VAL_COLS
+
+    idx = bdays("2024-01-01", "2024-06-28")
+    prices = {t: pd.Series(10.0, index=idx) for t in ("CNA", "USA", "USB", "CNS", "USS", "UST")}
+    row = dict.fromkeys(VAL_COLS, np.nan)
+    row.update(date=pd.Timestamp("2024-06-03"), ticker="USC", source="nasdaq", market_cap=5e9,
+               currency="USD")  # fmt: skip
+    store = write_store(tmp_path / "s", prices, valuations=[row])
+    p = valuation_panel(store, synthetic_universe, ["2024-06-10"])
+    usc = p.loc[(pd.Timestamp("2024-06-10"), "USC")]
+    assert np.isnan(usc["market_cap"]) and usc["why_market_cap"] == "not listed yet"
+
+
+def test_as_of_lookups_give_nothing_for_a_missing_date_or_a_name_without_prices(embedded, universe):
+    from data.asof import asof_wide
+    from data.fx import close_age_days, usd_closes
+
+    wide = pd.DataFrame({"X": [1.0, np.nan, 3.0]}, index=pd.DatetimeIndex(
+        ["2024-01-02", "2024-01-03", "2024-01-05"]))  # fmt: skip
+    at = pd.DatetimeIndex(["2024-01-01", "2024-01-04", pd.NaT, "2024-02-01"])
+    val, when = asof_wide(wide, at)
+    # before the first value: nothing; a NaT date: nothing (not the last value)
+    assert val["X"].isna().tolist() == [True, False, True, False]
+    assert when["X"].isna().tolist() == [True, False, True, False]
+    assert val["X"].iloc[1] == 1.0 and when["X"].iloc[1] == pd.Timestamp("2024-01-02")
+    assert val["X"].iloc[3] == 3.0 and when["X"].iloc[3] == pd.Timestamp("2024-01-05")
+    cal = pd.DatetimeIndex(["2025-06-02", pd.NaT])
+    ages = close_age_days(embedded, ["BABA"], cal)["BABA"]
+    assert ages.iloc[0] == 0 and np.isnan(ages.iloc[1])
+    none = usd_closes(embedded, universe, ["NOT-STORED"], cal)
+    assert list(none.columns) == ["NOT-STORED"] and none.isna().all().all()
+    assert close_age_days(embedded, ["NOT-STORED"], cal)["NOT-STORED"].isna().all()

@@ -242,3 +242,29 @@ def test_stale_price_gives_no_multiple_and_statement_fx_carry_is_flagged(embedde
     assert "FX carried forward from 2026-04-13" in late.loc["0700.HK", "flags"]
     # after 2026-04-13 USD/CNY is the PBOC fixing: said wherever CNY statements are converted
     assert "USD/CNY: PBOC fixing, not spot" in late.loc["688256.SS", "flags"]
+
+
+@pytest.mark.parametrize("min_peers", [1, 3])
+def test_peer_medians_name_by_name_on_the_embedded_data(embedded, universe, min_peers):
+    """Each name's peer median and peer count against a plain per-name median over its peer
+    group (an infinite multiple counts as a value), on several dates at once."""
+    from screens.multiples import METRICS
+    from screens.scoring import ScoreConfig, discount_scores, score_panel
+
+    mult, _ = score_panel(embedded, universe, ["2021-06-30", "2025-12-31", "2026-07-01"])
+    mult = mult.copy()
+    us = universe.us[0]
+    mult.loc[(pd.Timestamp("2025-12-31"), us), "ps"] = np.inf  # a P/S that overflowed
+    scores = discount_scores(mult, universe, ScoreConfig(min_peers=min_peers))
+    checked = 0
+    for m in METRICS:
+        wide = mult[m].unstack("ticker")
+        for (date, t), r in scores[[f"{m}_peer", f"{m}_peers_n"]].iterrows():
+            values = wide.loc[date].reindex(list(universe.peers_of(t))).dropna()
+            assert r[f"{m}_peers_n"] == len(values), (date, t, m)
+            want = float(np.median(values)) if len(values) >= max(min_peers, 1) else np.nan
+            assert r[f"{m}_peer"] == want or (np.isnan(want) and np.isnan(r[f"{m}_peer"]))
+            checked += bool(np.isfinite(want))
+    assert checked > 100
+    empty = discount_scores(mult.iloc[:0], universe)
+    assert empty.empty and {"composite", "rank", "ps_peer"} <= set(empty.columns)
