@@ -88,44 +88,45 @@ def _inputs(r: dict) -> dict:
     }
 
 
-def screen_document(res: ScreenResult) -> dict:
-    rows = []
-    for r in res.rows.to_dict("records"):
-        metrics = {
-            m: {
-                "value": _num(r[m]),
-                "peer_median": _num(r[f"{m}_peer"]),
-                "peers_n": int(r[f"{m}_peers_n"]),
-                "log_gap": _num(r[f"{m}_gap"]),
-                "discount_pct": _num(r[f"{m}_disc_pct"]),
-            }
-            for m in METRICS
+def _row_document(r: dict) -> dict:
+    """One ranked (or unranked) name of the screen as JSON."""
+    metrics = {
+        m: {
+            "value": _num(r[m]),
+            "peer_median": _num(r[f"{m}_peer"]),
+            "peers_n": int(r[f"{m}_peers_n"]),
+            "log_gap": _num(r[f"{m}_gap"]),
+            "discount_pct": _num(r[f"{m}_disc_pct"]),
         }
-        rows.append(
-            {
-                "rank": None if pd.isna(r["rank"]) else int(r["rank"]),
-                "ticker": r["ticker"],
-                "name": r["name"],
-                "segment": r["segment"],
-                "valuation_source": r["valuation_source"]
-                if isinstance(r["valuation_source"], str)
-                else None,
-                "market_cap_usd": _num(r["market_cap"], 0),
-                "price_usd": _num(r["price_usd"], 4),
-                "price_date": _date(r["price_date"]),
-                "fundamentals_period_end": _date(r["fundamentals_period_end"]),
-                "inputs": _inputs(r),
-                "metrics": metrics,
-                "composite_discount": _num(r["composite"]),
-                "n_metrics": int(r["n_metrics"]),
-                "metrics_used": r["metrics_used"].split(",") if r["metrics_used"] else [],
-                "z_segment": _num(r["z_segment"]),
-                "tilt": _num(r["tilt"]),
-                "score": _num(r["score"]),
-                "stale": bool(r["stale"]),
-                "flags": [f for f in r["flags"].split("; ") if f],
-            }
-        )
+        for m in METRICS
+    }
+    return {
+        "rank": None if pd.isna(r["rank"]) else int(r["rank"]),
+        "ticker": r["ticker"],
+        "name": r["name"],
+        "segment": r["segment"],
+        "valuation_source": r["valuation_source"]
+        if isinstance(r["valuation_source"], str)
+        else None,
+        "market_cap_usd": _num(r["market_cap"], 0),
+        "price_usd": _num(r["price_usd"], 4),
+        "price_date": _date(r["price_date"]),
+        "fundamentals_period_end": _date(r["fundamentals_period_end"]),
+        "inputs": _inputs(r),
+        "metrics": metrics,
+        "composite_discount": _num(r["composite"]),
+        "n_metrics": int(r["n_metrics"]),
+        "metrics_used": r["metrics_used"].split(",") if r["metrics_used"] else [],
+        "z_segment": _num(r["z_segment"]),
+        "tilt": _num(r["tilt"]),
+        "score": _num(r["score"]),
+        "stale": bool(r["stale"]),
+        "flags": [f for f in r["flags"].split("; ") if f],
+    }
+
+
+def screen_document(res: ScreenResult) -> dict:
+    rows = [_row_document(r) for r in res.rows.to_dict("records")]
     segments = [
         {
             k: (v if k in ("segment", "metric") else int(v) if k.endswith("_n") else _num(v))
