@@ -13,14 +13,15 @@ from data.universe import Universe
 __all__ = ["close_age_days", "fixing_since", "fx_coverage_note", "usd_closes"]
 
 
-def _ages(close: pd.DataFrame, index: pd.DatetimeIndex) -> pd.DataFrame:
-    """Whole days since each column's last value on or before each date of ``index`` (NaN before
-    its first; integer columns where every date has one)."""
-    _, when = asof_wide(close, index)
+def _ages(when: pd.DataFrame) -> pd.DataFrame:
+    """Whole days from ``when`` (the date of each column's last value on or before each date
+    of the index: :func:`data.asof.asof_wide`) to the index's date (NaN before a column's first
+    value; integer columns where every date has one)."""
+    index = pd.DatetimeIndex(when.index)
     seen = when.to_numpy(dtype="datetime64[us]")
     delta = (index.to_numpy(dtype="datetime64[us]")[:, None] - seen).astype("int64")
     days = np.where(np.isnat(seen), np.nan, delta // 86_400_000_000)
-    out = pd.DataFrame(days, index=index, columns=close.columns)
+    out = pd.DataFrame(days, index=when.index, columns=when.columns)
     whole = [c for c in out.columns if not out[c].isna().any()]
     return out.astype(dict.fromkeys(whole, "int64")) if whole else out
 
@@ -28,8 +29,8 @@ def _ages(close: pd.DataFrame, index: pd.DatetimeIndex) -> pd.DataFrame:
 def close_age_days(store: Store, tickers: list[str], index: pd.DatetimeIndex) -> pd.DataFrame:
     """Days since each ticker's last home-market close, on ``index`` (0: it closed that day; NaN
     before its first close).  An order can only fill on a day with age 0."""
-    close = store.close(tickers, strict=False)
-    return _ages(close, index).reindex(columns=list(dict.fromkeys(tickers)))
+    _, when = asof_wide(store.close(tickers, strict=False), index)
+    return _ages(when).reindex(columns=list(dict.fromkeys(tickers)))
 
 
 def usd_closes(
@@ -47,8 +48,8 @@ def usd_closes(
     before the date.  A close older than ``max_stale_days`` is NaN: a series that stops is not
     carried forward as if it still traded.  A ticker without any stored price is all NaN."""
     close = store.close(tickers, strict=False)
-    val, _ = asof_wide(close, index)
-    val = val.where(_ages(close, index) <= max_stale_days)
+    val, when = asof_wide(close, index)
+    val = val.where(_ages(when) <= max_stale_days)
     rates: dict[str, pd.Series] = {}
     out = {}
     for t in close.columns:

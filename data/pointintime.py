@@ -133,12 +133,11 @@ def _prices(store: Store, tickers: list[str]) -> _Prices:
         est = store.traded_estimated(tickers).reindex(index=adj.index, columns=tickers)
         est_b = np.asarray(est.fillna(False), dtype=bool)
         valid = ~np.isnan(a)
-        first_row = valid.argmax(axis=0) if len(a) else np.zeros(a.shape[1], dtype=int)
-        first = take(
-            adj.index.to_numpy()[:, None],
-            np.where(valid.any(axis=0), first_row, -1)[None, :],
-            np.datetime64("NaT"),
-        )[0]
+        days = adj.index.to_numpy()
+        listed = valid.any(axis=0)
+        first = np.full(a.shape[1], np.datetime64("NaT"), dtype=days.dtype)
+        if listed.any():
+            first[listed] = days[valid[:, listed].argmax(axis=0)]
         arrays = {
             "adjusted": a,
             "close": np.where(np.isnan(tr), a, tr),
@@ -153,12 +152,17 @@ def _prices(store: Store, tickers: list[str]) -> _Prices:
 
 
 def traded_prices_usd(
-    store: Store, universe: Universe, tickers: list[str], dates: pd.DatetimeIndex
+    store: Store,
+    universe: Universe,
+    tickers: list[str],
+    dates: pd.DatetimeIndex,
+    fx: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """Per ``(date, ticker)``: ``price_traded`` (listing currency), ``price_usd``,
     ``price_date`` (its close), ``price_basis`` (``traded``, ``traded, estimated`` where its
     dividend factor was filled across a gap, or ``adjusted`` where the store has no traded
-    close), ``fx_rate`` and ``fx_date``; the one USD conversion of the panel."""
+    close), ``fx_rate`` and ``fx_date``; the one USD conversion of the panel.  ``fx``: the
+    :func:`_fx_asof` of ``dates`` where the caller has it."""
     p = _prices(store, tickers)
     px = pd.DataFrame(p.close, index=p.index, columns=p.columns)
     val, when = asof_wide(px, dates)
@@ -173,11 +177,11 @@ def traded_prices_usd(
         index=pd.MultiIndex.from_product([dates, p.columns]),
     )
     out.index.names = ["date", "ticker"]
-    fx, fx_when = _fx_asof(store, dates)
+    rate, rate_date = fx if fx is not None else _fx_asof(store, dates)
     ccy = pd.Series([universe[t].currency for t in out.index.get_level_values("ticker")])
     d = out.index.get_level_values("date")
-    out["fx_rate"] = _lookup(fx, d, ccy)
-    out["fx_date"] = _lookup(fx_when, d, ccy, dtype="datetime64[us]")
+    out["fx_rate"] = _lookup(rate, d, ccy)
+    out["fx_date"] = _lookup(rate_date, d, ccy, dtype="datetime64[us]")
     out["price_usd"] = out["price_traded"] / out["fx_rate"]
     return out
 
@@ -354,7 +358,8 @@ def valuation_panel(
     idx = pd.MultiIndex.from_frame(grid)
     d = idx.get_level_values("date")
     tk = idx.get_level_values("ticker").to_numpy()
-    out = traded_prices_usd(store, universe, tickers, dates).reindex(idx)
+    fx = _fx_asof(store, dates)
+    out = traded_prices_usd(store, universe, tickers, dates, fx).reindex(idx)
     fresh_price = np.asarray(
         (d - pd.DatetimeIndex(out["price_date"])).days <= cfg.max_price_age_days
     )
@@ -371,7 +376,7 @@ def valuation_panel(
             idx
         )
     )
-    filed = _filed_usd(fa, _fx_asof(store, dates)[0], cfg)
+    filed = _filed_usd(fa, fx[0], cfg)
 
     snap_mc, roll = _snapshot_market_cap(store, universe, snap, price_usd, actions, idx)
     used = _market_cap(out, snap, snap_mc, roll, price_usd, sh)
