@@ -21,8 +21,8 @@ from data.errors import (
     InputError,
     OutputPathError,
 )
-from data.rules import MAX_PRICE_AGE_DAYS
-from screens.eligibility import STALE_DAYS, Eligibility
+from data.rules import MAX_PRICE_AGE_DAYS, STALE_FUNDAMENTALS_DAYS
+from screens.eligibility import Eligibility
 
 app = typer.Typer(
     add_completion=False,
@@ -483,7 +483,7 @@ def screen(
     diff: DiffOpt = None,
     min_market_cap: MinMarketCap = 0.0,
     min_metrics: MinMetrics = 1,
-    stale_days: StaleDays = STALE_DAYS,
+    stale_days: StaleDays = STALE_FUNDAMENTALS_DAYS,
     exclude_stale: ExcludeStale = False,
     max_price_age: Annotated[
         int, typer.Option("--max-price-age", help="days")
@@ -617,7 +617,7 @@ def backtest_discount(
     per_segment: Annotated[bool, typer.Option("--per-segment")] = False,
     min_market_cap: MinMarketCap = 0.0,
     min_metrics: MinMetrics = 1,
-    stale_days: StaleDays = STALE_DAYS,
+    stale_days: StaleDays = STALE_FUNDAMENTALS_DAYS,
     exclude_stale: ExcludeStale = False,
     fees: Annotated[float, typer.Option("--fees", help="fraction per trade")] = 0.001,
     slippage: Annotated[float, typer.Option("--slippage")] = 0.0005,

@@ -18,11 +18,12 @@ import pandas as pd
 
 from backtests.costs import check_costs
 from backtests.metrics import DAYS, MIN_BACKTEST_DAYS, alpha_beta, information_ratio, summary
-from data.calendar import DATA_ENDED_DAYS, us_calendar
+from data.calendar import us_calendar
 from data.dates import parse_period
 from data.errors import InputError, NoDataError
 from data.fx import close_age_days
 from data.jsonsafe import clean
+from data.rules import DATA_ENDED_DAYS
 from data.store import Store
 from data.universe import Universe
 from strategies.pair_stats import PairStats, pair_statistics, rolling_pair_statistics

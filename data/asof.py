@@ -22,6 +22,7 @@ __all__ = [
     "as_datetime",
     "asof_wide",
     "grid_frame",
+    "grid_keys",
     "last_rows",
     "latest_public",
     "published",
@@ -45,6 +46,13 @@ def grid_frame(dates: pd.DatetimeIndex, tickers: list[str]) -> pd.DataFrame:
     return g
 
 
+def grid_keys(grid: pd.DataFrame) -> pd.DataFrame:
+    """``grid``'s ``date`` and ``ticker`` as the left side of an as-of merge: in date order,
+    tickers as objects (one key dtype, even for an empty table)."""
+    g = grid[["date", "ticker"]].sort_values("date", kind="mergesort")
+    return g.assign(ticker=g["ticker"].astype(object))
+
+
 @dataclass(frozen=True)
 class Published:
     """Rows ready for as-of selection: sorted and walked once (:func:`published`), then looked
@@ -55,9 +63,9 @@ class Published:
 
     def asof(self, grid: pd.DataFrame) -> pd.DataFrame:
         """See :func:`latest_public`."""
-        g = grid[["date", "ticker"]].sort_values("date", kind="mergesort")
-        g = g.assign(ticker=g["ticker"].astype(object))  # one key dtype, even for an empty table
-        hit = pd.merge_asof(g, self.known, left_on="date", right_on="_known", by="ticker")
+        hit = pd.merge_asof(
+            grid_keys(grid), self.known, left_on="date", right_on="_known", by="ticker"
+        )
         out = self.rows.reindex(hit["_best"].to_numpy())
         out.index = pd.MultiIndex.from_arrays(
             [pd.DatetimeIndex(hit["date"]), hit["ticker"].to_numpy()], names=["date", "ticker"]

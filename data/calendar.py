@@ -7,14 +7,11 @@ from dataclasses import dataclass
 import pandas as pd
 
 from data.errors import NoDataError
-from data.rules import DATA_ENDED_DAYS, MAX_PRICE_AGE_DAYS  # re-exported: their home is rules
 from data.store import Store
 from data.universe import Universe
 
 __all__ = [
     "CALENDAR_TICKER",
-    "DATA_ENDED_DAYS",
-    "MAX_PRICE_AGE_DAYS",
     "DataBounds",
     "data_bounds",
     "period_ends",

@@ -7,10 +7,33 @@ import pandas as pd
 
 from data.asof import asof_wide
 from data.rules import MAX_PRICE_AGE_DAYS
-from data.store import Store
+from data.store import FX_SYMBOLS, Store
 from data.universe import Universe
 
-__all__ = ["close_age_days", "fixing_since", "fx_coverage_note", "usd_closes"]
+__all__ = ["close_age_days", "fixing_since", "fx_asof", "fx_coverage_note", "usd_closes"]
+
+
+def _fx_table(store: Store) -> pd.DataFrame:
+    """Units per USD of each currency of :data:`FX_SYMBOLS`, by date (kept per store)."""
+
+    def build() -> pd.DataFrame:
+        rates = {}
+        for ccy in FX_SYMBOLS:
+            try:
+                rates[ccy] = store.fx(ccy)
+            except Exception:  # a store without that FX series: conversions from it are NaN
+                rates[ccy] = pd.Series(dtype=float)
+        return pd.DataFrame(rates).sort_index()
+
+    return store.cached("fx rates", build)
+
+
+def fx_asof(store: Store, dates: pd.DatetimeIndex) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Units per USD of each currency on each date (last rate on or before it) and its date."""
+    val, when = asof_wide(_fx_table(store), dates)
+    val.insert(0, "USD", 1.0)
+    when.insert(0, "USD", dates)
+    return val, when
 
 
 def _ages(when: pd.DataFrame) -> pd.DataFrame:
@@ -50,15 +73,15 @@ def usd_closes(
     close = store.close(tickers, strict=False)
     val, when = asof_wide(close, index)
     val = val.where(_ages(when) <= max_stale_days)
-    rates: dict[str, pd.Series] = {}
+    rates, _ = fx_asof(store, index)
     out = {}
     for t in close.columns:
         ccy = universe[t].currency if t in universe.listings else "USD"
         if ccy == "USD":
             out[t] = val[t]
             continue
-        if ccy not in rates:
-            rates[ccy] = asof_wide(store.fx(ccy).to_frame(), index)[0].iloc[:, 0]
+        if ccy not in rates or not _fx_table(store)[ccy].notna().any():
+            store.fx(ccy)  # no series for that currency: the store's one error
         out[t] = val[t] / rates[ccy]
     return pd.DataFrame(out, index=index).reindex(columns=list(dict.fromkeys(tickers)))
 

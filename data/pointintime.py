@@ -45,11 +45,11 @@ from data.asof import (
 )
 from data.errors import NoDataError
 from data.fundamentals import FiledFundamentals, company_fundamentals, filed, fundamentals_asof
-from data.fx import fixing_since
+from data.fx import fixing_since, fx_asof
 from data.rules import MAX_PRICE_AGE_DAYS, STALE_FUNDAMENTALS_DAYS
 from data.shares import company_share_counts, counts_published, share_counts_of, shares_asof
 from data.snapshots import snapshot_fields_asof, snapshot_rows
-from data.store import FX_SYMBOLS, Store
+from data.store import Store
 from data.universe import Universe
 
 __all__ = ["INPUTS", "PanelConfig", "traded_prices_usd", "valuation_panel"]
@@ -73,29 +73,6 @@ class PanelConfig:
 
     def with_stale_days(self, days: int) -> PanelConfig:
         return replace(self, stale_fundamentals_days=days)
-
-
-def _fx_table(store: Store) -> pd.DataFrame:
-    """Units per USD of each currency of :data:`FX_SYMBOLS`, by date (kept per store)."""
-
-    def build() -> pd.DataFrame:
-        rates = {}
-        for ccy in FX_SYMBOLS:
-            try:
-                rates[ccy] = store.fx(ccy)
-            except Exception:  # a store without that FX series: conversions from it are NaN
-                rates[ccy] = pd.Series(dtype=float)
-        return pd.DataFrame(rates).sort_index()
-
-    return store.cached("panel fx", build)
-
-
-def _fx_asof(store: Store, dates: pd.DatetimeIndex) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Units per USD of each currency on each date (last rate on or before it) and its date."""
-    val, when = asof_wide(_fx_table(store), dates)
-    val.insert(0, "USD", 1.0)
-    when.insert(0, "USD", dates)
-    return val, when
 
 
 def _lookup(wide: pd.DataFrame, dates: pd.Index, keys: pd.Series, dtype=float) -> np.ndarray:
@@ -162,7 +139,7 @@ def traded_prices_usd(
     ``price_date`` (its close), ``price_basis`` (``traded``, ``traded, estimated`` where its
     dividend factor was filled across a gap, or ``adjusted`` where the store has no traded
     close), ``fx_rate`` and ``fx_date``; the one USD conversion of the panel.  ``fx``: the
-    :func:`_fx_asof` of ``dates`` where the caller has it."""
+    :func:`data.fx.fx_asof` of ``dates`` where the caller has it."""
     p = _prices(store, tickers)
     px = pd.DataFrame(p.close, index=p.index, columns=p.columns)
     val, when = asof_wide(px, dates)
@@ -177,7 +154,7 @@ def traded_prices_usd(
         index=pd.MultiIndex.from_product([dates, p.columns]),
     )
     out.index.names = ["date", "ticker"]
-    rate, rate_date = fx if fx is not None else _fx_asof(store, dates)
+    rate, rate_date = fx if fx is not None else fx_asof(store, dates)
     ccy = pd.Series([universe[t].currency for t in out.index.get_level_values("ticker")])
     d = out.index.get_level_values("date")
     out["fx_rate"] = _lookup(rate, d, ccy)
@@ -348,9 +325,9 @@ def valuation_panel(
     cfg = config or PanelConfig()
     dates = pd.DatetimeIndex(as_datetime(list(dates_in))).normalize().unique().sort_values()
     tickers = list(tickers or [*universe.china, *universe.us])
-    close = store.close(tickers, strict=False)
-    if close.empty or dates.min() < close.index.min():
-        first = close.index.min().date() if not close.empty else "never"
+    prices = _prices(store, tickers)
+    if not len(prices.index) or dates.min() < prices.index.min():
+        first = prices.index.min().date() if len(prices.index) else "never"
         raise NoDataError(
             f"as-of date {dates.min().date()} is before any price data (first price {first})"
         )
@@ -358,12 +335,12 @@ def valuation_panel(
     idx = pd.MultiIndex.from_frame(grid)
     d = idx.get_level_values("date")
     tk = idx.get_level_values("ticker").to_numpy()
-    fx = _fx_asof(store, dates)
+    fx = fx_asof(store, dates)
     out = traded_prices_usd(store, universe, tickers, dates, fx).reindex(idx)
     fresh_price = np.asarray(
         (d - pd.DatetimeIndex(out["price_date"])).days <= cfg.max_price_age_days
     )
-    first = pd.Series(_prices(store, tickers).listed, index=tickers)
+    first = pd.Series(prices.listed, index=tickers)
     listed = np.asarray(d >= pd.DatetimeIndex(first.reindex(tk)))
     price_usd = out["price_usd"].where(fresh_price).to_numpy(dtype=float)
 

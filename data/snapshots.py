@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from data.asof import as_datetime
+from data.asof import as_datetime, grid_keys
 
 __all__ = ["SNAPSHOT_FIELDS", "snapshot_fields_asof", "snapshot_rows"]
 
@@ -70,8 +70,7 @@ def snapshot_fields_asof(
     ``sales_basis`` (``latest_fy`` or ``ttm``) with the sales figure.  A market cap comes with
     the quote it was taken at (``market_cap_price``) from the same row.  ``rows``:
     :func:`snapshot_rows` of the valuations table."""
-    g = grid[["date", "ticker"]].sort_values("date", kind="mergesort")
-    g = g.assign(ticker=g["ticker"].astype(object))  # one key dtype, even for an empty table
+    g = grid_keys(grid)
     out = pd.DataFrame(index=pd.MultiIndex.from_frame(g))
     tol = pd.Timedelta(days=max_age_days)
     for field_rows in rows.values():

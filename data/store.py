@@ -28,7 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from data.derived import code_fingerprint
+from data.derived import code_fingerprint, load_or_compute
 from data.errors import (
     AigapError,
     CorruptFileError,
@@ -203,8 +203,6 @@ class Store:
         then name every input besides the store and the code)."""
         if key not in self._cache:
             if persist:
-                from data.derived import load_or_compute
-
                 self._cache[key] = load_or_compute(self, key, compute)
             else:
                 self._cache[key] = compute()

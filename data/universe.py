@@ -67,6 +67,10 @@ class Universe:
     def fingerprint(self) -> str:
         """Everything a derived figure can depend on (listings, pairs, tilts, segments), for
         cache keys; not the file's path or time."""
+        return self._fingerprint
+
+    @functools.cached_property
+    def _fingerprint(self) -> str:
         return repr(
             (sorted(self.listings.items()), self.pairs, sorted(self.tilt.items()),
              sorted(self.segments.items()))

@@ -5,7 +5,7 @@ Checks, each a :class:`Finding` with the ticker and dates it concerns:
 * ``corrupt``: a table file unreadable, truncated or not matching the manifest's checksum;
 * ``gap``: a price series with no close for more than :data:`GAP_DAYS` calendar days inside its
   history (longer than any exchange holiday);
-* ``stale``: a series that ends more than :data:`data.calendar.DATA_ENDED_DAYS` before the
+* ``stale``: a series that ends more than :data:`data.rules.DATA_ENDED_DAYS` before the
   store's last US trading day;
 * ``jump``: a one-day move of the adjusted close beyond :data:`JUMP_DOWN` / :data:`JUMP_UP` with
   no corporate action recorded within :data:`ACTION_WINDOW_DAYS`;
@@ -23,8 +23,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from data.calendar import DATA_ENDED_DAYS, us_calendar
+from data.calendar import us_calendar
 from data.errors import CorruptFileError, DataError, NoDataError
+from data.rules import DATA_ENDED_DAYS
 from data.store import TABLES, Store, price_currency
 from data.universe import Universe
 

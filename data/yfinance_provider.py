@@ -24,8 +24,8 @@ from typing import Any
 
 import pandas as pd
 
-from data.calendar import DATA_ENDED_DAYS
 from data.errors import ProviderError
+from data.rules import DATA_ENDED_DAYS
 
 __all__ = ["PriceBatch", "YFinanceProvider", "info_to_valuation", "parse_download"]
 

@@ -17,10 +17,7 @@ from data.rules import STALE_FUNDAMENTALS_DAYS
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["STALE_DAYS", "Eligibility", "exclusions"]
-
-#: the default of ``--stale-days`` (:data:`data.rules.STALE_FUNDAMENTALS_DAYS`)
-STALE_DAYS = STALE_FUNDAMENTALS_DAYS
+__all__ = ["Eligibility", "exclusions"]
 
 
 @dataclass(frozen=True)
@@ -30,7 +27,7 @@ class Eligibility:
 
     min_metrics: int = 1
     min_market_cap: float = 0.0
-    stale_days: int = STALE_DAYS
+    stale_days: int = STALE_FUNDAMENTALS_DAYS
     exclude_stale: bool = False
 
     def __post_init__(self) -> None:
@@ -46,24 +43,19 @@ def exclusions(rows: pd.DataFrame, dates, rule: Eligibility) -> pd.DataFrame:
     """One row per row of ``rows`` (the screen's columns ``composite``, ``n_metrics``,
     ``market_cap``, ``fundamentals_period_end`` and ``valuation_source``, on ``dates``: one date
     or one per row): ``stale``, and why a valued name is left out: ``few`` metrics, too
-    ``small``, ``old`` (stale, when stale names are excluded); ``out`` is any of the three."""
+    ``small``, ``old`` (stale, when stale names are excluded); ``out`` is any of the three;
+    ``ranked``: valued and not left out (what the screen ranks and the backtest may hold)."""
     import pandas as pd
 
     has = rows["composite"].notna()
     fend = pd.to_datetime(rows["fundamentals_period_end"])
-    when = pd.Series(
-        pd.Timestamp(dates) if _scalar(dates) else pd.DatetimeIndex(dates), index=rows.index
-    )
+    when = pd.Series(pd.to_datetime(dates), index=rows.index)
     stale = ((when - fend).dt.days > rule.stale_days) & (rows["valuation_source"] == "annual")
     few = has & (rows["n_metrics"] < rule.min_metrics)
     small = has & (rows["market_cap"] < rule.min_market_cap)
     old = has & stale & rule.exclude_stale
+    out = few | small | old
     return pd.DataFrame(
-        {"stale": stale, "few": few, "small": small, "old": old, "out": few | small | old},
+        {"stale": stale, "few": few, "small": small, "old": old, "out": out, "ranked": has & ~out},
         index=rows.index,
     )
-
-
-def _scalar(x) -> bool:
-    """One date (text, a timestamp, a datetime), not one per row."""
-    return isinstance(x, str) or not hasattr(x, "__len__")

@@ -22,6 +22,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from data.asof import as_datetime
 from data.pointintime import PanelConfig, valuation_panel
 from data.store import Store
 from data.universe import Universe
@@ -117,10 +118,10 @@ def discount_scores(
     cfg = config or ScoreConfig()
     tilt = cfg.tilt if cfg.tilt is not None else universe.tilt
     tickers = list(multiples.index.get_level_values("ticker").unique())
-    china = [t for t in universe.china if t in set(tickers)]
+    position = {t: i for i, t in enumerate(tickers)}
+    china = [t for t in universe.china if t in position]
     dates = multiples.index.get_level_values("date").unique()
     idx = pd.MultiIndex.from_product([dates, china], names=["date", "ticker"])
-    position = {t: i for i, t in enumerate(tickers)}
     groups: dict[tuple[str, ...], list[int]] = {}
     for j, t in enumerate(china):
         groups.setdefault(universe.peers_of(t), []).append(j)
@@ -238,12 +239,15 @@ def score_panel(
     """Point-in-time multiples of every name and discount scores of the Chinese names on each of
     ``dates``.  The screen calls it with one date; the long-discount backtest with every
     rebalance date.  Computed once per store object and arguments (copies are returned)."""
-    key = (
+    panel_config = panel_config or PanelConfig()
+    score_config = score_config or ScoreConfig()
+    days = pd.DatetimeIndex(as_datetime(list(dates))).normalize().unique().sort_values()
+    key = (  # equal inputs, one key: the defaults spelled out, the dates as the panel reads them
         "score_panel",
         universe.fingerprint(),
-        tuple(pd.DatetimeIndex(pd.to_datetime(list(dates))).asi8),
+        tuple(days.asi8),
         repr(panel_config),
-        repr(sorted(vars(score_config).items())) if score_config is not None else None,
+        repr(sorted(vars(score_config).items())),
     )
 
     def compute() -> tuple[pd.DataFrame, pd.DataFrame]:

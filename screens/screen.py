@@ -11,10 +11,11 @@ from data.calendar import data_bounds
 from data.dates import parse_date
 from data.errors import InputError, NoDataError
 from data.pointintime import PanelConfig
+from data.rules import STALE_FUNDAMENTALS_DAYS
 from data.store import Store
 from data.universe import Universe
 from data.verify import CHECKS, flags_by_ticker, verify_store
-from screens.eligibility import STALE_DAYS, Eligibility, exclusions
+from screens.eligibility import Eligibility, exclusions
 from screens.multiples import METRICS
 from screens.scoring import ScoreConfig, score_panel, segment_medians
 
@@ -60,7 +61,7 @@ class ScreenFilters:
     top: int | None = None
     min_market_cap: float = 0.0
     min_metrics: int = 1
-    stale_days: int = STALE_DAYS
+    stale_days: int = STALE_FUNDAMENTALS_DAYS
     exclude_stale: bool = False
 
     def __post_init__(self) -> None:
@@ -172,7 +173,7 @@ def _ranked(s: pd.DataFrame, as_of: pd.Timestamp, flt: ScreenFilters) -> pd.Data
     keep = pd.Series(True, index=s.index)
     if flt.segments:
         keep &= s["segment"].isin(flt.segments)
-    scored = s["composite"].notna() & ~ex["out"]
+    scored = ex["ranked"]
     for mask, why in (
         (ex["few"], f"excluded: fewer than {flt.min_metrics} metrics"),
         (ex["small"], f"excluded: market cap below USD {flt.min_market_cap:,.0f}"),

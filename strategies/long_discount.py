@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from data.calendar import DATA_ENDED_DAYS
+from data.asof import last_rows
 from data.errors import InputError
 from data.pointintime import PanelConfig
+from data.rules import DATA_ENDED_DAYS
 from data.store import Store
 from data.universe import Universe
 from screens.eligibility import Eligibility, exclusions
@@ -209,8 +210,8 @@ def discount_signal(
             rows = scores[["composite", "n_metrics"]].join(
                 mult[["market_cap", "fundamentals_period_end", "valuation_source"]]
             )
-            out = exclusions(rows, rows.index.get_level_values("date"), eligibility)["out"]
-            ranked = (rows["composite"].notna() & ~out).unstack("ticker").reindex(index=dates)
+            ex = exclusions(rows, rows.index.get_level_values("date"), eligibility)
+            ranked = ex["ranked"].unstack("ticker").reindex(index=dates)
             excluded = ~ranked.eq(True)  # no row, no valuation or left out by the rule
             val = val.where(~excluded.reindex(columns=val.columns, fill_value=True))
     if kind == "valuation":
@@ -243,11 +244,10 @@ def _fit_beside(target: np.ndarray, shut: np.ndarray, kept: float) -> None:
 def _ended(cal: pd.DatetimeIndex, trad: np.ndarray) -> np.ndarray:
     """``date x name``: the name has had no close for longer than :data:`DATA_ENDED_DAYS`
     calendar days (longer than any market holiday), as known on that date."""
-    last_close = pd.DataFrame(
-        np.where(trad, np.arange(len(cal))[:, None], np.nan), index=cal
-    ).ffill()
-    since = cal.to_numpy()[:, None] - cal.to_numpy()[last_close.fillna(0).to_numpy(dtype=int)]
-    return (since > np.timedelta64(DATA_ENDED_DAYS, "D")) & last_close.notna().to_numpy()
+    last = last_rows(cal, trad, cal)
+    days = cal.to_numpy()
+    since = days[:, None] - days[np.maximum(last, 0)]
+    return (since > np.timedelta64(DATA_ENDED_DAYS, "D")) & (last >= 0)
 
 
 def _trade_day(
@@ -382,7 +382,8 @@ def target_weights(
         .fillna(False)
         .to_numpy(dtype=bool)
     )
-    seen = np.isfinite(prices_usd.ffill().to_numpy(dtype=float))
+    pff = prices_usd.ffill().to_numpy(dtype=float)
+    seen = np.isfinite(pff)
     vol = (
         prices_usd.pct_change(fill_method=None).rolling(vol_window, min_periods=MIN_VOL_DAYS).std()
     )
@@ -396,7 +397,6 @@ def target_weights(
     records: list[Rebalance] = []
     held = np.zeros(len(cols))  # targets of the last rebalance placed
     prev_j = 0
-    pff = prices_usd.ffill().to_numpy(dtype=float)
     ended = _ended(cal, trad)
     pos = cal.get_indexer(signal.index)
     for k, i in enumerate(pos):
