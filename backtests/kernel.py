@@ -122,9 +122,11 @@ def _rule(z, beta, can_enter, tradable, entry, exit_, stop, max_hold, long_only,
 
 
 @njit(cache=True, error_model="numpy")
-def _execute(cash, pos, val_price, value, w, price, fees, slippage):
+def _execute(cash, pos, value, w, price, fees, slippage):
     """One targetpercent order (vectorbt execute_order_nb, buy_nb, sell_nb; Direction.Both,
-    no cash lock): returns cash, position, signed size filled, fill price, fees."""
+    no cash lock) valued and filled at ``price`` (the bar's close): returns cash, position,
+    signed size filled, fill price, fees."""
+    val_price = price
     if _is_close(cash, 0.0):
         cash = 0.0
     if _is_close(pos, 0.0):
@@ -170,10 +172,12 @@ def _execute(cash, pos, val_price, value, w, price, fees, slippage):
 
 
 @njit(cache=True, error_model="numpy")
-def _order(cash, pos_a, pos_b, last_a, last_b, w_a, w_b, fees, slippage):
+def _order(cash, pos_a, pos_b, cnow, p0, p1, last_a, last_b, w_a, w_b, fees, slippage):
     """The two orders of one bar (vectorbt's call_seq="auto": the leg that sells more first,
-    both sized on the group value before the bar's orders): cash, positions, the cash flow and
-    the size filled per leg (accumulated as vectorbt does from its records), the notional."""
+    both sized on the group value before the bar's orders): cash and positions as the orders
+    see them, the same rebuilt from the fills as vectorbt rebuilds them from its order records
+    (``cnow``, ``p0``, ``p1``: each bar's cash flow and sizes added with ``add_nb``), and the
+    notional."""
     value = cash
     if pos_a != 0:
         value += pos_a * last_a
@@ -194,14 +198,15 @@ def _order(cash, pos_a, pos_b, last_a, last_b, w_a, w_b, fees, slippage):
         else:
             cash, pos_b, flow_b, fill_b, done = _leg(cash, pos_b, last_b, value, w_b, fees,
                                                      slippage, done)  # fmt: skip
-    return cash, pos_a, pos_b, flow_a + flow_b, fill_a, fill_b, done
+    return (cash, pos_a, pos_b, _add(cnow, flow_a + flow_b), _add(p0, fill_a), _add(p1, fill_b),
+            done)  # fmt: skip
 
 
 @njit(cache=True, error_model="numpy")
 def _leg(cash, pos, price, value, w, fees, slippage, done):
     """One leg's order: cash and position after it, its cash flow and size as vectorbt records
     them (0 when nothing filled) and the notional traded so far."""
-    cash, pos, filled, px, fee = _execute(cash, pos, price, value, w, price, fees, slippage)
+    cash, pos, filled, px, fee = _execute(cash, pos, value, w, price, fees, slippage)
     if filled == 0.0:
         return cash, pos, 0.0, 0.0, done
     return cash, pos, _add(0.0, -filled * px - fee), _add(0.0, filled), done + abs(filled * px)
@@ -249,16 +254,13 @@ def _net_of_borrow(ca, cb, fa, fb, wa, wb, orders, n_orders, fees, slippage, ini
                 wa[i] = w_a * net
             if not np.isnan(w_b):
                 wb[i] = w_b * net
-            s = _short(fa, fb, i - 1, p0, p1)  # bar i's own accrual, before its fills
+            s = -min(av0, 0.0) + -min(av1, 0.0)  # bar i's own accrual, before its fills
             if s != 0.0:
                 total += s * rate / DAYS
         nxt = i + 1
-        cash, pos_a, pos_b, flow, fill_a, fill_b, _ = _order(
-            cash, pos_a, pos_b, ca[i], cb[i], w_a, w_b, fees, slippage
+        cash, pos_a, pos_b, cnow, p0, p1, _ = _order(
+            cash, pos_a, pos_b, cnow, p0, p1, ca[i], cb[i], w_a, w_b, fees, slippage
         )
-        cnow = _add(cnow, flow)
-        p0 = _add(p0, fill_a)
-        p1 = _add(p1, fill_b)
 
 
 @njit(cache=True, error_model="numpy")
@@ -295,12 +297,9 @@ def _simulate(ca, cb, fa, fb, wa, wb, orders, n_orders, fees, slippage, init_cas
         done = 0.0
         if m < n_orders and orders[m] == i:
             m += 1
-            cash, pos_a, pos_b, flow, fill_a, fill_b, done = _order(
-                cash, pos_a, pos_b, ca[i], cb[i], wa[i], wb[i], fees, slippage
+            cash, pos_a, pos_b, cnow, p0, p1, done = _order(
+                cash, pos_a, pos_b, cnow, p0, p1, ca[i], cb[i], wa[i], wb[i], fees, slippage
             )
-            cnow = _add(cnow, flow)
-            p0 = _add(p0, fill_a)
-            p1 = _add(p1, fill_b)
         av0 = 0.0 if p0 == 0 else fa[i] * p0
         av1 = 0.0 if p1 == 0 else fb[i] * p1
         if prev_short != 0.0:
