@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from backtests import defaults
 from data.errors import (
     EXIT_DATA,
     EXIT_UPSTREAM,
@@ -116,6 +117,44 @@ DiffOpt = Annotated[
 ReportOpt = Annotated[
     str | None,
     typer.Option("--report", help="also write an HTML report (plotly inlined)", callback=_path),
+]
+
+
+# the backtests' options, declared once (defaults: backtests.defaults)
+StartOpt = Annotated[str, typer.Option("--start", help="YYYY-MM-DD")]
+EndOpt = Annotated[
+    str | None,
+    typer.Option("--end", help="YYYY-MM-DD (default: the last US trading day in the store)"),
+]
+FeesOpt = Annotated[float, typer.Option("--fees", help="fraction per trade")]
+SlippageOpt = Annotated[float, typer.Option("--slippage", help="fraction of the price per trade")]
+TrainYearsOpt = Annotated[float, typer.Option("--train-years")]
+TestMonthsOpt = Annotated[int, typer.Option("--test-months")]
+TopOpt = Annotated[str, typer.Option("--top", help="N, or a list for a sweep: 3,5,8")]
+RebalanceOpt = Annotated[
+    str, typer.Option("--rebalance", help="W, M, Q or pandas aliases; list for a sweep")
+]
+WeightingOpt = Annotated[
+    str, typer.Option("--weighting", help="equal|score|inverse_vol; list for a sweep")
+]
+SignalOpt = Annotated[str, typer.Option("--signal", help="valuation|price|auto; list for a sweep")]
+CapOpt = Annotated[float, typer.Option("--cap", help="max weight per name")]
+PairOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--pair",
+        help="CHINA:PEER, e.g. BABA:AMZN, BABA:9988.HK or KC:basket; repeatable (default: the "
+        "universe's pair list)",
+    ),
+]
+LookbackOpt = Annotated[str, typer.Option("--lookback", help="days; list = sweep")]
+EntryOpt = Annotated[str, typer.Option("--entry", help="|z| to enter; list = sweep")]
+ExitOpt = Annotated[str, typer.Option("--exit", help="|z| to exit; list = sweep")]
+StopOpt = Annotated[str, typer.Option("--stop", help="|z| stop-loss; list = sweep")]
+MaxHoldOpt = Annotated[int, typer.Option("--max-hold", help="days")]
+HedgeOpt = Annotated[str, typer.Option("--hedge", help="ols|dollar|beta")]
+BorrowRateOpt = Annotated[
+    float, typer.Option("--borrow-rate", help="annual, on the short leg's notional")
 ]
 
 
@@ -492,6 +531,7 @@ def screen(
 ) -> None:
     """Rank Chinese AI names by valuation discount to US peers within their segment."""
     from data.pointintime import PanelConfig
+    from screens.export import screen_document
     from screens.export import watchlist_format as watchlist_format_of
     from screens.screen import ScreenFilters, run_screen, sorted_screen
 
@@ -517,18 +557,21 @@ def screen(
 
         check_distinct(out=out, export=export, report=report,
                        archive=str(archive_path(archive, res.as_of)))  # fmt: skip
+    needs_doc = fmt == "json" or previous is not None or archive  # a table needs none
+    doc = screen_document(res) if needs_doc else None
+    changes = _changes(previous, doc) if doc is not None else None
     if report:
-        _screen_report(store, uni, res, report, previous)
+        _screen_report(store, uni, res, report, previous, changes)
     for note in res.notes:
         print(f"aigap: note: {note}", file=sys.stderr)
-    _emit_screen(res, previous, fmt, out)
+    _emit_screen(res, doc, changes, _prev_as_of(previous), fmt, out)
     if export:
         from screens.export import write_watchlist
 
         n = write_watchlist(res, uni, export, str(wl_format))
         print(f"wrote {n} names to {export} ({wl_format})", file=sys.stderr)
     if archive:
-        _archive_screen(res, archive)
+        _archive_screen(res, doc, archive)
 
 
 def _check_screen_targets(out, export, report, archive) -> None:
@@ -546,14 +589,22 @@ def _check_screen_targets(out, export, report, archive) -> None:
         check_output_dir(archive)
 
 
-def _emit_screen(res, previous: dict | None, fmt: str, out: str | None) -> None:
-    """The screen as JSON, CSV or a table (on stdout or into ``out``), and what changed since
-    ``previous``: inside the JSON, as CSV columns plus a table on stderr, or a table."""
-    from screens.export import diff_screens, screen_csv, screen_document, screen_json
+def _changes(previous: dict | None, doc: dict):
+    """What changed between the ``previous`` screen document (None: no --diff) and ``doc``."""
+    from screens.export import diff_screens
 
-    changes = diff_screens(previous, screen_document(res)) if previous is not None else None
+    return diff_screens(previous, doc) if previous is not None else None
+
+
+def _emit_screen(res, doc: dict | None, changes, previous_as_of: str | None, fmt: str,
+                 out: str | None) -> None:  # fmt: skip
+    """The screen (``doc``: its document) as JSON, CSV or a table (on stdout or into ``out``),
+    and the ``changes`` since the screen of ``previous_as_of``: inside the JSON, as CSV
+    columns plus a table on stderr, or a table."""
+    from screens.export import screen_csv, screen_json
+
     if fmt == "json":  # the diff goes inside the document: stdout stays one JSON document
-        _emit(screen_json(res, diff=changes, previous_as_of=_prev_as_of(previous)), out)
+        _emit(screen_json(res, diff=changes, previous_as_of=previous_as_of, doc=doc), out)
     elif fmt == "csv" or out:
         _emit(screen_csv(res, diff=changes), out)
     else:
@@ -567,10 +618,10 @@ def _emit_screen(res, previous: dict | None, fmt: str, out: str | None) -> None:
 
         # after a CSV on stdout, the table goes to stderr so that the CSV still parses
         console = Console(stderr=True) if fmt == "csv" and not out else _console()
-        diff_table(console, changes, _prev_as_of(previous) or "", res.as_of.date().isoformat())
+        diff_table(console, changes, previous_as_of or "", res.as_of.date().isoformat())
 
 
-def _archive_screen(res, archive: str) -> None:
+def _archive_screen(res, doc: dict | None, archive: str) -> None:
     from screens.export import archive_path, screen_json, write_text
 
     path = archive_path(archive, res.as_of)
@@ -578,7 +629,7 @@ def _archive_screen(res, archive: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise OutputPathError(archive, e.strerror or type(e).__name__) from None
-    write_text(screen_json(res), path)
+    write_text(screen_json(res, doc=doc), path)
     print(f"archived {path}", file=sys.stderr)
 
 
@@ -595,22 +646,13 @@ def _list(value: str, cast, opt: str) -> tuple:
 
 @backtest_app.command("discount")
 def backtest_discount(
-    start: Annotated[str, typer.Option("--start")] = "2019-01-01",
-    end: Annotated[
-        str | None,
-        typer.Option("--end", help="YYYY-MM-DD (default: the last US trading day in the store)"),
-    ] = None,
-    top: Annotated[str, typer.Option("--top", help="N, or a list for a sweep: 3,5,8")] = "5",
-    rebalance: Annotated[
-        str, typer.Option("--rebalance", help="W, M, Q or pandas aliases; list for a sweep")
-    ] = "M",
-    weighting: Annotated[
-        str, typer.Option("--weighting", help="equal|score|inverse_vol; list for a sweep")
-    ] = "equal",
-    signal: Annotated[
-        str, typer.Option("--signal", help="valuation|price|auto; list for a sweep")
-    ] = "valuation",
-    cap: Annotated[float, typer.Option("--cap", help="max weight per name")] = 0.25,
+    start: StartOpt = defaults.START,
+    end: EndOpt = None,
+    top: TopOpt = "5",
+    rebalance: RebalanceOpt = "M",
+    weighting: WeightingOpt = "equal",
+    signal: SignalOpt = "valuation",
+    cap: CapOpt = 0.25,
     quantile: Annotated[
         float | None, typer.Option("--quantile", help="select the top quantile instead of top N")
     ] = None,
@@ -619,11 +661,11 @@ def backtest_discount(
     min_metrics: MinMetrics = 1,
     stale_days: StaleDays = STALE_FUNDAMENTALS_DAYS,
     exclude_stale: ExcludeStale = False,
-    fees: Annotated[float, typer.Option("--fees", help="fraction per trade")] = 0.001,
-    slippage: Annotated[float, typer.Option("--slippage")] = 0.0005,
+    fees: FeesOpt = defaults.FEES,
+    slippage: SlippageOpt = defaults.SLIPPAGE,
     walk_forward: Annotated[bool, typer.Option("--walk-forward")] = False,
-    train_years: Annotated[float, typer.Option("--train-years")] = 2.0,
-    test_months: Annotated[int, typer.Option("--test-months")] = 6,
+    train_years: TrainYearsOpt = defaults.TRAIN_YEARS,
+    test_months: TestMonthsOpt = defaults.TEST_MONTHS,
     fmt: Annotated[str, typer.Option("--format", help=_fmt("table", "json"))] = "table",
     out: Annotated[
         str | None, typer.Option("--out", help="folder for CSV/JSON output", callback=_path)
@@ -700,26 +742,16 @@ def _pairs(pair: list[str] | None, uni) -> list:
 
 @backtest_app.command("pairs")
 def backtest_pairs(
-    pair: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--pair",
-            help="CHINA:PEER, e.g. BABA:AMZN, "
-            "BABA:9988.HK or KC:basket; repeatable "
-            "(default: the universe's pair list)",
-        ),
-    ] = None,
-    lookback: Annotated[str, typer.Option("--lookback", help="days; list = sweep")] = "60",
-    entry: Annotated[str, typer.Option("--entry", help="|z| to enter; list = sweep")] = "2",
-    exit_: Annotated[str, typer.Option("--exit", help="|z| to exit; list = sweep")] = "0.5",
-    stop: Annotated[str, typer.Option("--stop", help="|z| stop-loss; list = sweep")] = "4",
-    max_hold: Annotated[int, typer.Option("--max-hold", help="days")] = 60,
-    hedge: Annotated[str, typer.Option("--hedge", help="ols|dollar|beta")] = "ols",
-    borrow_rate: Annotated[
-        float, typer.Option("--borrow-rate", help="annual, on the short leg's notional")
-    ] = 0.03,
-    fees: Annotated[float, typer.Option("--fees")] = 0.001,
-    slippage: Annotated[float, typer.Option("--slippage")] = 0.0005,
+    pair: PairOpt = None,
+    lookback: LookbackOpt = f"{defaults.LOOKBACK}",
+    entry: EntryOpt = f"{defaults.ENTRY:g}",
+    exit_: ExitOpt = f"{defaults.EXIT:g}",
+    stop: StopOpt = f"{defaults.STOP:g}",
+    max_hold: MaxHoldOpt = defaults.MAX_HOLD,
+    hedge: HedgeOpt = "ols",
+    borrow_rate: BorrowRateOpt = defaults.BORROW_RATE,
+    fees: FeesOpt = defaults.FEES,
+    slippage: SlippageOpt = defaults.SLIPPAGE,
     long_only: Annotated[
         bool, typer.Option("--long-china-only", help="only trades long the Chinese name")
     ] = False,
@@ -731,14 +763,11 @@ def backtest_pairs(
             "close, which is known before the New York close)",
         ),
     ] = 0,
-    start: Annotated[str, typer.Option("--start")] = "2019-01-01",
-    end: Annotated[
-        str | None,
-        typer.Option("--end", help="YYYY-MM-DD (default: the last US trading day in the store)"),
-    ] = None,
+    start: StartOpt = defaults.START,
+    end: EndOpt = None,
     walk_forward: Annotated[bool, typer.Option("--walk-forward")] = False,
-    train_years: Annotated[float, typer.Option("--train-years")] = 2.0,
-    test_months: Annotated[int, typer.Option("--test-months")] = 6,
+    train_years: TrainYearsOpt = defaults.TRAIN_YEARS,
+    test_months: TestMonthsOpt = defaults.TEST_MONTHS,
     engine: Annotated[
         str,
         typer.Option(
@@ -791,11 +820,8 @@ def backtest_pairs(
 
 @pairs_app.command("scan")
 def pairs_scan(
-    start: Annotated[str, typer.Option("--start")] = "2019-01-01",
-    end: Annotated[
-        str | None,
-        typer.Option("--end", help="YYYY-MM-DD (default: the last US trading day in the store)"),
-    ] = None,
+    start: StartOpt = defaults.START,
+    end: EndOpt = None,
     top: Annotated[int | None, typer.Option("--top")] = None,
     fmt: Annotated[str, typer.Option("--format", help=_fmt("table", "csv", "json"))] = "table",
     out: OutFile = None,
@@ -837,16 +863,15 @@ def _check_html(out: str) -> None:
     check_output_file(out)
 
 
-def _screen_report(store, uni, res, out: str, previous: dict | None = None) -> None:
+def _screen_report(store, uni, res, out: str, previous: dict | None, changes) -> None:
+    """The screen's HTML page; ``changes``: :func:`_changes` since ``previous``."""
     from aigap.report import coverage_line, inputs_block, screen_report, write_report
     from data.calendar import period_ends, us_calendar
-    from screens.export import diff_screens, screen_document
     from screens.gap import gap_history
 
     cal = us_calendar(store, pd_timestamp("2016-01-01"), res.as_of)
     gaps = gap_history(store, uni, period_ends(cal, "ME"), metrics=("ps", "pe_trailing"),
                        segments=("ALL",))  # fmt: skip
-    changes = diff_screens(previous, screen_document(res)) if previous is not None else None
     inputs = inputs_block(
         store, uni, as_of=res.as_of.date(), notes=list(res.notes),
         filters=res.filters.__dict__, coverage=coverage_line(store, uni, res.as_of),
@@ -871,27 +896,28 @@ def report_screen(
 ) -> None:
     """The screen as an HTML page: sortable ranked table, discount by segment, each name against
     its peer median, the gap history, and what changed since a previous screen (--diff)."""
+    from screens.export import screen_document
     from screens.screen import run_screen
 
     _check_html(out)
     previous = _previous_screen(diff, archive)
     store, uni = _ctx(data_dir, universe)
     res = run_screen(store, uni, as_of or _default_as_of(store, uni))
-    _screen_report(store, uni, res, out, previous)
+    _screen_report(store, uni, res, out, previous, _changes(previous, screen_document(res)))
 
 
 @report_app.command("discount")
 def report_discount(
     out: ReportOut,
-    start: Annotated[str, typer.Option("--start")] = "2019-01-01",
-    end: Annotated[str | None, typer.Option("--end")] = None,
-    top: Annotated[str, typer.Option("--top", help="N, or a list for a sweep: 3,5,8")] = "5",
-    rebalance: Annotated[str, typer.Option("--rebalance", help="list = sweep")] = "M",
-    weighting: Annotated[str, typer.Option("--weighting", help="list = sweep")] = "equal",
-    signal: Annotated[str, typer.Option("--signal", help="list = sweep")] = "valuation",
-    cap: Annotated[float, typer.Option("--cap")] = 0.25,
-    fees: Annotated[float, typer.Option("--fees")] = 0.001,
-    slippage: Annotated[float, typer.Option("--slippage")] = 0.0005,
+    start: StartOpt = defaults.START,
+    end: EndOpt = None,
+    top: TopOpt = "5",
+    rebalance: RebalanceOpt = "M",
+    weighting: WeightingOpt = "equal",
+    signal: SignalOpt = "valuation",
+    cap: CapOpt = 0.25,
+    fees: FeesOpt = defaults.FEES,
+    slippage: SlippageOpt = defaults.SLIPPAGE,
     data_dir: DataDir = None,
     universe: UniverseOpt = None,
 ) -> None:
@@ -910,18 +936,18 @@ def report_discount(
 @report_app.command("pairs")
 def report_pairs(
     out: ReportOut,
-    pair: Annotated[list[str] | None, typer.Option("--pair", help="CHINA:PEER")] = None,
-    lookback: Annotated[str, typer.Option("--lookback")] = "60",
-    entry: Annotated[str, typer.Option("--entry")] = "2",
-    exit_: Annotated[str, typer.Option("--exit")] = "0.5",
-    stop: Annotated[str, typer.Option("--stop")] = "4",
-    max_hold: Annotated[int, typer.Option("--max-hold")] = 60,
-    hedge: Annotated[str, typer.Option("--hedge", help="ols|dollar|beta")] = "ols",
-    borrow_rate: Annotated[float, typer.Option("--borrow-rate")] = 0.03,
-    fees: Annotated[float, typer.Option("--fees")] = 0.001,
-    slippage: Annotated[float, typer.Option("--slippage")] = 0.0005,
-    start: Annotated[str, typer.Option("--start")] = "2019-01-01",
-    end: Annotated[str | None, typer.Option("--end")] = None,
+    pair: PairOpt = None,
+    lookback: LookbackOpt = f"{defaults.LOOKBACK}",
+    entry: EntryOpt = f"{defaults.ENTRY:g}",
+    exit_: ExitOpt = f"{defaults.EXIT:g}",
+    stop: StopOpt = f"{defaults.STOP:g}",
+    max_hold: MaxHoldOpt = defaults.MAX_HOLD,
+    hedge: HedgeOpt = "ols",
+    borrow_rate: BorrowRateOpt = defaults.BORROW_RATE,
+    fees: FeesOpt = defaults.FEES,
+    slippage: SlippageOpt = defaults.SLIPPAGE,
+    start: StartOpt = defaults.START,
+    end: EndOpt = None,
     data_dir: DataDir = None,
     universe: UniverseOpt = None,
 ) -> None:

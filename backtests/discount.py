@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from backtests import defaults
 from backtests.costs import check_costs
 from backtests.engine import group_frame, simulate_weights, traded_value
 from backtests.metrics import (
@@ -18,8 +19,7 @@ from backtests.metrics import (
     summary,
 )
 from backtests.overfitting import Overfitting, nothing_selected, overfitting_report
-from data.calendar import us_calendar
-from data.dates import parse_period
+from data.calendar import default_period, us_calendar
 from data.errors import InputError, NoDataError
 from data.fx import close_age_days, usd_closes
 from data.jsonsafe import frame_records
@@ -194,10 +194,10 @@ class DiscountSettings:
     period, the costs, the signal diagnostics and who may be held (``eligibility``: the
     screen's rule, :class:`screens.eligibility.Eligibility`; None: every valued name)."""
 
-    start: str | pd.Timestamp = "2019-01-01"
+    start: str | pd.Timestamp = defaults.START
     end: str | pd.Timestamp | None = None
-    fees: float = 0.001
-    slippage: float = 0.0005
+    fees: float = defaults.FEES
+    slippage: float = defaults.SLIPPAGE
     horizons: tuple[int, ...] = (5, 21, 63)
     diagnostics: bool = True
     eligibility: Eligibility | None = None
@@ -219,7 +219,7 @@ def run_discount_backtest(
     if not params:
         raise InputError("no parameter set to run")
     cfg = replace(settings or DiscountSettings(), **fields)
-    s, e = parse_period(cfg.start, cfg.end if cfg.end is not None else us_calendar(store).max())
+    s, e = default_period(store, cfg.start, cfg.end)
     mkt = _market(store, universe, s, e)
     runs: dict[str, LongDiscountParams] = {}
     for p in params:

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from backtests import defaults
 from backtests.costs import check_costs
 from backtests.metrics import DAYS, MIN_BACKTEST_DAYS, alpha_beta, information_ratio, summary
-from data.calendar import us_calendar
-from data.dates import parse_period
+from data.calendar import default_period, us_calendar
 from data.errors import InputError, NoDataError
 from data.fx import close_age_days
 from data.jsonsafe import clean
@@ -150,19 +150,19 @@ class PairsParams:
     pairs: the grid (lookbacks x entries x exits x stops), the rule, the costs and the period.
     Checked when made (the one home of the rule's parameter checks); lists become tuples."""
 
-    lookbacks: tuple[int, ...] = (60,)
-    entries: tuple[float, ...] = (2.0,)
-    exits: tuple[float, ...] = (0.5,)
-    stops: tuple[float, ...] = (4.0,)
-    max_hold: int = 60
+    lookbacks: tuple[int, ...] = (defaults.LOOKBACK,)
+    entries: tuple[float, ...] = (defaults.ENTRY,)
+    exits: tuple[float, ...] = (defaults.EXIT,)
+    stops: tuple[float, ...] = (defaults.STOP,)
+    max_hold: int = defaults.MAX_HOLD
     hedge: str = "ols"
-    borrow_rate: float = 0.03
-    fees: float = 0.001
-    slippage: float = 0.0005
+    borrow_rate: float = defaults.BORROW_RATE
+    fees: float = defaults.FEES
+    slippage: float = defaults.SLIPPAGE
     long_only: bool = False
     #: extra US trading days of delay for a non-US leg's signal
     lag: int = 0
-    start: str | pd.Timestamp = "2019-01-01"
+    start: str | pd.Timestamp = defaults.START
     end: str | pd.Timestamp | None = None
     rolling_window: int = 252
     #: also the pair statistics (Engle-Granger, ADF, half-life; whole sample and rolling),
@@ -217,7 +217,7 @@ class PairsParams:
 
 def _params(params: PairsParams | None, fields: dict) -> PairsParams:
     """``params`` with ``fields`` changed (a direct caller may pass the fields alone)."""
-    return replace(params or PairsParams(), **fields) if fields else (params or PairsParams())
+    return replace(params or PairsParams(), **fields)
 
 
 def run_pairs_backtest(
@@ -240,7 +240,7 @@ def run_pairs_backtest(
         raise InputError(f"simulator must be one of {', '.join(SIMULATORS)}")
     p = _params(params, fields)
     lookbacks = p.lookbacks
-    s, e = parse_period(p.start, p.end if p.end is not None else us_calendar(store).max())
+    s, e = default_period(store, p.start, p.end)
     cal = _trading_days(store, s, e, warmup_days(lookbacks) if warmup is None else warmup)
     combos = p.combos()
     if not combos:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from backtests.walkforward import WalkForward
+from backtests.walkforward import WalkForward, walk_forward_report
 from data.errors import OutputPathError
 from data.jsonsafe import to_json
 from data.paths import check_output_dir
@@ -53,7 +53,6 @@ def finish_document(
     """What every backtest document ends with: the FX caveat, what `aigap data verify` finds
     on ``tickers`` within the backtest (``data_checks``), and the walk-forward selection over
     ``returns`` (date x run) when ``walk`` is given."""
-    from backtests.walkforward import walk_forward_report
     from data.fx import fx_coverage_note
     from data.verify import flags_by_ticker, verify_store
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from backtests import defaults
 from backtests.metrics import MIN_ANNUALISE_DAYS, summary
 from data.errors import InputError
 
@@ -27,15 +28,19 @@ def check_walk_forward(train_years: float, test_months: int) -> None:
 class WalkForward:
     """A walk-forward selection: train on ``train_years``, test the next ``test_months``."""
 
-    train_years: float = 2.0
-    test_months: int = 6
+    train_years: float = defaults.TRAIN_YEARS
+    test_months: int = defaults.TEST_MONTHS
 
     def __post_init__(self) -> None:
         check_walk_forward(self.train_years, self.test_months)
 
 
 def walk_forward(
-    returns: pd.DataFrame, *, train_years: float = 2.0, test_months: int = 6, metric: str = "sharpe"
+    returns: pd.DataFrame,
+    *,
+    train_years: float = defaults.TRAIN_YEARS,
+    test_months: int = defaults.TEST_MONTHS,
+    metric: str = "sharpe",
 ) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
     """Returns the per-window choices, the stitched out-of-sample returns of the configuration
     chosen in each training window, and those of the median configuration of each training
@@ -82,7 +87,10 @@ def walk_forward(
 
 
 def walk_forward_report(
-    returns: pd.DataFrame, *, train_years: float = 2.0, test_months: int = 6
+    returns: pd.DataFrame,
+    *,
+    train_years: float = defaults.TRAIN_YEARS,
+    test_months: int = defaults.TEST_MONTHS,
 ) -> dict:
     """The walk-forward result as plain data: the windows and the out-of-sample metrics (None,
     with a note, when the period is shorter than one training plus one test window)."""

@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -201,14 +202,12 @@ def cli_sweep_section(quick: bool) -> list[tuple[str, str, str]]:
 
 
 def _sets(args: list[str]) -> int:
-    """How many parameter sets the command-line grid ``args`` runs (the backtest's own rule)."""
-    from backtests.pairs import PairsParams
+    """How many parameter sets the command-line grid ``args`` runs (the CLI's own parsing)."""
+    from aigap.cli import _pairs_params
 
     vals = dict(zip(args[::2], args[1::2], strict=True))
-    lists = {k: tuple(float(x) for x in vals[f"--{k}"].split(",")) for k in
-             ("entry", "exit", "stop")}  # fmt: skip
-    p = PairsParams(entries=lists["entry"], exits=lists["exit"], stops=lists["stop"])
-    return len(vals["--lookback"].split(",")) * len(p.combos())
+    p = _pairs_params(vals["--lookback"], vals["--entry"], vals["--exit"], vals["--stop"])
+    return len(p.lookbacks) * len(p.combos())
 
 
 def stats_section() -> list[tuple[str, str, str]]:
@@ -254,44 +253,38 @@ def startup_section(quick: bool) -> list[tuple[str, str, str]]:
 # ----------------------------------------------------------------------------- 5. scaling
 def scaling_section(quick: bool) -> list[tuple[str, str, str]]:
     """SYNTHETIC universes: random-walk prices, one made-up fundamentals row per name and year."""
+    sizes = (100, 1000) if quick else (100, 1000, 5000)
+    # the computation, not the derived-figures cache
+    with mock.patch.dict(os.environ, {"AIGAP_NO_CACHE": "1"}):
+        times = [_synthetic_screen_seconds(n) for n in sizes]
+    return [
+        (f"screen, SYNTHETIC universe of {n:,} names (no derived cache)", f"{t:.2f} s",
+         f"{t / times[0]:.1f}x ({n / sizes[0]:.0f}x names)")
+        for n, t in zip(sizes, times, strict=True)
+    ]  # fmt: skip
+
+
+def _synthetic_screen_seconds(n: int) -> float:
+    """The best of two screens of a SYNTHETIC universe of ``n`` names, each on a fresh store
+    object (no memo), after one that warms the file cache."""
     from data.store import Store
-    from data.universe import load_universe
     from screens.screen import run_screen
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store, uni = _synthetic_universe(Path(tmp), n)
+
+        def screen() -> object:
+            return run_screen(Store(store.root), uni, "2024-06-28")
+
+        screen()
+        return best_of(screen, 2)
+
+
+def _synthetic_universe(root: Path, n: int):
+    from data.universe import load_universe
 
     from synthetic import fund_row, write_store
 
-    sizes = (100, 1000) if quick else (100, 1000, 5000)
-    before = os.environ.get("AIGAP_NO_CACHE")
-    os.environ["AIGAP_NO_CACHE"] = "1"  # the computation, not the derived-figures cache
-    try:
-        rows = _scaling_rows(sizes, fund_row, write_store, load_universe, run_screen, Store)
-    finally:
-        if before is None:
-            del os.environ["AIGAP_NO_CACHE"]
-        else:
-            os.environ["AIGAP_NO_CACHE"] = before
-    return rows
-
-
-def _scaling_rows(sizes, fund_row, write_store, load_universe, run_screen, Store):
-    rows, base = [], None
-    for n in sizes:
-        with tempfile.TemporaryDirectory() as tmp:
-            store, uni = _synthetic_universe(Path(tmp), n, fund_row, write_store, load_universe)
-            root = store.root
-
-            def screen(root: Path = root, uni=uni) -> object:  # a fresh store: no memo
-                return run_screen(Store(root), uni, "2024-06-28")
-
-            screen()  # warm the file cache
-            t = best_of(screen, 2)
-        base = base or t
-        rows.append((f"screen, SYNTHETIC universe of {n:,} names (no derived cache)",
-                     f"{t:.2f} s", f"{t / base:.1f}x ({n / sizes[0]:.0f}x names)"))  # fmt: skip
-    return rows
-
-
-def _synthetic_universe(root: Path, n: int, fund_row, write_store, load_universe):
     rng = np.random.default_rng(n)
     idx = pd.bdate_range("2023-01-02", "2024-06-28", name="date")
     n_us = max(5, n // 5)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from data.dates import parse_period
 from data.errors import NoDataError
 from data.store import Store
 from data.universe import Universe
@@ -14,6 +15,7 @@ __all__ = [
     "CALENDAR_TICKER",
     "DataBounds",
     "data_bounds",
+    "default_period",
     "period_ends",
     "us_calendar",
 ]
@@ -34,6 +36,12 @@ def us_calendar(
     if end is not None:
         cal = cal[cal <= pd.Timestamp(end)]
     return cal
+
+
+def default_period(store: Store, start, end=None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``start`` to ``end`` parsed and checked (:func:`data.dates.parse_period`); ``end``
+    defaults to the store's last US trading day, the end of every default period."""
+    return parse_period(start, end if end is not None else us_calendar(store).max())
 
 
 def _trading_days(store: Store) -> pd.DatetimeIndex:

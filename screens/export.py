@@ -174,11 +174,16 @@ def diff_document(changes: pd.DataFrame, previous_as_of: str | None) -> dict:
 
 
 def screen_json(
-    res: ScreenResult, *, diff: pd.DataFrame | None = None, previous_as_of: str | None = None
+    res: ScreenResult,
+    *,
+    diff: pd.DataFrame | None = None,
+    previous_as_of: str | None = None,
+    doc: dict | None = None,
 ) -> str:
-    """The screen document; with ``diff`` (from :func:`diff_screens`) it also carries the
-    changes since the previous screen under ``"diff"``, so stdout stays one JSON document."""
-    doc = screen_document(res)
+    """The screen document (``doc`` where the caller has built it); with ``diff`` (from
+    :func:`diff_screens`) it also carries the changes since the previous screen under
+    ``"diff"``, so stdout stays one JSON document."""
+    doc = dict(doc) if doc is not None else screen_document(res)
     if diff is not None:
         doc["diff"] = diff_document(diff, previous_as_of)
     return to_json(doc)

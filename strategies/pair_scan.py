@@ -7,8 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from data.calendar import us_calendar
-from data.dates import parse_period
+from data.calendar import default_period, us_calendar
 from data.errors import NoDataError
 from data.fx import usd_closes
 from data.store import Store
@@ -46,7 +45,7 @@ def scan_pairs(
     """Static statistics over the period and on each half (cointegration that holds in both
     halves is more trustworthy), ranked by Engle-Granger p-value, then half-life.  The unit-root
     regressions use :data:`FIXED_LAGS` lags.  ``on_done`` is called with 1 after each pair."""
-    s, e = parse_period(start, end if end is not None else us_calendar(store).max())
+    s, e = default_period(store, start, end)
     cal = us_calendar(store, s, e)
     pairs = candidate_pairs(universe)
     needed = sorted(
