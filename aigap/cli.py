@@ -930,7 +930,7 @@ def report_discount(
     settings = DiscountSettings(start=start, end=end, fees=fees, slippage=slippage)
     store, uni = _ctx(data_dir, universe)
     res = run_discount_backtest(store, uni, grid, settings)
-    write_discount_report(store, uni, res, settings, out)
+    write_discount_report(store, uni, res, out)
 
 
 @report_app.command("pairs")

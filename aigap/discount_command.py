@@ -32,8 +32,8 @@ def run_discount_cli(
     check_out_dir(output.out)
     res = run_discount_backtest(store, universe, grid.params(), settings)
     if output.report:
-        write_discount_report(store, universe, res, settings, output.report)
-    doc = res.to_document(settings)
+        write_discount_report(store, universe, res, output.report)
+    doc = res.to_document()
     finish_document(doc, store, res.returns[list(res.params)], walk=walk, universe=universe,
                     tickers=tuple(universe.china))  # fmt: skip
     if output.out:
@@ -46,13 +46,11 @@ def run_discount_cli(
         by_run = {r: res.rebalance_records(r) for r in runs}
         paths = write_out_dir(output.out, {**doc, "rebalances_by_run": by_run}, frames)
         print(f"wrote {len(paths)} files to {output.out}", file=sys.stderr)
-    output.emit(doc, lambda console: _print_tables(console, res, doc, settings))
+    output.emit(doc, lambda console: _print_tables(console, res, doc))
     return doc
 
 
-def write_discount_report(
-    store: Store, universe: Universe, res, settings: DiscountSettings, path: str
-) -> None:
+def write_discount_report(store: Store, universe: Universe, res, path: str) -> None:
     """The HTML tear sheet of a long-discount run (``--report`` and ``aigap report
     discount``), stating the period the run covered, its runs, costs and rule."""
     from aigap.report import discount_report, inputs_block, write_report
@@ -60,13 +58,14 @@ def write_discount_report(
     caps = sorted({p.cap for p in res.params.values()})
     inputs = inputs_block(
         store, universe, runs=list(res.params), cap=caps[0] if len(caps) == 1 else caps,
-        start=res.value.index[0].date(), end=res.value.index[-1].date(), fees=settings.fees,
-        slippage=settings.slippage, **eligibility_doc(settings), notes=res.notes,
+        start=res.value.index[0].date(), end=res.value.index[-1].date(),
+        fees=res.settings.fees, slippage=res.settings.slippage, **eligibility_doc(res.settings),
+        notes=res.notes,
     )  # fmt: skip
     write_report(discount_report(res, inputs), path)
 
 
-def _print_tables(console: Console, res, doc: dict, settings: DiscountSettings) -> None:
+def _print_tables(console: Console, res, doc: dict) -> None:
     from aigap.render import frame_table, print_overfitting, walk_forward_tables
 
     first = next(iter(res.params))
@@ -75,7 +74,8 @@ def _print_tables(console: Console, res, doc: dict, settings: DiscountSettings) 
         console,
         m,
         f"Long-discount backtest {doc['start'].date()} to {doc['end'].date()} (USD, fees "
-        f"{settings.fees:g}, slippage {settings.slippage:g}; signal at close, trade next close)",
+        f"{res.settings.fees:g}, slippage {res.settings.slippage:g}; signal at close, trade next "
+        "close)",
         "{:.3f}",
     )
     frame_table(

@@ -59,6 +59,7 @@ class DiscountResult:
     returns: pd.DataFrame  #: date x run
     weights: dict[str, pd.DataFrame]  #: run -> trade date x ticker target weights
     rebalances: dict[str, list[Rebalance]]
+    settings: DiscountSettings  #: what the runs ran on (the period asked, costs, rule)
     diagnostics: dict[str, SignalDiagnostics] = field(default_factory=dict)
     overfitting: Overfitting | None = None
     overfitting_active: Overfitting | None = None  #: on returns less the China EW basket's
@@ -71,7 +72,7 @@ class DiscountResult:
             {**asdict(r), "weights": dict(sorted(r.weights.items()))} for r in self.rebalances[run]
         ]
 
-    def to_document(self, settings: DiscountSettings) -> dict:
+    def to_document(self) -> dict:
         """The JSON document of a long-discount run: the first run in full (parameters, metrics,
         against the benchmarks, rebalances), every run's metrics, the diagnostics, the
         overfitting figures and the notes."""
@@ -81,9 +82,9 @@ class DiscountResult:
         return {
             "start": self.value.index[0],
             "end": self.value.index[-1],
-            "fees": settings.fees,
-            "slippage": settings.slippage,
-            **eligibility_doc(settings),
+            "fees": self.settings.fees,
+            "slippage": self.settings.slippage,
+            **eligibility_doc(self.settings),
             "currency": "USD",
             "params": {**self.params[first].__dict__, "label": first},
             "metrics": frame_records(self.metrics.loc[[first]])[first],
@@ -104,7 +105,7 @@ class DiscountResult:
                 for k, v in self.diagnostics.items()
             },
             "overfitting": _overfitting(self),
-            "notes": [*NOTES, *_eligibility_note(settings), *self.notes],
+            "notes": [*NOTES, *_eligibility_note(self.settings), *self.notes],
         }
 
 
@@ -262,6 +263,7 @@ def run_discount_backtest(
         returns=rets,
         weights=weights,
         rebalances=records,
+        settings=cfg,
         diagnostics=diag,
         overfitting=over,
         overfitting_active=active,

@@ -266,7 +266,7 @@ def _provenance(
         np.where(np.isfinite(filed.sales), "filed " + fa["sales_basis"].astype(str), _NONE),
     )
     out["earnings_period_end"] = fa["earnings_period_end"].where(filed.earn_ok)
-    any_snap = used["market_cap"] | used["sales"] | used["net_income"]
+    any_snap = used["any"]
     src = snap.text("market_cap_source")
     for other in ("sales_source", "net_income_source"):
         src = np.where(pd.isna(src), snap.text(other), src)
@@ -358,6 +358,7 @@ def valuation_panel(
     snap_mc, roll = _snapshot_market_cap(store, universe, snap, price_usd, actions, idx)
     used = _market_cap(out, snap, snap_mc, roll, price_usd, sh)
     used |= _statement_figures(out, fa, filed, snap, actions, tk, d)
+    used["any"] = used["market_cap"] | used["sales"] | used["net_income"]  # a snapshot's figure
     out["ev"] = out["market_cap"] + snap.num("debt") - snap.num("cash")
     out["revenue_growth_pct"] = filed.growth
     out["growth_sales"] = np.where(np.isfinite(filed.growth), filed.sales, np.nan)
@@ -366,9 +367,8 @@ def valuation_panel(
     why = _why(out, fa, sh, cfg, listed, fresh_price, used)
     for k, v in why.items():
         out[f"why_{k}"] = v
-    any_snap = used["market_cap"] | used["sales"] | used["net_income"]
     fund_fx = np.where(filed.sales_ok & ~used["sales"], out["fx_date"], np.datetime64("NaT"))
-    flags = _flags(out, cfg, d, fresh_price, any_snap, fund_fx)
+    flags = _flags(out, cfg, d, fresh_price, used["any"], fund_fx)
     cny = (fa["sales_currency"] == "CNY").to_numpy() & filed.sales_ok & ~used["sales"]
     cny |= np.array([universe[t].currency == "CNY" for t in tk])
     out["flags"] = _fixing_flags(flags, cny, d, fixing_since(store).get("CNY"))
@@ -490,7 +490,7 @@ def _why(
         (np.ones(n, bool), "no fundamentals"),
     )
     no_snap = (
-        ~used["market_cap"] & ~used["sales"] & ~used["net_income"],
+        ~used["any"],
         "no valuation snapshot",
     )
     fwd = reason(np.isfinite(out["eps_fwd"].to_numpy(dtype=float)), no_snap)
