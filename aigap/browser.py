@@ -1,21 +1,36 @@
 """Open a report in headless Chromium (Debian's ``chromium``): what the page reports about
-itself after load (JavaScript errors, charts drawn), and screenshots for the README."""
+itself after load (JavaScript errors, charts drawn), and screenshots for the README.
+
+:class:`Browser` drives one Chromium over the DevTools protocol on a pipe
+(``--remote-debugging-pipe``: messages are JSON ended by a NUL byte, read on the browser's
+fd 3 and written on its fd 4), so that several pages load one after another in one tab, each
+as a user opens it, without starting a browser per page."""
 
 from __future__ import annotations
 
 import json
-import re
+import os
+import select
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from data.errors import InputError
 
-__all__ = ["PageCheck", "chromium", "load_page", "screenshot"]
+__all__ = ["Browser", "PageCheck", "chromium", "screenshot"]
 
-_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-          "--virtual-time-budget=15000"]  # fmt: skip
+_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+
+#: read after the page's load event, once the probe's own ``setTimeout(0)`` has run
+_READ_PROBE = """new Promise(function (done) { setTimeout(function () {
+  var body = document.body;
+  done(JSON.stringify({errors: body.getAttribute('data-errors'),
+                       drawn: body.getAttribute('data-drawn'),
+                       charts: document.querySelectorAll('.plotly-graph-div').length}));
+}, 0); })"""
 
 
 def chromium() -> str | None:
@@ -27,6 +42,13 @@ def chromium() -> str | None:
     return None
 
 
+def _executable() -> str:
+    exe = chromium()
+    if exe is None:
+        raise InputError("Chromium is not installed (apt-get install chromium)")
+    return exe
+
+
 @dataclass(frozen=True)
 class PageCheck:
     errors: list[str]  #: JavaScript errors caught by the page's probe
@@ -34,34 +56,117 @@ class PageCheck:
     drawn: int  #: charts whose SVG is in the DOM after load
 
 
-def load_page(html_file: str | Path, timeout: float = 90.0) -> PageCheck:
-    """Load the page and read the probe's attributes on ``<body>``."""
-    exe = chromium()
-    if exe is None:
-        raise InputError("Chromium is not installed (apt-get install chromium)")
-    url = Path(html_file).resolve().as_uri()
-    dom = subprocess.run([exe, *_FLAGS, "--dump-dom", url], capture_output=True, text=True,
-                         timeout=timeout, check=True).stdout  # fmt: skip
+class Browser:
+    """One headless Chromium with one tab; ``with Browser() as b: b.load(page)``."""
 
-    def attr(name: str) -> str | None:
-        m = re.search(rf'<body[^>]*\s{name}="([^"]*)"', dom)
-        return None if m is None else m.group(1).replace("&quot;", '"')
+    def __init__(self, timeout: float = 90.0) -> None:
+        self.timeout = timeout
+        ours_in, theirs_out = os.pipe()  # the browser writes on its fd 4
+        theirs_in, ours_out = os.pipe()  # and reads on its fd 3
 
-    errors = attr("data-errors")
-    return PageCheck(
-        errors=json.loads(errors) if errors is not None else ["the probe did not run"],
-        charts=dom.count('class="plotly-graph-div'),
-        drawn=int(attr("data-drawn") or 0),
-    )
+        def fds() -> None:  # in the child, before exec: the pipe ends on fds 3 and 4
+            a, b = os.dup(theirs_in), os.dup(theirs_out)
+            os.dup2(a, 3)
+            os.dup2(b, 4)
+
+        try:
+            self._proc = subprocess.Popen(
+                [_executable(), *_FLAGS, "--remote-debugging-pipe", "about:blank"],
+                preexec_fn=fds, pass_fds=(3, 4),
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+        finally:
+            os.close(theirs_in)
+            os.close(theirs_out)
+        self._in, self._out = ours_in, ours_out
+        self._buf = b""
+        self._id = 0
+        try:
+            target = self._call("Target.createTarget", {"url": "about:blank"})["targetId"]
+            self._session = self._call(
+                "Target.attachToTarget", {"targetId": target, "flatten": True}
+            )["sessionId"]
+            self._call("Page.enable", session=self._session)
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> Browser:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            try:
+                self._send("Browser.close")
+                self._proc.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                self._proc.kill()
+                self._proc.wait()
+        for fd in (self._in, self._out):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def load(self, html_file: str | Path) -> PageCheck:
+        """Open the page in the tab, wait for its load event and read the probe's attributes
+        on ``<body>``."""
+        self._send("Page.navigate", {"url": Path(html_file).resolve().as_uri()}, self._session)
+        deadline = time.monotonic() + self.timeout
+        while self._receive(deadline).get("method") != "Page.loadEventFired":
+            pass
+        got = self._call(
+            "Runtime.evaluate",
+            {"expression": _READ_PROBE, "awaitPromise": True, "returnByValue": True},
+            self._session,
+        )
+        seen = json.loads(got["result"]["value"])
+        errors = seen["errors"]
+        return PageCheck(
+            errors=json.loads(errors) if errors is not None else ["the probe did not run"],
+            charts=int(seen["charts"]),
+            drawn=int(seen["drawn"] or 0),
+        )
+
+    # ------------------------------------------------------------------ the protocol
+    def _send(self, method: str, params: dict | None = None, session: str | None = None) -> int:
+        self._id += 1
+        message: dict[str, Any] = {"id": self._id, "method": method, "params": params or {}}
+        if session is not None:
+            message["sessionId"] = session
+        os.write(self._out, json.dumps(message).encode() + b"\0")
+        return self._id
+
+    def _receive(self, deadline: float) -> dict:
+        while b"\0" not in self._buf:
+            wait = deadline - time.monotonic()
+            if wait <= 0 or not select.select([self._in], [], [], wait)[0]:
+                raise TimeoutError(f"Chromium did not answer within {self.timeout:g} s")
+            chunk = os.read(self._in, 1 << 16)
+            if not chunk:
+                raise RuntimeError("Chromium closed its DevTools pipe")
+            self._buf += chunk
+        message, _, self._buf = self._buf.partition(b"\0")
+        return json.loads(message)
+
+    def _call(self, method: str, params: dict | None = None, session: str | None = None) -> dict:
+        wanted = self._send(method, params, session)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            message = self._receive(deadline)
+            if message.get("id") == wanted:
+                if "error" in message:
+                    raise RuntimeError(f"Chromium: {method}: {message['error'].get('message')}")
+                return message["result"]
 
 
 def screenshot(html_file: str | Path, png: str | Path, width: int = 1280,
                height: int = 2400, timeout: float = 90.0) -> None:  # fmt: skip
-    exe = chromium()
-    if exe is None:
-        raise InputError("Chromium is not installed (apt-get install chromium)")
     subprocess.run(
-        [exe, *_FLAGS, f"--window-size={width},{height}", f"--screenshot={Path(png).resolve()}",
-         Path(html_file).resolve().as_uri()],
+        [_executable(), *_FLAGS, "--virtual-time-budget=15000", f"--window-size={width},{height}",
+         f"--screenshot={Path(png).resolve()}", Path(html_file).resolve().as_uri()],
         capture_output=True, timeout=timeout, check=True,
     )  # fmt: skip

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from aigap.browser import chromium, load_page
+from aigap.browser import Browser, chromium
 from aigap.cli import main
 
 needs_chromium = pytest.mark.skipif(
@@ -42,16 +42,23 @@ def test_reports_are_self_contained(reports):
         assert "Inputs" in text and "data end (last US trading day)" in text
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium for the module's pages: each loads in its tab as a user opens it."""
+    with Browser() as b:
+        yield b
+
+
 @needs_chromium
 @pytest.mark.parametrize("name,charts", [("screen", 3), ("discount", 8), ("pairs", 6)])
-def test_each_report_loads_with_every_chart_drawn(reports, name, charts):
-    page = load_page(reports[name])
+def test_each_report_loads_with_every_chart_drawn(reports, browser, name, charts):
+    page = browser.load(reports[name])
     assert page.errors == []
     assert page.charts == charts and page.drawn == charts
 
 
 @needs_chromium
-def test_the_probe_sees_a_javascript_error(tmp_path, reports):
+def test_the_probe_sees_a_javascript_error(tmp_path, reports, browser):
     """The check can fail: a page with a broken script reports it."""
     broken = tmp_path / "broken.html"
     broken.write_text(
@@ -59,8 +66,11 @@ def test_the_probe_sees_a_javascript_error(tmp_path, reports):
         .read_text()
         .replace("</body>", "<script>nope(</script><script>undefinedCall()</script></body>")
     )
-    page = load_page(broken)
+    page = browser.load(broken)
     assert page.errors and page.drawn == 3
+    bare = tmp_path / "bare.html"  # a page without the probe is not taken as clean
+    bare.write_text("<html><body><p>no probe</p></body></html>")
+    assert browser.load(bare).errors == ["the probe did not run"]
 
 
 def test_a_report_must_be_html(capsys, tmp_path):
