@@ -261,7 +261,7 @@ def test_sigkill_at_any_moment_leaves_a_consistent_store(committed, tmp_path):
         assert _heard(ours, "ready")
         for _ in range(rng.randint(0, 2)):  # let some commits happen, however slow the machine
             assert _heard(ours, "committed")
-        time.sleep(rng.uniform(0.0, 0.4))  # then kill at a random moment of the next one
+        time.sleep(rng.uniform(0.0, 0.25))  # then kill at a random moment of the next one
         child.kill()  # SIGKILL
         child.join()
         ours.close()
