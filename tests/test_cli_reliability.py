@@ -283,6 +283,21 @@ def test_links_and_devices_are_written_through_not_replaced(capsys, tmp_path):
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
 
 
+def test_the_command_exits_with_the_code_of_main(monkeypatch, capsys):
+    """``aigap`` (``aigap.cli:run``) exits with the code :func:`main` returns, having frozen
+    what is left for the collector (the subprocess tests run it for real)."""
+    import gc
+
+    from aigap.cli import run as command
+
+    frozen = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
+    with pytest.raises(SystemExit) as exited:
+        command(["screen", "--as-of", "1999-01-01"])
+    assert exited.value.code == 3 and frozen == [True]
+    assert one_line_error(capsys.readouterr().err)
+
+
 def test_a_full_disk_on_stdout_is_one_line(tmp_path):
     import subprocess
     import sys
