@@ -30,11 +30,13 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     help="Screen and backtest the China-vs-US AI valuation gap.  Exit codes: 0 success, "
-    "2 usage or input error, 3 data error, 4 upstream (Yahoo Finance) failure, "
-    "70 internal error (a bug), 130 interrupted.",
+    "1 the reader of the output closed it early (| head), 2 usage or input error, 3 data error, "
+    "4 upstream (Yahoo Finance) failure, 70 internal error (a bug), 130 interrupted.",
 )
 #: the exit code of an unexpected exception (a bug: BSD sysexits EX_SOFTWARE)
 EXIT_INTERNAL = 70
+#: the output's reader has gone (``| head``): Click's code for it, and Python's recipe
+EXIT_CLOSED_PIPE = 1
 
 
 def _version() -> str:
@@ -1055,19 +1057,24 @@ def main(argv: list[str] | None = None) -> int:
             name = name if len(name) <= 80 else name[:77] + "..."
             return _fail(f"cannot use {name}: {e.strerror}", EXIT_USAGE)
         return _internal(e, debug)
-    except BrokenPipeError:
-        return 0
     except Exception as e:  # a traceback is a bug: say so in one line, keep the details optional
         return _internal(e, debug)
     return 0
 
 
 def run(argv: list[str] | None = None) -> None:
-    """The ``aigap`` command: exits with :func:`main`'s code.  What is left in memory is frozen
-    first (``gc.freeze``): the interpreter's last full collection at exit scanned all of it,
-    0.9 s after a long-discount backtest and 0.17 s after a screen (measured); the process
-    ending frees it anyway."""
+    """The ``aigap`` command: exits with :func:`main`'s code, or :data:`EXIT_CLOSED_PIPE` when
+    the reader of the output has gone (``aigap screen | head``; Click exits so when a write
+    inside a command fails; a buffered output failing at the interpreter's exit printed two
+    lines and exited 120).  What is left in memory is frozen first (``gc.freeze``): the
+    interpreter's last full collection scanned all of it, 0.9 s after a long-discount backtest
+    and 0.17 s after a screen (measured); the process ending frees it anyway."""
     code = main(argv)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # Python's recipe (signal module, "Note on SIGPIPE")
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = EXIT_CLOSED_PIPE
     gc.freeze()
     sys.exit(code)
 

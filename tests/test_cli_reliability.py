@@ -298,6 +298,32 @@ def test_the_command_exits_with_the_code_of_main(monkeypatch, capsys):
     assert one_line_error(capsys.readouterr().err)
 
 
+@pytest.mark.parametrize(
+    "args,unbuffered",
+    [
+        (["--version"], None),  # a short output, written by the flush at exit
+        (["data", "status", "--format", "json"], "1"),  # written inside the command
+    ],
+)
+def test_a_reader_that_has_gone_is_exit_1_and_silent(args, unbuffered):
+    """``aigap ... | head``: the pipe's reader closes it; Python's own flush at exit printed
+    "Exception ignored ... BrokenPipeError" and exited 120."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = unbuffered
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone before the first byte
+    try:
+        p = subprocess.run([sys.executable, "-m", "aigap.cli", *args], stdout=write,
+                           stderr=subprocess.PIPE, text=True, env=env, check=False)  # fmt: skip
+    finally:
+        os.close(write)
+    assert (p.returncode, p.stderr) == (1, "")
+
+
 def test_a_full_disk_on_stdout_is_one_line(tmp_path):
     import subprocess
     import sys
