@@ -8,10 +8,12 @@ as a user opens it, without starting a browser per page."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import select
 import shutil
+import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -49,6 +51,35 @@ def _executable() -> str:
     return exe
 
 
+def _spawn(argv: list[str], reads: int, writes: int) -> int:
+    """Start ``argv`` with ``reads`` on its fd 3 and ``writes`` on its fd 4, stdin, stdout and
+    stderr on /dev/null.  ``posix_spawn`` does the file actions in the child without running
+    Python there (``subprocess``'s ``preexec_fn`` is unsafe where threads run: the test
+    workers have some).  The ends are first copied to fds >= 10 so that neither is 3 or 4."""
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (reads, writes)]
+    try:
+        return os.posix_spawn(argv[0], argv, os.environ, file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+            (os.POSIX_SPAWN_DUP2, high[0], 3),
+            (os.POSIX_SPAWN_DUP2, high[1], 4),
+        ])  # fmt: skip
+    finally:
+        for fd in high:
+            os.close(fd)
+
+
+def _ended(pid: int, within: float) -> bool:
+    """Whether the child ``pid`` has ended (and is reaped) within ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while os.waitpid(pid, os.WNOHANG) == (0, 0):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 @dataclass(frozen=True)
 class PageCheck:
     errors: list[str]  #: JavaScript errors caught by the page's probe
@@ -63,18 +94,15 @@ class Browser:
         self.timeout = timeout
         ours_in, theirs_out = os.pipe()  # the browser writes on its fd 4
         theirs_in, ours_out = os.pipe()  # and reads on its fd 3
-
-        def fds() -> None:  # in the child, before exec: the pipe ends on fds 3 and 4
-            a, b = os.dup(theirs_in), os.dup(theirs_out)
-            os.dup2(a, 3)
-            os.dup2(b, 4)
-
         try:
-            self._proc = subprocess.Popen(
+            self._pid = _spawn(
                 [_executable(), *_FLAGS, "--remote-debugging-pipe", "about:blank"],
-                preexec_fn=fds, pass_fds=(3, 4),
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                theirs_in, theirs_out,
             )  # fmt: skip
+        except BaseException:
+            for fd in (ours_in, ours_out):
+                os.close(fd)
+            raise
         finally:
             os.close(theirs_in)
             os.close(theirs_out)
@@ -98,13 +126,16 @@ class Browser:
         self.close()
 
     def close(self) -> None:
-        if self._proc.poll() is None:
+        """Ask the browser to close; killed if it has not ended within 10 s."""
+        if self._pid:
             try:
                 self._send("Browser.close")
-                self._proc.wait(timeout=10)
-            except (OSError, subprocess.TimeoutExpired):
-                self._proc.kill()
-                self._proc.wait()
+            except OSError:
+                pass
+            if not _ended(self._pid, within=10.0):
+                os.kill(self._pid, signal.SIGKILL)
+                os.waitpid(self._pid, 0)
+            self._pid = 0
         for fd in (self._in, self._out):
             try:
                 os.close(fd)
