@@ -1065,16 +1065,22 @@ def main(argv: list[str] | None = None) -> int:
 def run(argv: list[str] | None = None) -> None:
     """The ``aigap`` command: exits with :func:`main`'s code, or :data:`EXIT_CLOSED_PIPE` when
     the reader of the output has gone (``aigap screen | head``; Click exits so when a write
-    inside a command fails; a buffered output failing at the interpreter's exit printed two
-    lines and exited 120).  What is left in memory is frozen first (``gc.freeze``): the
-    interpreter's last full collection scanned all of it, 0.9 s after a long-discount backtest
-    and 0.17 s after a screen (measured); the process ending frees it anyway."""
+    inside a command fails), or 2 with one line when the output cannot be written (a
+    buffered output failing at the interpreter's exit printed two lines and exited 120).
+    What is left in memory is frozen first (``gc.freeze``): the interpreter's last full
+    collection scanned all of it, 0.9 s after a long-discount backtest and 0.17 s after a
+    screen (measured); the process ending frees it anyway (finalizers of objects caught in
+    reference cycles do not run: nothing here relies on one)."""
     code = main(argv)
     try:
         sys.stdout.flush()
-    except BrokenPipeError:  # Python's recipe (signal module, "Note on SIGPIPE")
+    except OSError as e:  # the output held in the buffer, written now
+        # Python's recipe (signal module, "Note on SIGPIPE"): no second failure at exit
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        code = EXIT_CLOSED_PIPE
+        if isinstance(e, BrokenPipeError):
+            code = code or EXIT_CLOSED_PIPE
+        else:  # a full disk, /dev/full: as inside a command
+            code = code or _fail(f"cannot write the output: {e.strerror}", EXIT_USAGE)
     gc.freeze()
     sys.exit(code)
 

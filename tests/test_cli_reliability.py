@@ -324,22 +324,25 @@ def test_a_reader_that_has_gone_is_exit_1_and_silent(args, unbuffered):
     assert (p.returncode, p.stderr) == (1, "")
 
 
-def test_a_full_disk_on_stdout_is_one_line(tmp_path):
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["data", "status", "--format", "json"],  # 10 KB: written inside the command
+        ["--version"],  # a short output, written by the flush at exit (was a traceback)
+    ],
+)
+def test_a_full_disk_on_stdout_is_one_line(args):
     import subprocess
     import sys
 
     if not os.path.exists("/dev/full"):
         pytest.skip("no /dev/full on this system")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     with open("/dev/full", "w") as full:
-        p = subprocess.run(
-            [sys.executable, "-m", "aigap.cli", "data", "status", "--format", "json"],
-            stdout=full,
-            stderr=subprocess.PIPE,
-            text=True,
-            check=False,
-        )
+        p = subprocess.run([sys.executable, "-m", "aigap.cli", *args], stdout=full,
+                           stderr=subprocess.PIPE, text=True, env=env, check=False)  # fmt: skip
     assert p.returncode == 2 and p.stderr.startswith("aigap: error: cannot write the output")
-    assert p.stderr.count("\n") == 1
+    assert p.stderr.count("\n") == 1, p.stderr
 
 
 def test_an_end_after_the_data_is_said(capsys):
