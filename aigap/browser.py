@@ -15,6 +15,7 @@ import select
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +29,12 @@ _FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
 
 #: read after the page's load event, once the probe's own ``setTimeout(0)`` has run
 _READ_PROBE = """new Promise(function (done) { setTimeout(function () {
-  var body = document.body;
-  done(JSON.stringify({errors: body.getAttribute('data-errors'),
-                       drawn: body.getAttribute('data-drawn'),
-                       charts: document.querySelectorAll('.plotly-graph-div').length}));
+  try {
+    var body = document.body;
+    done(JSON.stringify({errors: body.getAttribute('data-errors'),
+                         drawn: body.getAttribute('data-drawn'),
+                         charts: document.querySelectorAll('.plotly-graph-div').length}));
+  } catch (e) { done(JSON.stringify({failed: String(e)})); }
 }, 0); })"""
 
 
@@ -51,14 +54,36 @@ def _executable() -> str:
     return exe
 
 
+def _inheritable_fds(keep: list[int]) -> list[int]:
+    """This process's descriptors above 2 that a child would inherit (Python's own are not
+    inheritable; a caller may have made some so), except ``keep``."""
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return []
+    out = []
+    for name in names:
+        fd = int(name)
+        try:
+            if fd > 2 and fd not in keep and os.get_inheritable(fd):
+                out.append(fd)
+        except OSError:  # the listing's own descriptor, closed since
+            pass
+    return out
+
+
 def _spawn(argv: list[str], reads: int, writes: int) -> int:
     """Start ``argv`` with ``reads`` on its fd 3 and ``writes`` on its fd 4, stdin, stdout and
-    stderr on /dev/null.  ``posix_spawn`` does the file actions in the child without running
-    Python there (``subprocess``'s ``preexec_fn`` is unsafe where threads run: the test
-    workers have some).  The ends are first copied to fds >= 10 so that neither is 3 or 4."""
+    stderr on /dev/null, no other descriptor of ours and SIGPIPE at its default.
+    ``posix_spawn`` does this in the child without running Python there (``subprocess``'s
+    ``preexec_fn`` is unsafe where threads run: the test workers have some).  The ends are
+    first copied to fds >= 10 so that neither is 3 or 4."""
     high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (reads, writes)]
     try:
-        return os.posix_spawn(argv[0], argv, os.environ, file_actions=[
+        closes = [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inheritable_fds(high)]
+        return os.posix_spawn(argv[0], argv, os.environ, setsigdef=(signal.SIGPIPE,),
+                              file_actions=[
+            *closes,
             (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
             (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
             (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
@@ -88,33 +113,42 @@ class PageCheck:
 
 
 class Browser:
-    """One headless Chromium with one tab; ``with Browser() as b: b.load(page)``."""
+    """One headless Chromium with one tab; ``with Browser() as b: b.load(page)``.  A page that
+    does not load within ``timeout`` seconds, or crashes its tab, raises, and closes the
+    browser (a later :meth:`load` raises at once)."""
 
     def __init__(self, timeout: float = 90.0) -> None:
         self.timeout = timeout
+        self._pid, self._in, self._out = 0, -1, -1
+        self._buf = b""
+        self._id = 0
+        self._events: list[dict] = []  # events read while waiting for a reply, in order
+        self._profile = tempfile.TemporaryDirectory(prefix="aigap-chromium-")
         ours_in, theirs_out = os.pipe()  # the browser writes on its fd 4
         theirs_in, ours_out = os.pipe()  # and reads on its fd 3
+        self._in, self._out = ours_in, ours_out
         try:
             self._pid = _spawn(
-                [_executable(), *_FLAGS, "--remote-debugging-pipe", "about:blank"],
+                [_executable(), *_FLAGS, "--remote-debugging-pipe",
+                 f"--user-data-dir={self._profile.name}", "about:blank"],
                 theirs_in, theirs_out,
             )  # fmt: skip
         except BaseException:
-            for fd in (ours_in, ours_out):
-                os.close(fd)
+            self.close()
             raise
         finally:
             os.close(theirs_in)
             os.close(theirs_out)
-        self._in, self._out = ours_in, ours_out
-        self._buf = b""
-        self._id = 0
         try:
-            target = self._call("Target.createTarget", {"url": "about:blank"})["targetId"]
+            deadline = time.monotonic() + self.timeout
+            target = self._call("Target.createTarget", {"url": "about:blank"}, None, deadline)
             self._session = self._call(
-                "Target.attachToTarget", {"targetId": target, "flatten": True}
-            )["sessionId"]
-            self._call("Page.enable", session=self._session)
+                "Target.attachToTarget",
+                {"targetId": target["targetId"], "flatten": True}, None, deadline,
+            )["sessionId"]  # fmt: skip
+            self._call("Page.enable", None, self._session, deadline)
+            self._call("Page.setLifecycleEventsEnabled", {"enabled": True}, self._session,
+                       deadline)  # fmt: skip
         except BaseException:
             self.close()
             raise
@@ -126,7 +160,8 @@ class Browser:
         self.close()
 
     def close(self) -> None:
-        """Ask the browser to close; killed if it has not ended within 10 s."""
+        """Ask the browser to close; killed if it has not ended within 10 s.  Its profile
+        folder is removed.  Closing twice does nothing more."""
         if self._pid:
             try:
                 self._send("Browser.close")
@@ -137,24 +172,44 @@ class Browser:
                 os.waitpid(self._pid, 0)
             self._pid = 0
         for fd in (self._in, self._out):
-            try:
+            if fd >= 0:
                 os.close(fd)
-            except OSError:
-                pass
+        self._in = self._out = -1
+        self._profile.cleanup()
 
     def load(self, html_file: str | Path) -> PageCheck:
-        """Open the page in the tab, wait for its load event and read the probe's attributes
-        on ``<body>``."""
-        self._send("Page.navigate", {"url": Path(html_file).resolve().as_uri()}, self._session)
+        """Open the page in the tab, wait for the load event of that navigation and read the
+        probe's attributes on ``<body>``."""
+        if not self._pid:
+            raise RuntimeError("the browser is closed (an earlier page failed)")
+        try:
+            return self._load(Path(html_file).resolve().as_uri())
+        except (TimeoutError, RuntimeError, OSError):
+            self.close()  # a tab stuck in a script or crashed: no later page would load
+            raise
+
+    def _load(self, url: str) -> PageCheck:
         deadline = time.monotonic() + self.timeout
-        while self._receive(deadline).get("method") != "Page.loadEventFired":
-            pass
+        self._events.clear()
+        nav = self._call("Page.navigate", {"url": url}, self._session, deadline)
+        if nav.get("errorText"):  # a missing file: the browser shows its own error page
+            return PageCheck(errors=[f"the page did not load: {nav['errorText']}"], charts=0,
+                             drawn=0)  # fmt: skip
+        while True:
+            event = self._event(deadline)
+            p = event.get("params", {})
+            if (event.get("method") == "Page.lifecycleEvent" and p.get("name") == "load"
+                    and p.get("loaderId") == nav.get("loaderId")):  # fmt: skip
+                break
         got = self._call(
             "Runtime.evaluate",
             {"expression": _READ_PROBE, "awaitPromise": True, "returnByValue": True},
-            self._session,
-        )
+            self._session, deadline,
+        )  # fmt: skip
         seen = json.loads(got["result"]["value"])
+        if "failed" in seen:
+            return PageCheck(errors=[f"the probe could not be read: {seen['failed']}"],
+                             charts=0, drawn=0)  # fmt: skip
         errors = seen["errors"]
         return PageCheck(
             errors=json.loads(errors) if errors is not None else ["the probe did not run"],
@@ -175,23 +230,37 @@ class Browser:
         while b"\0" not in self._buf:
             wait = deadline - time.monotonic()
             if wait <= 0 or not select.select([self._in], [], [], wait)[0]:
-                raise TimeoutError(f"Chromium did not answer within {self.timeout:g} s")
+                raise TimeoutError(f"Chromium did not finish the page within {self.timeout:g} s")
             chunk = os.read(self._in, 1 << 16)
             if not chunk:
                 raise RuntimeError("Chromium closed its DevTools pipe")
             self._buf += chunk
         message, _, self._buf = self._buf.partition(b"\0")
-        return json.loads(message)
+        got = json.loads(message)
+        method = got.get("method")
+        if method == "Inspector.targetCrashed":
+            raise RuntimeError("the page crashed its tab")
+        if method == "Page.javascriptDialogOpening":  # alert(): dismissed, or the page waits
+            self._send("Page.handleJavaScriptDialog", {"accept": True}, got.get("sessionId"))
+        return got
 
-    def _call(self, method: str, params: dict | None = None, session: str | None = None) -> dict:
+    def _event(self, deadline: float) -> dict:
+        """The next event: first those read while waiting for a reply."""
+        if self._events:
+            return self._events.pop(0)
+        return self._receive(deadline)
+
+    def _call(self, method: str, params: dict | None, session: str | None,
+              deadline: float) -> dict:  # fmt: skip
         wanted = self._send(method, params, session)
-        deadline = time.monotonic() + self.timeout
         while True:
             message = self._receive(deadline)
             if message.get("id") == wanted:
                 if "error" in message:
                     raise RuntimeError(f"Chromium: {method}: {message['error'].get('message')}")
                 return message["result"]
+            if "method" in message:
+                self._events.append(message)
 
 
 def screenshot(html_file: str | Path, png: str | Path, width: int = 1280,

@@ -73,6 +73,33 @@ def test_the_probe_sees_a_javascript_error(tmp_path, reports, browser):
     assert browser.load(bare).errors == ["the probe did not run"]
 
 
+@needs_chromium
+def test_pages_that_misbehave_are_reported_not_waited_for(tmp_path, reports):
+    """Each result belongs to its own navigation: a page that reloads itself after its load
+    does not answer for the next one; a page the probe cannot read, a missing file and an
+    alert() are results, not hangs.  Closing twice closes nothing of anyone else's."""
+    probe = reports["screen"].read_text()
+    pages = {
+        "reloads.html": "<html><body><script>window.onload = function () {"
+        " setTimeout(function () { location.reload(); }, 50); };</script></body></html>",
+        "alert.html": probe.replace("</body>", "<script>alert('hi')</script></body>"),
+        "no-body.svg": '<svg xmlns="http://www.w3.org/2000/svg"></svg>',
+    }
+    for name, text in pages.items():
+        (tmp_path / name).write_text(text)
+    with Browser(timeout=30) as b:
+        assert b.load(tmp_path / "reloads.html").errors == ["the probe did not run"]
+        page = b.load(reports["screen"])  # the reload's events are not this page's
+        assert page.errors == [] and page.drawn == 3
+        assert b.load(tmp_path / "alert.html").drawn == 3
+        assert b.load(tmp_path / "no-body.svg").errors[0].startswith("the probe could not be read")
+        assert b.load(tmp_path / "missing.html").errors[0].startswith("the page did not load")
+        b.close()
+        with open(tmp_path / "other", "w") as other:  # may reuse the closed descriptors
+            b.close()
+            other.write("still open")
+
+
 def test_a_report_must_be_html(capsys, tmp_path):
     assert main(["report", "screen", "--out", str(tmp_path / "x.png")]) == 2
     assert "an .html file" in capsys.readouterr().err
