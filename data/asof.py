@@ -20,6 +20,7 @@ import pandas as pd
 __all__ = [
     "Published",
     "as_datetime",
+    "as_days",
     "asof_wide",
     "grid_frame",
     "grid_keys",
@@ -35,6 +36,11 @@ __all__ = [
 def as_datetime(values) -> pd.Series:
     """Datetimes at one resolution (pandas 3 keeps s/ms/us/ns apart; merge_asof needs one)."""
     return pd.Series(pd.to_datetime(values)).astype("datetime64[us]")
+
+
+def as_days(dates) -> pd.DatetimeIndex:
+    """Dates as the point-in-time panel reads them: midnight, each once, in order."""
+    return pd.DatetimeIndex(as_datetime(list(dates))).normalize().unique().sort_values()
 
 
 def grid_frame(dates: pd.DatetimeIndex, tickers: list[str]) -> pd.DataFrame:

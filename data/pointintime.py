@@ -36,7 +36,7 @@ import pandas as pd
 
 from data.asof import (
     Published,
-    as_datetime,
+    as_days,
     asof_wide,
     grid_frame,
     last_rows,
@@ -234,7 +234,7 @@ def _snapshot_market_cap(
     quote = snap.num("market_cap_price")
     no_quote = ~(np.isfinite(quote) & (quote > 0)) & ~mc_date.isna()
     if no_quote.any():
-        tickers = list(dict.fromkeys(tk[no_quote]))
+        tickers = list(dict.fromkeys(tk))  # the panel's own list: its kept prices are reused
         at = traded_prices_usd(
             store, universe, tickers, pd.DatetimeIndex(mc_date[no_quote].unique())
         )
@@ -323,7 +323,7 @@ def valuation_panel(
 ) -> pd.DataFrame:
     """Point-in-time valuation inputs for ``tickers`` (default: Chinese names and US peers)."""
     cfg = config or PanelConfig()
-    dates = pd.DatetimeIndex(as_datetime(list(dates_in))).normalize().unique().sort_values()
+    dates = as_days(dates_in)
     tickers = list(tickers or [*universe.china, *universe.us])
     prices = _prices(store, tickers)
     if not len(prices.index) or dates.min() < prices.index.min():

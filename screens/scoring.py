@@ -22,7 +22,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from data.asof import as_datetime
+from data.asof import as_days
 from data.pointintime import PanelConfig, valuation_panel
 from data.store import Store
 from data.universe import Universe
@@ -241,7 +241,7 @@ def score_panel(
     rebalance date.  Computed once per store object and arguments (copies are returned)."""
     panel_config = panel_config or PanelConfig()
     score_config = score_config or ScoreConfig()
-    days = pd.DatetimeIndex(as_datetime(list(dates))).normalize().unique().sort_values()
+    days = as_days(dates)
     key = (  # equal inputs, one key: the defaults spelled out, the dates as the panel reads them
         "score_panel",
         universe.fingerprint(),
@@ -251,7 +251,7 @@ def score_panel(
     )
 
     def compute() -> tuple[pd.DataFrame, pd.DataFrame]:
-        panel = valuation_panel(store, universe, dates, config=panel_config)
+        panel = valuation_panel(store, universe, days, config=panel_config)
         mult = compute_multiples(panel)
         return mult, discount_scores(mult, universe, score_config)
 
