@@ -549,7 +549,7 @@ def screen(
     store, uni = _ctx(data_dir, universe)
     _check_screen_targets(out, export, report, archive)
     previous = _previous_screen(diff, archive)
-    config = PanelConfig(max_price_age_days=max_price_age, stale_fundamentals_days=stale_days)
+    config = PanelConfig(max_price_age_days=max_price_age)  # staleness: the filters decide
     res = run_screen(store, uni, as_of or _default_as_of(store, uni), filters=flt,
                      panel_config=config)  # fmt: skip
     if sort:
@@ -751,7 +751,7 @@ def backtest_pairs(
     exit_: ExitOpt = f"{defaults.EXIT:g}",
     stop: StopOpt = f"{defaults.STOP:g}",
     max_hold: MaxHoldOpt = defaults.MAX_HOLD,
-    hedge: HedgeOpt = "ols",
+    hedge: HedgeOpt = defaults.HEDGE,
     borrow_rate: BorrowRateOpt = defaults.BORROW_RATE,
     fees: FeesOpt = defaults.FEES,
     slippage: SlippageOpt = defaults.SLIPPAGE,
@@ -906,7 +906,8 @@ def report_screen(
     previous = _previous_screen(diff, archive)
     store, uni = _ctx(data_dir, universe)
     res = run_screen(store, uni, as_of or _default_as_of(store, uni))
-    _screen_report(store, uni, res, out, previous, _changes(previous, screen_document(res)))
+    changes = None if previous is None else _changes(previous, screen_document(res))
+    _screen_report(store, uni, res, out, previous, changes)
 
 
 @report_app.command("discount")
@@ -945,7 +946,7 @@ def report_pairs(
     exit_: ExitOpt = f"{defaults.EXIT:g}",
     stop: StopOpt = f"{defaults.STOP:g}",
     max_hold: MaxHoldOpt = defaults.MAX_HOLD,
-    hedge: HedgeOpt = "ols",
+    hedge: HedgeOpt = defaults.HEDGE,
     borrow_rate: BorrowRateOpt = defaults.BORROW_RATE,
     fees: FeesOpt = defaults.FEES,
     slippage: SlippageOpt = defaults.SLIPPAGE,
@@ -1018,6 +1019,11 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+def _cannot_write(e: OSError) -> int:
+    """The output (stdout) could not be written: a full disk, /dev/full."""
+    return _fail(f"cannot write the output: {e.strerror}", EXIT_USAGE)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args  # accepted anywhere on the line, before or after the command
@@ -1051,7 +1057,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except OSError as e:
         if e.filename is None and e.errno in _OUTPUT_ERRNOS:  # stdout: a full disk, /dev/full
-            return _fail(f"cannot write the output: {e.strerror}", EXIT_USAGE)
+            return _cannot_write(e)
         if e.filename is not None:  # a path the user gave that the system refuses
             name = str(e.filename)
             name = name if len(name) <= 80 else name[:77] + "..."
@@ -1080,7 +1086,7 @@ def run(argv: list[str] | None = None) -> None:
         if isinstance(e, BrokenPipeError):
             code = code or EXIT_CLOSED_PIPE
         else:  # a full disk, /dev/full: as inside a command
-            code = code or _fail(f"cannot write the output: {e.strerror}", EXIT_USAGE)
+            code = code or _cannot_write(e)
     gc.freeze()
     sys.exit(code)
 

@@ -43,8 +43,8 @@ def exclusions(rows: pd.DataFrame, dates, rule: Eligibility) -> pd.DataFrame:
     """One row per row of ``rows`` (the screen's columns ``composite``, ``n_metrics``,
     ``market_cap``, ``fundamentals_period_end`` and ``valuation_source``, on ``dates``: one date
     or one per row): ``stale``, and why a valued name is left out: ``few`` metrics, too
-    ``small``, ``old`` (stale, when stale names are excluded); ``out`` is any of the three;
-    ``ranked``: valued and not left out (what the screen ranks and the backtest may hold)."""
+    ``small``, ``old`` (stale, when stale names are excluded); ``ranked``: valued and none of
+    the three (what the screen ranks and the backtest may hold)."""
     import pandas as pd
 
     has = rows["composite"].notna()
@@ -54,8 +54,8 @@ def exclusions(rows: pd.DataFrame, dates, rule: Eligibility) -> pd.DataFrame:
     few = has & (rows["n_metrics"] < rule.min_metrics)
     small = has & (rows["market_cap"] < rule.min_market_cap)
     old = has & stale & rule.exclude_stale
-    out = few | small | old
     return pd.DataFrame(
-        {"stale": stale, "few": few, "small": small, "old": old, "out": out, "ranked": has & ~out},
+        {"stale": stale, "few": few, "small": small, "old": old,
+         "ranked": has & ~(few | small | old)},
         index=rows.index,
-    )
+    )  # fmt: skip

@@ -106,10 +106,8 @@ def run_screen(
         )
     as_of_ts, notes, data_end = _within_data(store, universe, parse_date(as_of, "--as-of"))
     _check_as_of(store, universe, as_of_ts)
-    if panel_config is None:
-        panel_config = PanelConfig(stale_fundamentals_days=flt.stale_days)
-    else:  # the filter decides staleness (a new frozen config; the caller's is unchanged)
-        panel_config = panel_config.with_stale_days(flt.stale_days)
+    # the filter decides staleness (a new frozen config; the caller's is unchanged)
+    panel_config = (panel_config or PanelConfig()).with_stale_days(flt.stale_days)
     mult, scores = score_panel(
         store, universe, [as_of_ts], panel_config=panel_config, score_config=score_config
     )
