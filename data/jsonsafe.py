@@ -11,10 +11,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["DIGITS", "clean", "frame_records", "number", "to_json"]
+__all__ = ["DIGITS", "clean", "frame_records", "iso_day", "number", "to_json"]
 
 #: decimal places of a number in a backtest document (the screen's figures state their own)
 DIGITS = 8
+
+
+def iso_day(x: Any) -> str | None:
+    """A date (timestamp, numpy date, date text) as its ISO day; None where missing."""
+    return None if x is None or pd.isna(x) else pd.Timestamp(x).date().isoformat()
 
 
 def number(x: Any, digits: int = DIGITS) -> Any:
@@ -28,8 +33,8 @@ def number(x: Any, digits: int = DIGITS) -> Any:
         return bool(x)
     if x is pd.NaT or x is pd.NA:
         return None
-    if isinstance(x, np.datetime64):
-        return None if np.isnat(x) else pd.Timestamp(x).date().isoformat()
+    if isinstance(x, (pd.Timestamp, np.datetime64)):
+        return iso_day(x)
     try:
         f = float(x)
     except (TypeError, ValueError):
@@ -47,8 +52,6 @@ def clean(x: Any, digits: int = DIGITS) -> Any:
         return {str(k): clean(v, digits) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         return [clean(v, digits) for v in x]
-    if isinstance(x, pd.Timestamp):
-        return x.date().isoformat()
     return number(x, digits)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from data.errors import InputError
-from data.jsonsafe import number, to_json
+from data.jsonsafe import iso_day, number, to_json
 from data.paths import check_output_dir, check_output_file
 from data.store import atomic_write_bytes, atomic_write_text
 from data.universe import Universe
@@ -54,10 +54,6 @@ def _num(x: Any, nd: int = 6) -> Any:
     return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
 
 
-def _date(x: Any) -> str | None:
-    return None if x is None or pd.isna(x) else pd.Timestamp(x).date().isoformat()
-
-
 def _inputs(r: dict) -> dict:
     """Every input of the row with its source and dates (money in USD)."""
 
@@ -68,19 +64,19 @@ def _inputs(r: dict) -> dict:
     return {
         "price_traded_local": _num(r.get("price_traded"), 4),
         "price_basis": text("price_basis"),
-        "fx_date": _date(r.get("fx_date")),
+        "fx_date": iso_day(r.get("fx_date")),
         "market_cap_source": text("market_cap_source"),
         "shares_millions": _num(r.get("shares"), 3),
-        "shares_as_of": _date(r.get("shares_as_of")),
-        "shares_public_date": _date(r.get("shares_public_date")),
+        "shares_as_of": iso_day(r.get("shares_as_of")),
+        "shares_public_date": iso_day(r.get("shares_public_date")),
         "shares_kind": text("shares_kind"),
         "shares_source": text("shares_source"),
         "sales_usd": _num(r.get("sales"), 0),
         "sales_basis": text("sales_basis"),
-        "sales_period_end": _date(r.get("sales_period_end")),
+        "sales_period_end": iso_day(r.get("sales_period_end")),
         "net_income_usd": _num(r.get("net_income"), 0),
-        "earnings_period_end": _date(r.get("earnings_period_end")),
-        "fundamentals_public_date": _date(r.get("fundamentals_public_date")),
+        "earnings_period_end": iso_day(r.get("earnings_period_end")),
+        "fundamentals_public_date": iso_day(r.get("fundamentals_public_date")),
         "eps_forward_usd": _num(r.get("eps_fwd"), 4),
         "missing": {
             k: text(f"why_{k}") for k in ("market_cap", "sales", "earnings") if text(f"why_{k}")
@@ -110,8 +106,8 @@ def _row_document(r: dict) -> dict:
         else None,
         "market_cap_usd": _num(r["market_cap"], 0),
         "price_usd": _num(r["price_usd"], 4),
-        "price_date": _date(r["price_date"]),
-        "fundamentals_period_end": _date(r["fundamentals_period_end"]),
+        "price_date": iso_day(r["price_date"]),
+        "fundamentals_period_end": iso_day(r["fundamentals_period_end"]),
         "inputs": _inputs(r),
         "metrics": metrics,
         "composite_discount": _num(r["composite"]),
@@ -445,7 +441,7 @@ def _gap_records(rows: pd.DataFrame) -> list[dict]:
     for r in rows.to_dict("records"):
         out.append(
             {
-                "date": _date(r["date"]),
+                "date": iso_day(r["date"]),
                 "segment": r["segment"],
                 "metric": r["metric"],
                 "china_median": _num(r["china_median"]),
