@@ -54,9 +54,9 @@ def _executable() -> str:
     return exe
 
 
-def _inheritable_fds(keep: list[int]) -> list[int]:
+def _inheritable_fds() -> list[int]:
     """This process's descriptors above 2 that a child would inherit (Python's own are not
-    inheritable; a caller may have made some so), except ``keep``."""
+    inheritable; a caller may have made some so)."""
     try:
         names = os.listdir("/proc/self/fd")
     except OSError:
@@ -65,7 +65,7 @@ def _inheritable_fds(keep: list[int]) -> list[int]:
     for name in names:
         fd = int(name)
         try:
-            if fd > 2 and fd not in keep and os.get_inheritable(fd):
+            if fd > 2 and os.get_inheritable(fd):
                 out.append(fd)
         except OSError:  # the listing's own descriptor, closed since
             pass
@@ -80,7 +80,7 @@ def _spawn(argv: list[str], reads: int, writes: int) -> int:
     first copied to fds >= 10 so that neither is 3 or 4."""
     high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (reads, writes)]
     try:
-        closes = [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inheritable_fds(high)]
+        closes = [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inheritable_fds()]
         return os.posix_spawn(argv[0], argv, os.environ, setsigdef=(signal.SIGPIPE,),
                               file_actions=[
             *closes,
@@ -119,14 +119,13 @@ class Browser:
 
     def __init__(self, timeout: float = 90.0) -> None:
         self.timeout = timeout
-        self._pid, self._in, self._out = 0, -1, -1
+        self._pid = 0
         self._buf = b""
         self._id = 0
         self._events: list[dict] = []  # events read while waiting for a reply, in order
         self._profile = tempfile.TemporaryDirectory(prefix="aigap-chromium-")
-        ours_in, theirs_out = os.pipe()  # the browser writes on its fd 4
-        theirs_in, ours_out = os.pipe()  # and reads on its fd 3
-        self._in, self._out = ours_in, ours_out
+        self._in, theirs_out = os.pipe()  # the browser writes on its fd 4
+        theirs_in, self._out = os.pipe()  # and reads on its fd 3
         try:
             self._pid = _spawn(
                 [_executable(), *_FLAGS, "--remote-debugging-pipe",

@@ -114,6 +114,28 @@ def _table(df: pd.DataFrame, title: str) -> str:
     )
 
 
+def _heatmap(grid: pd.DataFrame):
+    """Sharpe over two parameters of a sweep (rows x columns of ``grid``)."""
+    import plotly.graph_objects as go
+
+    return go.Figure(
+        go.Heatmap(
+            z=grid.to_numpy(),
+            x=[str(c) for c in grid.columns],
+            y=[str(i) for i in grid.index],
+            colorscale="RdYlGn",
+        )
+    )
+
+
+def _overfitting(figures) -> list[str]:
+    """A sweep's overfitting figures as a table; nothing when there was no selection."""
+    if figures is None:
+        return []
+    o = pd.DataFrame([figures.to_dict()])
+    return [_table(o, "Overfitting: deflated Sharpe and the probability of overfitting")]
+
+
 # ----------------------------------------------------------------------------- screen
 def screen_report(
     res, gap_rows: pd.DataFrame, inputs: dict, changes: pd.DataFrame | None = None
@@ -277,7 +299,6 @@ def discount_report(res, inputs: dict) -> str:
 
 def _sweep_parts(res) -> list[str]:
     """For a sweep: Sharpe over two parameters and the overfitting figures."""
-    import plotly.graph_objects as go
 
     if len(res.params) < 2:
         return []
@@ -293,18 +314,10 @@ def _sweep_parts(res) -> list[str]:
     ]
     t = pd.DataFrame(rows)
     grid = t.pivot_table(index="top", columns="rebalance", values="sharpe", aggfunc="mean")
-    heat = go.Figure(
-        go.Heatmap(
-            z=grid.to_numpy(),
-            x=[str(c) for c in grid.columns],
-            y=[str(i) for i in grid.index],
-            colorscale="RdYlGn",
-        )
-    )
-    parts = [_figure(heat, "Sharpe over the sweep: top N x rebalance (mean over the rest)")]
-    if res.overfitting is not None:
-        o = pd.DataFrame([res.overfitting.to_dict()])
-        parts.append(_table(o, "Overfitting: deflated Sharpe and the probability of overfitting"))
+    parts = [
+        _figure(_heatmap(grid), "Sharpe over the sweep: top N x rebalance (mean over the rest)")
+    ]
+    parts += _overfitting(res.overfitting)
     return parts
 
 
@@ -351,22 +364,8 @@ def pairs_report(res, inputs: dict) -> str:
         from backtests.pairs import heatmap
 
         hm = heatmap(t)
-        parts.append(
-            _figure(
-                go.Figure(
-                    go.Heatmap(
-                        z=hm.to_numpy(),
-                        x=[str(c) for c in hm.columns],
-                        y=[str(i) for i in hm.index],
-                        colorscale="RdYlGn",
-                    )
-                ),
-                "Sharpe over the sweep",
-            )
-        )
-    if res.overfitting is not None:
-        o = pd.DataFrame([res.overfitting.to_dict()])
-        parts.append(_table(o, "Overfitting: deflated Sharpe and the probability of overfitting"))
+        parts.append(_figure(_heatmap(hm), "Sharpe over the sweep"))
+    parts += _overfitting(res.overfitting)
     best50 = t.sort_values("sharpe", ascending=False).reset_index().head(50)
     parts.append(_table(best50, "Parameter sets, best 50 by Sharpe"))
     return _page(f"aigap backtest pairs: {best}", inputs, parts)

@@ -17,6 +17,8 @@ EXIT = 0.5
 STOP = 4.0
 MAX_HOLD = 60
 BORROW_RATE = 0.03
+#: the hedge ratio of the spread (strategies.pairs.HEDGES)
+HEDGE = "ols"
 #: the walk-forward selection
 TRAIN_YEARS = 2.0
 TEST_MONTHS = 6

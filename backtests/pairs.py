@@ -155,7 +155,7 @@ class PairsParams:
     exits: tuple[float, ...] = (defaults.EXIT,)
     stops: tuple[float, ...] = (defaults.STOP,)
     max_hold: int = defaults.MAX_HOLD
-    hedge: str = "ols"
+    hedge: str = defaults.HEDGE
     borrow_rate: float = defaults.BORROW_RATE
     fees: float = defaults.FEES
     slippage: float = defaults.SLIPPAGE

@@ -190,7 +190,7 @@ def cli_sweep_section(quick: bool) -> list[tuple[str, str, str]]:
                "4,5"]  # fmt: skip
     base = [*AIGAP, "backtest", "pairs", "--pair", "BABA:AMZN", "--start", "2015-01-01",
             "--format", "json"]  # fmt: skip
-    n_small, n_big = 6, _sets(big)
+    n_small, n_big = _sets(small), _sets(big)
     t_small = command_median([*base, *small], 1)
     t_big = command_median([*base, *big], 1)
     per = (t_big - t_small) / (n_big - n_small)
