@@ -21,6 +21,11 @@ __all__ = ["ENGINES", "map_chunks"]
 ENGINES = ("local", "dask")
 #: the scheduler of an existing Dask cluster (``tcp://host:8786``); unset: a local cluster
 DASK_ADDRESS_VAR = "AIGAP_DASK_ADDRESS"
+#: how a local cluster starts its worker processes: forked from one server process that has
+#: imported distributed, numpy and pandas once (Dask's default, ``spawn``, starts each worker
+#: as a new interpreter that imports them again: about 1 s of CPU per worker, measured).  The
+#: server keeps the environment of its start (the first local cluster of this process).
+LOCAL_START_METHOD = "forkserver"
 
 
 @contextmanager
@@ -42,8 +47,11 @@ def _dask_client(workers: int | None) -> Iterator[Any]:
         finally:
             client.close()
         return
+    import dask
+
     n = workers or max(1, (os.cpu_count() or 2))
     with (
+        dask.config.set({"distributed.worker.multiprocessing-method": LOCAL_START_METHOD}),
         LocalCluster(
             n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
         ) as cluster,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import itertools
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,7 +25,7 @@ from data.errors import InputError, NoDataError
 from data.fx import close_age_days
 from data.jsonsafe import clean
 from data.rules import DATA_ENDED_DAYS
-from data.store import Store
+from data.store import Store, open_store
 from data.universe import Universe
 from strategies.pair_stats import PairStats, pair_statistics, rolling_pair_statistics
 from strategies.pairs import (
@@ -554,10 +555,11 @@ def warmup_days(lookbacks) -> int:
 
 @functools.lru_cache(maxsize=4)
 def _worker_inputs(store_root: str, universe_path: str) -> tuple[Store, Universe]:
-    """A worker process opens the store and the universe once (chunks carry paths, not data)."""
+    """A worker process opens the store once while it is unchanged, and reads the universe
+    (chunks carry paths, not data)."""
     from data.universe import load_universe
 
-    return Store(store_root), load_universe(universe_path)
+    return open_store(Path(store_root)), load_universe(universe_path)
 
 
 def pairs_chunk(
