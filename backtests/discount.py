@@ -518,7 +518,7 @@ def information_coefficient(signal: pd.DataFrame, prices: pd.DataFrame, horizons
     standard deviation, the t-statistic of the mean with Newey-West (HAC) errors - forward
     windows longer than the spacing of the signal dates overlap, which a plain t-statistic
     ignores - and the number of dates (dates with >= 5 names)."""
-    import statsmodels.api as sm
+    from statsmodels.regression.linear_model import OLS
 
     pos = prices.index.get_indexer(signal.index)
     step = float(np.median(np.diff(pos[pos >= 0]))) if (pos >= 0).sum() > 1 else 1.0
@@ -529,7 +529,7 @@ def information_coefficient(signal: pd.DataFrame, prices: pd.DataFrame, horizons
         t = np.nan
         if n > 5 and ic.std() > 0:
             lags = max(1, int(np.ceil(h / max(step, 1.0))))
-            fit = sm.OLS(ic.to_numpy(), np.ones(n)).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
+            fit = OLS(ic.to_numpy(), np.ones(n)).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
             t = float(fit.tvalues[0])
         rows.append(
             {

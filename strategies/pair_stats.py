@@ -48,23 +48,23 @@ FIXED_LAGS = 1
 
 def half_life(spread: pd.Series) -> float:
     """ln 2 / theta from the OLS ``d s_t = c + b s_{t-1}`` (theta = -b); NaN if not reverting."""
-    import statsmodels.api as sm
+    from statsmodels.regression.linear_model import OLS
+    from statsmodels.tools.tools import add_constant
 
     s = spread.dropna()
     if len(s) < 20:
         return float("nan")
     ds = s.diff().dropna()
     lag = s.shift(1).reindex(ds.index)
-    b = float(
-        sm.OLS(ds.to_numpy(), sm.add_constant(lag.to_numpy(), has_constant="add")).fit().params[1]
-    )
+    b = float(OLS(ds.to_numpy(), add_constant(lag.to_numpy(), has_constant="add")).fit().params[1])
     return float(np.log(2) / -b) if b < 0 else float("nan")
 
 
 def pair_statistics(prices: pd.DataFrame, lags: int | None = None) -> PairStats:
     """``prices`` has columns ``a`` and ``b`` (same currency).  Static statistics; the lag order
     of the unit-root regressions is chosen by AIC, or fixed at ``lags``."""
-    import statsmodels.api as sm
+    from statsmodels.regression.linear_model import OLS
+    from statsmodels.tools.tools import add_constant
     from statsmodels.tsa.stattools import adfuller, coint
 
     p = prices[["a", "b"]].dropna()
@@ -78,7 +78,7 @@ def pair_statistics(prices: pd.DataFrame, lags: int | None = None) -> PairStats:
         warnings.simplefilter("ignore")
         auto = {"autolag": "aic"} if lags is None else {"autolag": None, "maxlag": lags}
         coint_p = float(coint(la, lb, **auto)[1])
-        fit = sm.OLS(la.to_numpy(), sm.add_constant(lb.to_numpy(), has_constant="add")).fit()
+        fit = OLS(la.to_numpy(), add_constant(lb.to_numpy(), has_constant="add")).fit()
         spread = pd.Series(la.to_numpy() - fit.params[1] * lb.to_numpy(), index=p.index)
         adf = {"autolag": "AIC"} if lags is None else {"autolag": None, "maxlag": lags}
         return PairStats(

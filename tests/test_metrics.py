@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import statsmodels.api as sm
+from statsmodels.regression.linear_model import OLS
+from statsmodels.tools.tools import add_constant
 
 from backtests.metrics import alpha_beta, information_ratio, max_drawdown, summary
 
@@ -44,7 +45,7 @@ def test_alpha_beta_match_statsmodels_ols():
     rng = np.random.default_rng(2)
     b = series(rng.normal(0, 0.01, 500))
     r = 0.0002 + 1.3 * b + series(rng.normal(0, 0.005, 500))
-    fit = sm.OLS(r.to_numpy(), sm.add_constant(b.to_numpy())).fit()
+    fit = OLS(r.to_numpy(), add_constant(b.to_numpy())).fit()
     a, beta = alpha_beta(r, b)
     assert beta == pytest.approx(fit.params[1])
     assert a == pytest.approx(fit.params[0] * 252)
