@@ -74,10 +74,10 @@ def test_the_probe_sees_a_javascript_error(tmp_path, reports, browser):
 
 
 @needs_chromium
-def test_pages_that_misbehave_are_reported_not_waited_for(tmp_path, reports):
+def test_pages_that_misbehave_are_reported_not_waited_for(tmp_path, reports, browser):
     """Each result belongs to its own navigation: a page that reloads itself after its load
     does not answer for the next one; a page the probe cannot read, a missing file and an
-    alert() are results, not hangs.  Closing twice closes nothing of anyone else's."""
+    alert() are results, not hangs, and the browser goes on with the next page."""
     probe = reports["screen"].read_text()
     pages = {
         "reloads.html": "<html><body><script>window.onload = function () {"
@@ -87,17 +87,27 @@ def test_pages_that_misbehave_are_reported_not_waited_for(tmp_path, reports):
     }
     for name, text in pages.items():
         (tmp_path / name).write_text(text)
-    with Browser(timeout=30) as b:
-        assert b.load(tmp_path / "reloads.html").errors == ["the probe did not run"]
-        page = b.load(reports["screen"])  # the reload's events are not this page's
-        assert page.errors == [] and page.drawn == 3
-        assert b.load(tmp_path / "alert.html").drawn == 3
-        assert b.load(tmp_path / "no-body.svg").errors[0].startswith("the probe could not be read")
-        assert b.load(tmp_path / "missing.html").errors[0].startswith("the page did not load")
+    assert browser.load(tmp_path / "reloads.html").errors == ["the probe did not run"]
+    page = browser.load(reports["screen"])  # the reload's events are not this page's
+    assert page.errors == [] and page.drawn == 3
+    assert browser.load(tmp_path / "alert.html").drawn == 3
+    assert (
+        browser.load(tmp_path / "no-body.svg").errors[0].startswith("the probe could not be read")
+    )
+    assert browser.load(tmp_path / "missing.html").errors[0].startswith("the page did not load")
+    assert browser.load(reports["screen"]).drawn == 3
+
+
+@needs_chromium
+def test_closing_twice_closes_nothing_of_anyone_elses(tmp_path):
+    b = Browser(timeout=30)
+    b.close()
+    with open(tmp_path / "other", "w") as other:  # may reuse the closed descriptors
         b.close()
-        with open(tmp_path / "other", "w") as other:  # may reuse the closed descriptors
-            b.close()
-            other.write("still open")
+        other.write("still open")
+    assert (tmp_path / "other").read_text() == "still open"
+    with pytest.raises(RuntimeError, match="closed"):
+        b.load(tmp_path / "other")
 
 
 def test_a_report_must_be_html(capsys, tmp_path):
