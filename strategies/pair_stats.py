@@ -46,53 +46,58 @@ class PairStats:
 FIXED_LAGS = 1
 
 
-def half_life(spread: pd.Series) -> float:
-    """ln 2 / theta from the OLS ``d s_t = c + b s_{t-1}`` (theta = -b); NaN if not reverting."""
+def half_life(spread) -> float:
+    """ln 2 / theta from the OLS ``d s_t = c + b s_{t-1}`` (theta = -b); NaN if not reverting.
+    ``spread``: a series or an array (missing values are left out)."""
     from statsmodels.regression.linear_model import OLS
     from statsmodels.tools.tools import add_constant
 
-    s = spread.dropna()
+    s = np.asarray(spread, dtype=float)
+    s = s[~np.isnan(s)]
     if len(s) < 20:
         return float("nan")
-    ds = s.diff().dropna()
-    lag = s.shift(1).reindex(ds.index)
-    b = float(OLS(ds.to_numpy(), add_constant(lag.to_numpy(), has_constant="add")).fit().params[1])
+    b = float(OLS(np.diff(s), add_constant(s[:-1], has_constant="add")).fit().params[1])
     return float(np.log(2) / -b) if b < 0 else float("nan")
 
 
 def pair_statistics(prices: pd.DataFrame, lags: int | None = None) -> PairStats:
     """``prices`` has columns ``a`` and ``b`` (same currency).  Static statistics; the lag order
-    of the unit-root regressions is chosen by AIC, or fixed at ``lags``."""
+    of the unit-root regressions is chosen by AIC, or fixed at ``lags``.  The tests run on
+    arrays: statsmodels converts a series to one anyway, after checks that cost more than the
+    test on a short window."""
     from statsmodels.regression.linear_model import OLS
     from statsmodels.tools.tools import add_constant
     from statsmodels.tsa.stattools import adfuller, coint
 
-    p = prices[["a", "b"]].dropna()
-    none = PairStats(obs=float(len(p)))
-    if len(p) < 60:
+    ab = prices[["a", "b"]].to_numpy(dtype=float)
+    ab = ab[~np.isnan(ab).any(axis=1)]
+    none = PairStats(obs=float(len(ab)))
+    if len(ab) < 60:
         return none
-    la, lb = np.log(p["a"]), np.log(p["b"])
-    if np.ptp(la.to_numpy()) == 0 or np.ptp(lb.to_numpy()) == 0:  # a constant leg: no test
+    la, lb = np.log(ab[:, 0]), np.log(ab[:, 1])
+    if np.ptp(la) == 0 or np.ptp(lb) == 0:  # a constant leg: no test
         return none
     with warnings.catch_warnings():  # statsmodels warns on near-singular small samples
         warnings.simplefilter("ignore")
         auto = {"autolag": "aic"} if lags is None else {"autolag": None, "maxlag": lags}
         coint_p = float(coint(la, lb, **auto)[1])
-        fit = OLS(la.to_numpy(), add_constant(lb.to_numpy(), has_constant="add")).fit()
-        spread = pd.Series(la.to_numpy() - fit.params[1] * lb.to_numpy(), index=p.index)
+        fit = OLS(la, add_constant(lb, has_constant="add")).fit()
+        spread = la - fit.params[1] * lb
         adf = {"autolag": "AIC"} if lags is None else {"autolag": None, "maxlag": lags}
         return PairStats(
-            obs=float(len(p)),
+            obs=float(len(ab)),
             coint_pvalue=coint_p,
             adf_pvalue=float(adfuller(spread, **adf)[1]),
             half_life_days=half_life(spread),
-            return_corr=_return_corr(p),
+            return_corr=_return_corr(ab),
             beta=float(fit.params[1]),
         )
 
 
-def _return_corr(p: pd.DataFrame) -> float:
-    return float(p.pct_change().dropna().corr().iloc[0, 1])
+def _return_corr(ab: np.ndarray) -> float:
+    """Pearson correlation of the daily returns (pandas' algorithm, as before)."""
+    r = ab[1:] / ab[:-1] - 1
+    return float(pd.DataFrame(r).corr().iloc[0, 1])
 
 
 def rolling_pair_statistics(
