@@ -24,7 +24,8 @@ DASK_ADDRESS_VAR = "AIGAP_DASK_ADDRESS"
 #: how a local cluster starts its worker processes: forked from one server process that has
 #: imported distributed, numpy and pandas once (Dask's default, ``spawn``, starts each worker
 #: as a new interpreter that imports them again: about 1 s of CPU per worker, measured).  The
-#: server keeps the environment of its start (the first local cluster of this process).
+#: server keeps the environment of its start (the first local cluster of this process), so
+#: each worker is given this process's ``AIGAP_*`` variables as they are when it starts.
 LOCAL_START_METHOD = "forkserver"
 
 
@@ -50,10 +51,11 @@ def _dask_client(workers: int | None) -> Iterator[Any]:
     import dask
 
     n = workers or max(1, (os.cpu_count() or 2))
+    ours = {k: v for k, v in os.environ.items() if k.startswith("AIGAP_")}
     with (
         dask.config.set({"distributed.worker.multiprocessing-method": LOCAL_START_METHOD}),
         LocalCluster(
-            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None, env=ours
         ) as cluster,
         Client(cluster) as client,
     ):

@@ -21,7 +21,7 @@ from backtests import defaults
 from backtests.costs import check_costs
 from backtests.metrics import DAYS, MIN_BACKTEST_DAYS, alpha_beta, information_ratio, summary
 from data.calendar import default_period, us_calendar
-from data.errors import InputError, NoDataError
+from data.errors import DataError, InputError, NoDataError
 from data.fx import close_age_days
 from data.jsonsafe import clean
 from data.rules import DATA_ENDED_DAYS
@@ -553,21 +553,37 @@ def warmup_days(lookbacks) -> int:
     return max(lookbacks) * 2 + 10
 
 
-@functools.lru_cache(maxsize=4)
-def _worker_inputs(store_root: str, universe_path: str) -> tuple[Store, Universe]:
-    """A worker process opens the store once while it is unchanged, and reads the universe
-    (chunks carry paths, not data)."""
+def _worker_inputs(
+    store_root: str, universe_path: str, version: tuple[str, str]
+) -> tuple[Store, Universe]:
+    """The store and the universe a chunk runs on (chunks carry paths, not data): the store as
+    open in this process while its folder is unchanged (:func:`data.store.open_store`), and
+    only the version the sweep started on; a store committed again, or another universe at
+    that path (a worker of a remote cluster), is an error, not a mix of two versions."""
     from data.universe import load_universe
 
-    return open_store(Path(store_root)), load_universe(universe_path)
+    store, universe = open_store(Path(store_root)), load_universe(universe_path)
+    if (store.version(), universe.fingerprint()) != version:
+        raise DataError(
+            f"the data store {store_root} or the universe {universe_path} is not the one the "
+            "sweep started on (a data update committed, or a worker sees other files); "
+            "run the sweep again"
+        )
+    return store, universe
 
 
 def pairs_chunk(
-    store_root: str, universe_path: str, pair: PairSpec, params: PairsParams, warmup: int
+    store_root: str,
+    universe_path: str,
+    version: tuple[str, str],
+    pair: PairSpec,
+    params: PairsParams,
+    warmup: int,
 ) -> PairsResult:
     """One chunk of a sweep (one pair, one lookback, every threshold set): a pure function
-    of its arguments, run in this process or on a distributed worker."""
-    store, universe = _worker_inputs(store_root, universe_path)
+    of its arguments, run in this process or on a distributed worker.  ``version``: the
+    store's :meth:`~data.store.Store.version` and the universe's fingerprint."""
+    store, universe = _worker_inputs(store_root, universe_path, version)
     return run_pairs_backtest(store, universe, [pair], params, warmup=warmup)
 
 
@@ -605,8 +621,9 @@ def run_pairs_sweep(
     if engine == "local":
         return run_pairs_backtest(store, universe, pairs, p)
     warmup = warmup_days(p.lookbacks)
+    version = (store.version(), universe.fingerprint())
     chunks = [
-        (str(store.root), str(universe.path), pair,
+        (str(store.root), str(universe.path), version, pair,
          replace(p, lookbacks=(lb,), stats=p.stats and i == 0), warmup)
         for pair in pairs
         for i, lb in enumerate(p.lookbacks)

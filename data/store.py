@@ -242,6 +242,12 @@ class Store:
                 raise CorruptFileError(path, f"unreadable: {e}") from None
         return self._cache[name]
 
+    def version(self) -> str:
+        """The committed version this object reads: its manifest's tables with their sizes
+        and checksums (the same on every machine that holds a copy; empty for a store
+        written before checksums)."""
+        return json.dumps(self.manifest().get("files", {}), sort_keys=True)
+
     def manifest(self) -> dict:
         if "manifest" not in self._cache:
             path = self.root / MANIFEST

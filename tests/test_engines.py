@@ -16,6 +16,12 @@ def _square(x: int) -> int:
     return x * x
 
 
+def _cache_dir() -> str | None:
+    import os
+
+    return os.environ.get("AIGAP_CACHE_DIR")
+
+
 def test_local_map_keeps_order_and_reports_progress():
     seen = []
     assert map_chunks(_square, [(3,), (1,), (2,)], on_done=seen.append) == [9, 1, 4]
@@ -24,7 +30,7 @@ def test_local_map_keeps_order_and_reports_progress():
         map_chunks(_square, [(1,)], engine="spark")
 
 
-def test_dask_sweep_is_identical_to_the_local_run(embedded, universe):
+def test_dask_sweep_is_identical_to_the_local_run(embedded, universe, monkeypatch, tmp_path):
     pytest.importorskip("distributed")
     pairs = [parse_pair(p, universe) for p in ("BABA:AMZN", "KC:basket")]
     kw = dict(
@@ -48,3 +54,41 @@ def test_dask_sweep_is_identical_to_the_local_run(embedded, universe):
     for run in local.trades:
         pd.testing.assert_frame_equal(local.trades[run], dist.trades[run])
     assert local.stats == dist.stats
+    # the workers are forked from a server started with the first cluster's environment; a
+    # later cluster's workers see this process's AIGAP_* variables as they are now
+    monkeypatch.setenv("AIGAP_CACHE_DIR", str(tmp_path / "later"))
+    assert map_chunks(_cache_dir, [()], engine="dask", workers=1) == [str(tmp_path / "later")]
+
+
+def test_a_chunk_runs_only_on_the_store_and_universe_the_sweep_started_on(
+    embedded, universe, tmp_path
+):
+    """A worker opens the store by its path: after a commit (or on a machine holding other
+    files) it would mix two versions into one sweep; it refuses instead."""
+    from backtests.pairs import PairsParams, pairs_chunk
+    from data.errors import DataError
+    from data.store import Store
+    from data.universe import load_universe
+
+    from synthetic import edited_copy
+
+    root = edited_copy(embedded.root, tmp_path / "store", {})
+    store = Store(root)
+    version = (store.version(), universe.fingerprint())
+    pair = parse_pair("BABA:AMZN", universe)
+    params = PairsParams(lookbacks=(20,), start="2025-01-01")
+    args = (str(root), str(universe.path))
+    ran = pairs_chunk(*args, version, pair, params, 50)
+    assert ran.table.shape[0] == 1
+    edited_copy(root, root, {"prices": lambda px: px[px["date"] < px["date"].max()]})
+    with pytest.raises(DataError, match="not the one the sweep started on"):
+        pairs_chunk(*args, version, pair, params, 50)  # the same Store object is not reused
+    other = tmp_path / "universe.toml"
+    other.write_text(
+        universe.path.read_text().replace('segment = "cloud"', 'segment = "software"', 1)
+    )
+    assert load_universe(other).fingerprint() != universe.fingerprint()
+    fresh = (Store(root).version(), universe.fingerprint())
+    assert pairs_chunk(*args, fresh, pair, params, 50).table.shape[0] == 1
+    with pytest.raises(DataError, match="not the one the sweep started on"):
+        pairs_chunk(str(root), str(other), fresh, pair, params, 50)
