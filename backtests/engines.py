@@ -9,11 +9,13 @@ gathered as they complete, so memory stays bounded whatever the size of the grid
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from data.derived import CACHE_ENV
 from data.errors import InputError, ProviderError
 
 __all__ = ["ENGINES", "map_chunks"]
@@ -25,7 +27,8 @@ DASK_ADDRESS_VAR = "AIGAP_DASK_ADDRESS"
 #: imported distributed, numpy and pandas once (Dask's default, ``spawn``, starts each worker
 #: as a new interpreter that imports them again: about 1 s of CPU per worker, measured).  The
 #: server keeps the environment of its start (the first local cluster of this process), so
-#: each worker is given this process's ``AIGAP_*`` variables as they are when it starts.
+#: each worker is given what it reads of the environment (where derived figures are kept) as
+#: it is when the worker starts.
 LOCAL_START_METHOD = "forkserver"
 
 
@@ -51,11 +54,16 @@ def _dask_client(workers: int | None) -> Iterator[Any]:
     import dask
 
     n = workers or max(1, (os.cpu_count() or 2))
-    ours = {k: v for k, v in os.environ.items() if k.startswith("AIGAP_")}
+    ours = {k: os.environ.get(k, "") for k in CACHE_ENV}  # "": unset since the server started
     with (
         dask.config.set({"distributed.worker.multiprocessing-method": LOCAL_START_METHOD}),
         LocalCluster(
-            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None, env=ours
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            env=ours,
+            silence_logs=logging.CRITICAL,  # a chunk's error reaches the user as one line
         ) as cluster,
         Client(cluster) as client,
     ):

@@ -9,6 +9,7 @@ deducted from the equity curve (vectorbt's open-source simulator has no borrow a
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -553,6 +554,12 @@ def warmup_days(lookbacks) -> int:
     return max(lookbacks) * 2 + 10
 
 
+def _inputs_version(store: Store, universe: Universe) -> tuple[str, str]:
+    """What a sweep runs on, for its chunks to check: the store's version and a digest of
+    the universe."""
+    return store.version(), hashlib.sha256(universe.fingerprint().encode()).hexdigest()
+
+
 def _worker_inputs(
     store_root: str, universe_path: str, version: tuple[str, str]
 ) -> tuple[Store, Universe]:
@@ -563,7 +570,7 @@ def _worker_inputs(
     from data.universe import load_universe
 
     store, universe = open_store(Path(store_root)), load_universe(universe_path)
-    if (store.version(), universe.fingerprint()) != version:
+    if _inputs_version(store, universe) != version:
         raise DataError(
             f"the data store {store_root} or the universe {universe_path} is not the one the "
             "sweep started on (a data update committed, or a worker sees other files); "
@@ -581,8 +588,8 @@ def pairs_chunk(
     warmup: int,
 ) -> PairsResult:
     """One chunk of a sweep (one pair, one lookback, every threshold set): a pure function
-    of its arguments, run in this process or on a distributed worker.  ``version``: the
-    store's :meth:`~data.store.Store.version` and the universe's fingerprint."""
+    of its arguments, run in this process or on a distributed worker.  ``version``: what
+    the sweep started on (:func:`_inputs_version`)."""
     store, universe = _worker_inputs(store_root, universe_path, version)
     return run_pairs_backtest(store, universe, [pair], params, warmup=warmup)
 
@@ -621,7 +628,12 @@ def run_pairs_sweep(
     if engine == "local":
         return run_pairs_backtest(store, universe, pairs, p)
     warmup = warmup_days(p.lookbacks)
-    version = (store.version(), universe.fingerprint())
+    version = _inputs_version(store, universe)
+    if open_store(store.root).version() != version[0]:
+        raise DataError(
+            f"the data store {store.root} was committed again after it was opened here; "
+            "open it again"
+        )
     chunks = [
         (str(store.root), str(universe.path), version, pair,
          replace(p, lookbacks=(lb,), stats=p.stats and i == 0), warmup)

@@ -24,7 +24,7 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from data.errors import OutputPathError, StoreLockedError
-from data.store import MANIFEST, atomic_write_bytes, atomic_write_text, sha256
+from data.store import MANIFEST, atomic_write_bytes, atomic_write_text, plain_tables, sha256
 
 __all__ = ["LOCK_FILE", "commit_tables", "file_entries", "parquet_bytes", "store_lock"]
 
@@ -80,8 +80,7 @@ def commit_tables(root: str | Path, tables: dict[str, pd.DataFrame], manifest: d
     root = Path(root)
     previous = dict(manifest.get("files") or {})
     files = dict(previous)
-    legacy = [p.stem for p in root.glob("*.parquet") if "." not in p.stem and p.stem not in files]
-    files.update(file_entries(root, legacy))  # checked from now on
+    files.update(file_entries(root, plain_tables(root, files)))  # checked from now on
     for name, df in sorted(tables.items()):
         data = parquet_bytes(df)
         file = f"{name}.{sha256(data)[:12]}.parquet"

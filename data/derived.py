@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from data.store import Store
 
 __all__ = [
+    "CACHE_ENV",
     "KEEP",
     "cache_home",
     "code_fingerprint",
@@ -43,6 +44,10 @@ __all__ = [
 ]
 
 KEEP = 256  #: entries kept (the oldest are removed on write)
+NO_CACHE_VAR = "AIGAP_NO_CACHE"  #: 1, true, yes or on: no derived figures are kept or read
+CACHE_DIR_VAR = "AIGAP_CACHE_DIR"  #: where they are kept (default: cache_home()/derived)
+#: the environment that decides where derived figures are kept (each read as unset when "")
+CACHE_ENV = (NO_CACHE_VAR, CACHE_DIR_VAR, "XDG_CACHE_HOME")
 _PACKAGES = ("data", "screens", "strategies")
 
 
@@ -65,9 +70,9 @@ def use_numba_cache() -> None:
 
 def derived_dir() -> Path | None:
     """Where derived figures are kept, or None when the cache is off."""
-    if os.environ.get("AIGAP_NO_CACHE", "").strip().lower() in ("1", "true", "yes", "on"):
+    if os.environ.get(NO_CACHE_VAR, "").strip().lower() in ("1", "true", "yes", "on"):
         return None
-    return Path(os.environ.get("AIGAP_CACHE_DIR") or cache_home() / "derived")
+    return Path(os.environ.get(CACHE_DIR_VAR) or cache_home() / "derived")
 
 
 @functools.cache

@@ -243,10 +243,21 @@ class Store:
         return self._cache[name]
 
     def version(self) -> str:
-        """The committed version this object reads: its manifest's tables with their sizes
-        and checksums (the same on every machine that holds a copy; empty for a store
-        written before checksums)."""
-        return json.dumps(self.manifest().get("files", {}), sort_keys=True)
+        """The version of the store this object reads, the same on every machine that holds
+        a copy: its manifest's tables with their sizes and checksums, and the checksum of
+        each table kept in a plain file the manifest does not name (a store written before
+        checksums, such as the embedded snapshot)."""
+
+        def compute() -> str:
+            files = self.manifest().get("files", {})
+            plain = {
+                name: sha256((self.root / f"{name}.parquet").read_bytes())
+                for name in plain_tables(self.root, files)
+            }
+            return json.dumps({"files": files, "plain": plain}, sort_keys=True)
+
+        version: str = self.cached("store:version", compute)
+        return version
 
     def manifest(self) -> dict:
         if "manifest" not in self._cache:
@@ -406,6 +417,14 @@ def resolve_store(data_dir: str | Path | None = None) -> Store:
     if env:
         return open_store(Path(os.path.expanduser(env)))
     return open_store(EMBEDDED)
+
+
+def plain_tables(root: Path, files: dict) -> list[str]:
+    """The tables of the folder ``root`` kept in a plain ``<name>.parquet`` that ``files`` (a
+    manifest's) does not name: written before checksums."""
+    return [
+        p.stem for p in sorted(root.glob("*.parquet")) if "." not in p.stem and p.stem not in files
+    ]
 
 
 def folder_stamp(root: Path) -> tuple[tuple[str, int, int, int], ...]:

@@ -8,7 +8,7 @@ import pytest
 
 from backtests.engines import map_chunks
 from backtests.pairs import run_pairs_sweep
-from data.errors import InputError
+from data.errors import DataError, InputError
 from strategies.pairs import parse_pair
 
 
@@ -16,10 +16,13 @@ def _square(x: int) -> int:
     return x * x
 
 
-def _cache_dir() -> str | None:
+def _cache_env() -> None:
+    """Fails with what the worker reads of the environment as its message."""
     import os
 
-    return os.environ.get("AIGAP_CACHE_DIR")
+    from data.errors import DataError
+
+    raise DataError(repr((os.environ.get("AIGAP_CACHE_DIR"), os.environ.get("XDG_CACHE_HOME"))))
 
 
 def test_local_map_keeps_order_and_reports_progress():
@@ -30,7 +33,7 @@ def test_local_map_keeps_order_and_reports_progress():
         map_chunks(_square, [(1,)], engine="spark")
 
 
-def test_dask_sweep_is_identical_to_the_local_run(embedded, universe, monkeypatch, tmp_path):
+def test_dask_sweep_is_identical_to_the_local_run(embedded, universe, monkeypatch, tmp_path, capfd):
     pytest.importorskip("distributed")
     pairs = [parse_pair(p, universe) for p in ("BABA:AMZN", "KC:basket")]
     kw = dict(
@@ -42,6 +45,7 @@ def test_dask_sweep_is_identical_to_the_local_run(embedded, universe, monkeypatc
         stats=True,
     )
     local = run_pairs_sweep(embedded, universe, pairs, engine="local", **kw)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # in the workers' server's environment
     done = []
     dist = run_pairs_sweep(
         embedded, universe, pairs, engine="dask", workers=2, on_done=done.append, **kw
@@ -55,40 +59,51 @@ def test_dask_sweep_is_identical_to_the_local_run(embedded, universe, monkeypatc
         pd.testing.assert_frame_equal(local.trades[run], dist.trades[run])
     assert local.stats == dist.stats
     # the workers are forked from a server started with the first cluster's environment; a
-    # later cluster's workers see this process's AIGAP_* variables as they are now
+    # later cluster's workers read this process's as it is now (a variable unset since: "");
+    # a chunk's error reaches the caller as itself, without the workers' log on stderr
     monkeypatch.setenv("AIGAP_CACHE_DIR", str(tmp_path / "later"))
-    assert map_chunks(_cache_dir, [()], engine="dask", workers=1) == [str(tmp_path / "later")]
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    capfd.readouterr()
+    with pytest.raises(DataError) as failed:
+        map_chunks(_cache_env, [()], engine="dask", workers=1)
+    assert str(failed.value) == repr((str(tmp_path / "later"), ""))
+    assert capfd.readouterr().err == ""
 
 
+@pytest.mark.parametrize("legacy", [False, True])
 def test_a_chunk_runs_only_on_the_store_and_universe_the_sweep_started_on(
-    embedded, universe, tmp_path
+    embedded, universe, tmp_path, legacy, monkeypatch
 ):
     """A worker opens the store by its path: after a commit (or on a machine holding other
-    files) it would mix two versions into one sweep; it refuses instead."""
-    from backtests.pairs import PairsParams, pairs_chunk
-    from data.errors import DataError
+    files) it would mix two versions into one sweep; it refuses instead, for a store with
+    checksums and for one written before them (``legacy``)."""
+    import backtests.engines
+    from backtests.pairs import PairsParams, _inputs_version, pairs_chunk
     from data.store import Store
     from data.universe import load_universe
 
     from synthetic import edited_copy
 
-    root = edited_copy(embedded.root, tmp_path / "store", {})
+    root = edited_copy(embedded.root, tmp_path / "store", {}, legacy=legacy)
     store = Store(root)
-    version = (store.version(), universe.fingerprint())
+    version = _inputs_version(store, universe)
     pair = parse_pair("BABA:AMZN", universe)
     params = PairsParams(lookbacks=(20,), start="2025-01-01")
     args = (str(root), str(universe.path))
-    ran = pairs_chunk(*args, version, pair, params, 50)
-    assert ran.table.shape[0] == 1
-    edited_copy(root, root, {"prices": lambda px: px[px["date"] < px["date"].max()]})
+    assert pairs_chunk(*args, version, pair, params, 50).table.shape[0] == 1
+    edited_copy(root, root, {"prices": lambda px: px[px["date"] < px["date"].max()]},
+                legacy=legacy)  # fmt: skip
     with pytest.raises(DataError, match="not the one the sweep started on"):
         pairs_chunk(*args, version, pair, params, 50)  # the same Store object is not reused
+    # the sweep sees it before it starts a cluster
+    monkeypatch.setattr(backtests.engines, "map_chunks", lambda *a, **k: pytest.fail("ran"))
+    with pytest.raises(DataError, match="committed again after it was opened"):
+        run_pairs_sweep(store, universe, [pair], params, engine="dask")
     other = tmp_path / "universe.toml"
-    other.write_text(
-        universe.path.read_text().replace('segment = "cloud"', 'segment = "software"', 1)
-    )
+    text = universe.path.read_text()
+    other.write_text(text.replace('segment = "cloud"', 'segment = "software"', 1))
     assert load_universe(other).fingerprint() != universe.fingerprint()
-    fresh = (Store(root).version(), universe.fingerprint())
+    fresh = _inputs_version(Store(root), universe)
     assert pairs_chunk(*args, fresh, pair, params, 50).table.shape[0] == 1
     with pytest.raises(DataError, match="not the one the sweep started on"):
         pairs_chunk(str(root), str(other), fresh, pair, params, 50)
