@@ -8,7 +8,7 @@ import pytest
 
 from backtests.engines import map_chunks
 from backtests.pairs import run_pairs_sweep
-from data.errors import DataError, InputError
+from data.errors import CorruptFileError, DataError, InputError
 from strategies.pairs import parse_pair
 
 
@@ -17,12 +17,15 @@ def _square(x: int) -> int:
 
 
 def _cache_env() -> None:
-    """Fails with what the worker reads of the environment as its message."""
+    """Fails with what the worker reads of the environment in its message (an error of two
+    arguments, which plain pickling cannot carry back)."""
     import os
+    from pathlib import Path
 
-    from data.errors import DataError
+    from data.errors import CorruptFileError
 
-    raise DataError(repr((os.environ.get("AIGAP_CACHE_DIR"), os.environ.get("XDG_CACHE_HOME"))))
+    seen = (os.environ.get("AIGAP_CACHE_DIR"), os.environ.get("XDG_CACHE_HOME"))
+    raise CorruptFileError(Path("prices.parquet"), repr(seen))
 
 
 def test_local_map_keeps_order_and_reports_progress():
@@ -64,9 +67,9 @@ def test_dask_sweep_is_identical_to_the_local_run(embedded, universe, monkeypatc
     monkeypatch.setenv("AIGAP_CACHE_DIR", str(tmp_path / "later"))
     monkeypatch.delenv("XDG_CACHE_HOME")
     capfd.readouterr()
-    with pytest.raises(DataError) as failed:
+    with pytest.raises(CorruptFileError) as failed:
         map_chunks(_cache_env, [()], engine="dask", workers=1)
-    assert str(failed.value) == repr((str(tmp_path / "later"), ""))
+    assert f"({(str(tmp_path / 'later'), '')!r})" in str(failed.value)
     assert capfd.readouterr().err == ""
 
 
