@@ -75,23 +75,31 @@ def test_dask_sweep_is_identical_to_the_local_run(embedded, universe, monkeypatc
 
 @pytest.mark.parametrize("legacy", [False, True])
 def test_a_chunk_runs_only_on_the_store_and_universe_the_sweep_started_on(
-    embedded, universe, tmp_path, legacy, monkeypatch
+    synthetic_universe, tmp_path, legacy, monkeypatch
 ):
     """A worker opens the store by its path: after a commit (or on a machine holding other
     files) it would mix two versions into one sweep; it refuses instead, for a store with
-    checksums and for one written before them (``legacy``)."""
+    checksums and for one written before them (``legacy``).  SYNTHETIC prices."""
+    import numpy as np
+
     import backtests.engines
     from backtests.pairs import PairsParams, _inputs_version, pairs_chunk
     from data.store import Store
     from data.universe import load_universe
 
-    from synthetic import edited_copy
+    from synthetic import bdays, edited_copy, write_store
 
-    root = edited_copy(embedded.root, tmp_path / "store", {}, legacy=legacy)
+    idx = bdays("2023-01-02", "2024-12-31")
+    walk = np.exp(np.random.default_rng(5).normal(0, 0.01, (len(idx), 2)).cumsum(axis=0))
+    prices = {"CNA": pd.Series(10 * walk[:, 0], idx), "USA": pd.Series(50 * walk[:, 1], idx)}
+    prices |= {t: pd.Series(v, idx) for t, v in (("SPY", 1.0), ("BMK", 1.0), ("CNY=X", 7.0))}
+    written = write_store(tmp_path / "written", prices)
+    root = edited_copy(written.root, tmp_path / "store", {}, legacy=legacy)
+    universe = synthetic_universe
     store = Store(root)
     version = _inputs_version(store, universe)
-    pair = parse_pair("BABA:AMZN", universe)
-    params = PairsParams(lookbacks=(20,), start="2025-01-01")
+    pair = parse_pair("CNA:USA", universe)
+    params = PairsParams(lookbacks=(20,), start="2024-06-03")
     args = (str(root), str(universe.path))
     assert pairs_chunk(*args, version, pair, params, 50).table.shape[0] == 1
     edited_copy(root, root, {"prices": lambda px: px[px["date"] < px["date"].max()]},
@@ -103,8 +111,7 @@ def test_a_chunk_runs_only_on_the_store_and_universe_the_sweep_started_on(
     with pytest.raises(DataError, match="committed again after it was opened"):
         run_pairs_sweep(store, universe, [pair], params, engine="dask")
     other = tmp_path / "universe.toml"
-    text = universe.path.read_text()
-    other.write_text(text.replace('segment = "cloud"', 'segment = "software"', 1))
+    other.write_text(universe.path.read_text().replace("Synthetic benchmark", "Another", 1))
     assert load_universe(other).fingerprint() != universe.fingerprint()
     fresh = _inputs_version(Store(root), universe)
     assert pairs_chunk(*args, fresh, pair, params, 50).table.shape[0] == 1
