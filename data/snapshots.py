@@ -48,17 +48,21 @@ def snapshot_rows(valuations: pd.DataFrame) -> dict[str, pd.DataFrame]:
     ticker and moment it became usable (the latest close first, Nasdaq before yfinance on the
     same close), ready for :func:`snapshot_fields_asof`."""
     v = _usable(valuations)
+    # one stable sort for every field: a field's rows, taken in this order, are in the order
+    # a stable sort of those rows alone would give
+    v = v.sort_values(["usable_from", "date", "_pref"], kind="mergesort")
+    v = v.assign(ticker=v["ticker"].astype(object))
     out = {}
     for f in SNAPSHOT_FIELDS:
         if f not in v.columns:
             continue
         extra = {"market_cap": ["price"], "sales": ["sales_basis"]}.get(f, [])
-        rows = v[v[f].notna()][["ticker", "date", "usable_from", "source", "_pref", f, *extra]]
-        rows = rows.rename(columns={"price": "market_cap_price"}) if f == "market_cap" else rows
-        rows = rows.sort_values(["usable_from", "date", "_pref"], kind="mergesort")
+        rows = v.loc[v[f].notna(), ["ticker", "date", "usable_from", "source", "_pref", f, *extra]]
         rows = rows.drop_duplicates(["ticker", "usable_from"], keep="last").drop(columns="_pref")
-        rows = rows.assign(ticker=rows["ticker"].astype(object))
-        out[f] = rows.rename(columns={"date": f"{f}_date", "source": f"{f}_source"})
+        names = {"date": f"{f}_date", "source": f"{f}_source"}
+        if f == "market_cap":
+            names["price"] = "market_cap_price"  # the quote the market cap was taken at
+        out[f] = rows.rename(columns=names)
     return out
 
 
