@@ -9,14 +9,14 @@ gathered as they complete, so memory stays bounded whatever the size of the grid
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from data.derived import CACHE_ENV
-from data.errors import InputError, ProviderError
+from data.derived import cache_environment
+from data.errors import AigapError, InputError, ProviderError
 
 __all__ = ["ENGINES", "map_chunks"]
 
@@ -28,7 +28,7 @@ DASK_ADDRESS_VAR = "AIGAP_DASK_ADDRESS"
 #: as a new interpreter that imports them again: about 1 s of CPU per worker, measured).  The
 #: server keeps the environment of its start (the first local cluster of this process), so
 #: each worker is given what it reads of the environment (where derived figures are kept) as
-#: it is when the worker starts.
+#: it is when the worker starts (:func:`data.derived.cache_environment`).
 LOCAL_START_METHOD = "forkserver"
 
 
@@ -54,7 +54,6 @@ def _dask_client(workers: int | None) -> Iterator[Any]:
     import dask
 
     n = workers or max(1, (os.cpu_count() or 2))
-    ours = {k: os.environ.get(k, "") for k in CACHE_ENV}  # "": unset since the server started
     with (
         dask.config.set({"distributed.worker.multiprocessing-method": LOCAL_START_METHOD}),
         LocalCluster(
@@ -62,12 +61,27 @@ def _dask_client(workers: int | None) -> Iterator[Any]:
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
-            env=ours,
-            silence_logs=logging.CRITICAL,  # a chunk's error reaches the user as one line
+            env=cache_environment(),
         ) as cluster,
         Client(cluster) as client,
     ):
         yield client
+
+
+@dataclass(frozen=True)
+class _Raised:
+    """A chunk's :class:`~data.errors.AigapError`, returned as its value: the caller raises it
+    again, and the cluster does not log a failed task (a traceback per chunk before the
+    one-line error)."""
+
+    error: AigapError
+
+
+def _errors_returned(fn: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except AigapError as e:
+        return _Raised(e)
 
 
 def map_chunks(
@@ -98,19 +112,22 @@ def map_chunks(
         running = {}
         pool = as_completed()
         for i, c in todo[:window]:
-            fut = client.submit(fn, *c, pure=False)
+            fut = client.submit(_errors_returned, fn, *c, pure=False)
             running[fut.key] = i
             pool.add(fut)
         nxt = window
         for fut in pool:
-            results[running.pop(fut.key)] = fut.result()
+            got = fut.result()
+            if isinstance(got, _Raised):
+                raise got.error
+            results[running.pop(fut.key)] = got
             fut.release()
             if on_done:
                 on_done(1)
             if nxt < len(todo):
                 i, c = todo[nxt]
                 nxt += 1
-                new = client.submit(fn, *c, pure=False)
+                new = client.submit(_errors_returned, fn, *c, pure=False)
                 running[new.key] = i
                 pool.add(new)
     return results

@@ -34,8 +34,8 @@ if TYPE_CHECKING:
     from data.store import Store
 
 __all__ = [
-    "CACHE_ENV",
     "KEEP",
+    "cache_environment",
     "cache_home",
     "code_fingerprint",
     "derived_dir",
@@ -46,14 +46,22 @@ __all__ = [
 KEEP = 256  #: entries kept (the oldest are removed on write)
 NO_CACHE_VAR = "AIGAP_NO_CACHE"  #: 1, true, yes or on: no derived figures are kept or read
 CACHE_DIR_VAR = "AIGAP_CACHE_DIR"  #: where they are kept (default: cache_home()/derived)
-#: the environment that decides where derived figures are kept (each read as unset when "")
-CACHE_ENV = (NO_CACHE_VAR, CACHE_DIR_VAR, "XDG_CACHE_HOME")
 _PACKAGES = ("data", "screens", "strategies")
 
 
 def cache_home() -> Path:
     """``$XDG_CACHE_HOME/aigap`` (``~/.cache/aigap``): the Numba cache and the derived figures."""
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "aigap"
+
+
+def cache_environment() -> dict[str, str]:
+    """What decides where derived figures and compiled kernels are kept, each as an explicit
+    value (for a process that would otherwise inherit an older environment): the AIGAP
+    variables ("" when unset, which they read as unset) and ``XDG_CACHE_HOME`` (its default
+    when unset: numba reads "" as a folder)."""
+    env = {k: os.environ.get(k, "") for k in (NO_CACHE_VAR, CACHE_DIR_VAR)}
+    env["XDG_CACHE_HOME"] = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return env
 
 
 def use_numba_cache() -> None:

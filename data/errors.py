@@ -44,6 +44,19 @@ class AigapError(Exception):
 
     exit_code = EXIT_USAGE
 
+    def __reduce__(self):
+        """Pickled as its message and attributes, whatever its constructor takes (plain
+        pickling calls the constructor with the message alone): an error raised in a worker
+        process comes back as itself."""
+        return _rebuilt, (type(self), self.args, self.__dict__)
+
+
+def _rebuilt(cls: type[AigapError], args: tuple, state: dict) -> AigapError:
+    err = cls.__new__(cls)
+    err.args = args
+    err.__dict__.update(state)
+    return err
+
 
 class InputError(AigapError):
     """A command-line argument or parameter is invalid."""

@@ -246,14 +246,18 @@ class Store:
         """The version of the store this object reads, the same on every machine that holds
         a copy: its manifest's tables with their sizes and checksums, and the checksum of
         each table kept in a plain file the manifest does not name (a store written before
-        checksums, such as the embedded snapshot)."""
+        checksums)."""
 
         def compute() -> str:
             files = self.manifest().get("files", {})
-            plain = {
-                name: sha256((self.root / f"{name}.parquet").read_bytes())
-                for name in plain_tables(self.root, files)
-            }
+            plain = {}
+            for name in plain_tables(self.root, files):
+                path = self.root / f"{name}.parquet"
+                try:
+                    with open(path, "rb") as fh:
+                        plain[name] = hashlib.file_digest(fh, "sha256").hexdigest()
+                except OSError as e:
+                    raise DataError(f"cannot read {path}: {e.strerror or e}") from None
             return json.dumps({"files": files, "plain": plain}, sort_keys=True)
 
         version: str = self.cached("store:version", compute)
@@ -423,7 +427,9 @@ def plain_tables(root: Path, files: dict) -> list[str]:
     """The tables of the folder ``root`` kept in a plain ``<name>.parquet`` that ``files`` (a
     manifest's) does not name: written before checksums."""
     return [
-        p.stem for p in sorted(root.glob("*.parquet")) if "." not in p.stem and p.stem not in files
+        p.stem
+        for p in sorted(root.glob("*.parquet"))
+        if "." not in p.stem and p.stem not in files and p.is_file()
     ]
 
 
@@ -433,7 +439,10 @@ def folder_stamp(root: Path) -> tuple[tuple[str, int, int, int], ...]:
     out = []
     for p in sorted(root.iterdir()):
         if not p.name.startswith("."):
-            st = p.stat()
+            try:
+                st = p.stat()
+            except FileNotFoundError:  # removed since the listing (a commit's clean-up), or
+                continue  # a link to nothing: not a file of the store
             if stat.S_ISREG(st.st_mode):
                 out.append((p.name, st.st_size, st.st_mtime_ns, st.st_ino))
     return tuple(out)

@@ -3,6 +3,8 @@ worker processes on this machine)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -62,14 +64,14 @@ def test_dask_sweep_is_identical_to_the_local_run(embedded, universe, monkeypatc
         pd.testing.assert_frame_equal(local.trades[run], dist.trades[run])
     assert local.stats == dist.stats
     # the workers are forked from a server started with the first cluster's environment; a
-    # later cluster's workers read this process's as it is now (a variable unset since: "");
-    # a chunk's error reaches the caller as itself, without the workers' log on stderr
+    # later cluster's workers read this process's as it is now (a variable unset since: its
+    # default); a chunk's error reaches the caller as itself, without a log on stderr
     monkeypatch.setenv("AIGAP_CACHE_DIR", str(tmp_path / "later"))
     monkeypatch.delenv("XDG_CACHE_HOME")
     capfd.readouterr()
     with pytest.raises(CorruptFileError) as failed:
         map_chunks(_cache_env, [()], engine="dask", workers=1)
-    assert f"({(str(tmp_path / 'later'), '')!r})" in str(failed.value)
+    assert f"({(str(tmp_path / 'later'), str(Path.home() / '.cache'))!r})" in str(failed.value)
     assert capfd.readouterr().err == ""
 
 
@@ -117,3 +119,44 @@ def test_a_chunk_runs_only_on_the_store_and_universe_the_sweep_started_on(
     assert pairs_chunk(*args, fresh, pair, params, 50).table.shape[0] == 1
     with pytest.raises(DataError, match="not the one the sweep started on"):
         pairs_chunk(str(root), str(other), fresh, pair, params, 50)
+
+
+def test_the_toolkits_errors_survive_pickling_as_themselves():
+    """A chunk's error comes back from a worker process pickled; plain pickling calls the
+    constructor with the message alone, which most of these do not take."""
+    import pickle
+
+    from data.errors import (
+        AigapError,
+        DateRangeError,
+        OutputPathError,
+        ProviderError,
+        StoreLockedError,
+        UnknownTickerError,
+    )
+
+    errors = [
+        CorruptFileError(Path("/s/prices.parquet"), "truncated"),
+        OutputPathError("/x.csv", "Permission denied"),
+        DateRangeError("2025-01-01", "2024-01-01"),
+        StoreLockedError("/s"),
+        UnknownTickerError(["ZZZ", "YYY"], "the universe"),
+        ProviderError("Yahoo failed", tickers=["BABA"]),
+        DataError("plain"),
+    ]
+    for err in errors:
+        back = pickle.loads(pickle.dumps(err))
+        assert type(back) is type(err) and str(back) == str(err)
+        assert vars(back) == vars(err) and isinstance(back, AigapError)
+
+
+def test_a_store_version_leaves_out_what_is_not_a_table_file(embedded, tmp_path):
+    from data.store import Store
+
+    from synthetic import edited_copy
+
+    root = edited_copy(embedded.root, tmp_path / "store", {}, legacy=True)
+    before = Store(root).version()
+    (root / "notes.parquet").mkdir()  # a folder, and a link to nothing, named like tables
+    (root / "gone.parquet").symlink_to(tmp_path / "nowhere")
+    assert Store(root).version() == before
