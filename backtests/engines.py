@@ -10,6 +10,7 @@ gathered as they complete, so memory stays bounded whatever the size of the grid
 from __future__ import annotations
 
 import os
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -70,18 +71,19 @@ def _dask_client(workers: int | None) -> Iterator[Any]:
 
 @dataclass(frozen=True)
 class _Raised:
-    """A chunk's :class:`~data.errors.AigapError`, returned as its value: the caller raises it
-    again, and the cluster does not log a failed task (a traceback per chunk before the
-    one-line error)."""
+    """A chunk's :class:`~data.errors.AigapError`, returned as its value with the worker's
+    traceback: the caller raises it again, and the cluster does not log a failed task (a
+    traceback per chunk before the one-line error)."""
 
     error: AigapError
+    trace: str
 
 
 def _errors_returned(fn: Callable[..., Any], *args: Any) -> Any:
     try:
         return fn(*args)
     except AigapError as e:
-        return _Raised(e)
+        return _Raised(e, traceback.format_exc())
 
 
 def map_chunks(
@@ -103,24 +105,28 @@ def map_chunks(
             if on_done:
                 on_done(1)
         return out
-    from distributed import as_completed
+    from distributed import as_completed, wait
 
     results: list = [None] * len(chunks)
     with _dask_client(workers) as client:
         window = 2 * max(1, len(client.scheduler_info().get("workers", {})) or 1)
         todo = list(enumerate(chunks))
-        running = {}
+        running = {}  # key: (position, future)
         pool = as_completed()
         for i, c in todo[:window]:
             fut = client.submit(_errors_returned, fn, *c, pure=False)
-            running[fut.key] = i
+            running[fut.key] = (i, fut)
             pool.add(fut)
         nxt = window
         for fut in pool:
             got = fut.result()
+            i, _ = running.pop(fut.key)
             if isinstance(got, _Raised):
+                # the chunks in flight end first: cancelled ones would each log a warning
+                wait([f for _, f in running.values()])
+                got.error.add_note(f"in the worker:\n{got.trace}")  # for --debug
                 raise got.error
-            results[running.pop(fut.key)] = got
+            results[i] = got
             fut.release()
             if on_done:
                 on_done(1)
@@ -128,6 +134,6 @@ def map_chunks(
                 i, c = todo[nxt]
                 nxt += 1
                 new = client.submit(_errors_returned, fn, *c, pure=False)
-                running[new.key] = i
+                running[new.key] = (i, new)
                 pool.add(new)
     return results

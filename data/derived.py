@@ -110,13 +110,16 @@ def _store_fingerprint(store: Store) -> str | None:
     every table's SHA-256, and the Store reads only tables that match) and the folder as it
     was opened (:attr:`data.store.Store.stamp`: size, time and inode of every file).  A store
     committed again after the object read its manifest therefore never gets this object's
-    figures under the new state's key.  None when a table file is not pinned by a checksum in
-    that manifest (a store written before checksums: what such a Store read cannot be told
-    from the folder, so nothing is kept)."""
+    figures under the new state's key.  None when a table is kept in a plain file that
+    manifest does not pin by a checksum (a store written before checksums: what such a Store
+    read cannot be told from the folder, so nothing is kept).  The version a commit keeps
+    from the one before is not read, and does not count."""
+
+    from data.store import is_plain_table  # data.store uses this module
 
     def compute() -> str | None:
-        pinned = {e["file"] for e in store.manifest().get("files", {}).values()}
-        if any(n.endswith(".parquet") and n not in pinned for n, *_ in store.stamp):
+        files = store.manifest().get("files", {})
+        if any(is_plain_table(n, files) for n, *_ in store.stamp):
             return None
         h = hashlib.sha256(f"{store.root.resolve()}\n".encode())
         h.update(json.dumps(store.manifest(), sort_keys=True, default=str).encode())

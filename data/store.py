@@ -423,13 +423,21 @@ def resolve_store(data_dir: str | Path | None = None) -> Store:
     return open_store(EMBEDDED)
 
 
+def is_plain_table(filename: str, files: dict) -> bool:
+    """Whether a file of a store folder is a table kept in a plain ``<name>.parquet`` that
+    ``files`` (a manifest's) does not name: written before checksums, so the store reads it
+    unchecked.  (A ``<name>.<sha12>.parquet`` the manifest does not name is a version kept
+    from the previous commit, never read.)"""
+    stem, dot, ext = filename.rpartition(".")
+    return bool(dot) and ext == "parquet" and "." not in stem and stem not in files
+
+
 def plain_tables(root: Path, files: dict) -> list[str]:
-    """The tables of the folder ``root`` kept in a plain ``<name>.parquet`` that ``files`` (a
-    manifest's) does not name: written before checksums."""
+    """The tables of the folder ``root`` kept in plain files (:func:`is_plain_table`)."""
     return [
         p.stem
         for p in sorted(root.glob("*.parquet"))
-        if "." not in p.stem and p.stem not in files and p.is_file()
+        if is_plain_table(p.name, files) and p.is_file()
     ]
 
 
@@ -441,8 +449,8 @@ def folder_stamp(root: Path) -> tuple[tuple[str, int, int, int], ...]:
         if not p.name.startswith("."):
             try:
                 st = p.stat()
-            except FileNotFoundError:  # removed since the listing (a commit's clean-up), or
-                continue  # a link to nothing: not a file of the store
+            except OSError:  # removed since the listing (a commit's clean-up), or a link to
+                continue  # nothing or into a loop: not a file of the store
             if stat.S_ISREG(st.st_mode):
                 out.append((p.name, st.st_size, st.st_mtime_ns, st.st_ino))
     return tuple(out)

@@ -60,6 +60,23 @@ def test_a_store_without_checksums_is_never_kept(synthetic_store, cache_dir):
     assert len(calls) == 2 and not cache_dir.exists()
 
 
+def test_a_store_updated_twice_is_still_kept(pinned, cache_dir):
+    """A commit keeps the version before it (``<name>.<sha12>.parquet``) until the next one;
+    that file is never read, and the store's figures are kept as before."""
+    from data.commit import commit_tables
+
+    prices = pinned.table("prices")
+    for cut in (1, 2):  # two more commits: each leaves the previous version beside it
+        commit_tables(pinned.root, {"prices": prices.iloc[:-cut]}, Store(pinned.root).manifest())
+    store = Store(pinned.root)
+    kept = {e["file"] for e in store.manifest()["files"].values()}
+    assert any(n.endswith(".parquet") and n not in kept for n, *_ in store.stamp)
+    calls, compute = _counting(1)
+    load_or_compute(store, "k", compute)
+    load_or_compute(Store(pinned.root), "k", compute)
+    assert len(calls) == 1 and len(list(cache_dir.glob("*.pkl"))) == 1
+
+
 def test_a_changed_table_or_key_is_computed_again(pinned, cache_dir):
     calls, compute = _counting(1)
     load_or_compute(pinned, "k", compute)

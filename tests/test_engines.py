@@ -18,14 +18,19 @@ def _square(x: int) -> int:
     return x * x
 
 
-def _cache_env() -> None:
-    """Fails with what the worker reads of the environment in its message (an error of two
-    arguments, which plain pickling cannot carry back)."""
+def _chunk(kind: str) -> None:
+    """``sleep``: a chunk still running when another fails; ``env``: fails with what the worker
+    reads of the environment in its message (an error of two arguments, which plain pickling
+    cannot carry back)."""
     import os
+    import time
     from pathlib import Path
 
     from data.errors import CorruptFileError
 
+    if kind == "sleep":
+        time.sleep(0.3)
+        return
     seen = (os.environ.get("AIGAP_CACHE_DIR"), os.environ.get("XDG_CACHE_HOME"))
     raise CorruptFileError(Path("prices.parquet"), repr(seen))
 
@@ -70,9 +75,10 @@ def test_dask_sweep_is_identical_to_the_local_run(embedded, universe, monkeypatc
     monkeypatch.delenv("XDG_CACHE_HOME")
     capfd.readouterr()
     with pytest.raises(CorruptFileError) as failed:
-        map_chunks(_cache_env, [()], engine="dask", workers=1)
+        map_chunks(_chunk, [("env",), ("sleep",), ("sleep",)], engine="dask", workers=1)
     assert f"({(str(tmp_path / 'later'), str(Path.home() / '.cache'))!r})" in str(failed.value)
-    assert capfd.readouterr().err == ""
+    assert capfd.readouterr().err == ""  # nor a warning for a chunk cut short
+    assert "in _chunk" in failed.value.__notes__[0]  # the worker's traceback, for --debug
 
 
 @pytest.mark.parametrize("legacy", [False, True])
@@ -124,6 +130,7 @@ def test_a_chunk_runs_only_on_the_store_and_universe_the_sweep_started_on(
 def test_the_toolkits_errors_survive_pickling_as_themselves():
     """A chunk's error comes back from a worker process pickled; plain pickling calls the
     constructor with the message alone, which most of these do not take."""
+    import io
     import pickle
 
     from data.errors import (
@@ -145,7 +152,13 @@ def test_the_toolkits_errors_survive_pickling_as_themselves():
         DataError("plain"),
     ]
     for err in errors:
-        back = pickle.loads(pickle.dumps(err))
+        buf = io.BytesIO()
+        pickler = pickle.Pickler(buf)
+        # not what other libraries register (distributed installs tblib's reducer for every
+        # exception class loaded when it is imported)
+        pickler.dispatch_table = {}
+        pickler.dump(err)
+        back = pickle.loads(buf.getvalue())
         assert type(back) is type(err) and str(back) == str(err)
         assert vars(back) == vars(err) and isinstance(back, AigapError)
 
@@ -160,3 +173,20 @@ def test_a_store_version_leaves_out_what_is_not_a_table_file(embedded, tmp_path)
     (root / "notes.parquet").mkdir()  # a folder, and a link to nothing, named like tables
     (root / "gone.parquet").symlink_to(tmp_path / "nowhere")
     assert Store(root).version() == before
+
+
+def test_an_unreadable_table_file_is_a_data_error(embedded, tmp_path, monkeypatch):
+    import hashlib
+
+    from data.store import Store
+
+    from synthetic import edited_copy
+
+    root = edited_copy(embedded.root, tmp_path / "store", {}, legacy=True)
+
+    def fails(*a, **k):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(hashlib, "file_digest", fails)
+    with pytest.raises(DataError, match=r"cannot read .*Input/output error"):
+        Store(root).version()
