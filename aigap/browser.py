@@ -127,18 +127,15 @@ class Browser:
         self._in, theirs_out = os.pipe()  # the browser writes on its fd 4
         theirs_in, self._out = os.pipe()  # and reads on its fd 3
         try:
-            self._pid = _spawn(
-                [_executable(), *_FLAGS, "--remote-debugging-pipe",
-                 f"--user-data-dir={self._profile.name}", "about:blank"],
-                theirs_in, theirs_out,
-            )  # fmt: skip
-        except BaseException:
-            self.close()
-            raise
-        finally:
-            os.close(theirs_in)
-            os.close(theirs_out)
-        try:
+            try:
+                self._pid = _spawn(
+                    [_executable(), *_FLAGS, "--remote-debugging-pipe",
+                     f"--user-data-dir={self._profile.name}", "about:blank"],
+                    theirs_in, theirs_out,
+                )  # fmt: skip
+            finally:
+                os.close(theirs_in)  # the browser's ends: its own copies are open
+                os.close(theirs_out)
             deadline = time.monotonic() + self.timeout
             target = self._call("Target.createTarget", {"url": "about:blank"}, None, deadline)
             self._session = self._call(

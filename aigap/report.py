@@ -310,7 +310,6 @@ def discount_report(res, inputs: dict) -> str:
 
 def _sweep_parts(res) -> list[str]:
     """For a sweep: Sharpe over two parameters and the overfitting figures."""
-
     if len(res.params) < 2:
         return []
     rows = [

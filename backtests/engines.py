@@ -110,30 +110,30 @@ def map_chunks(
     results: list = [None] * len(chunks)
     with _dask_client(workers) as client:
         window = 2 * max(1, len(client.scheduler_info().get("workers", {})) or 1)
-        todo = list(enumerate(chunks))
-        running = {}  # key: (position, future)
+        running: dict = {}  # future: position in chunks
         pool = as_completed()
-        for i, c in todo[:window]:
-            fut = client.submit(_errors_returned, fn, *c, pure=False)
-            running[fut.key] = (i, fut)
+
+        def submit(i: int) -> None:
+            fut = client.submit(_errors_returned, fn, *chunks[i], pure=False)
+            running[fut] = i
             pool.add(fut)
+
+        for i in range(min(window, len(chunks))):
+            submit(i)
         nxt = window
         for fut in pool:
             got = fut.result()
-            i, _ = running.pop(fut.key)
+            i = running.pop(fut)
             if isinstance(got, _Raised):
                 # the chunks in flight end first: cancelled ones would each log a warning
-                wait([f for _, f in running.values()])
+                wait(list(running))
                 got.error.add_note(f"in the worker:\n{got.trace}")  # for --debug
                 raise got.error
             results[i] = got
             fut.release()
             if on_done:
                 on_done(1)
-            if nxt < len(todo):
-                i, c = todo[nxt]
+            if nxt < len(chunks):
+                submit(nxt)
                 nxt += 1
-                new = client.submit(_errors_returned, fn, *c, pure=False)
-                running[new.key] = (i, new)
-                pool.add(new)
     return results

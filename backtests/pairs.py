@@ -24,7 +24,7 @@ from backtests.metrics import DAYS, MIN_BACKTEST_DAYS, alpha_beta, information_r
 from data.calendar import default_period, us_calendar
 from data.errors import DataError, InputError, NoDataError
 from data.fx import close_age_days
-from data.jsonsafe import clean
+from data.jsonsafe import clean, iso_day
 from data.rules import DATA_ENDED_DAYS
 from data.store import Store, open_store
 from data.universe import Universe
@@ -461,7 +461,7 @@ def _metrics(v, sim: RunSim, tr, bench, years, ruined, ended) -> dict[str, objec
             "gross_exposure": float(
                 (sim.gross / live).where(sim.pos.shift(1).fillna(0) != 0).mean()
             ),
-            "data_ended": ended.date().isoformat() if ended is not None else None,
+            "data_ended": iso_day(ended),
             "open_at_end": bool(len(tr) and pd.isna(tr["exit_date"].iloc[-1])),
         }
     )

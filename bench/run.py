@@ -224,11 +224,13 @@ def stats_section() -> list[tuple[str, str, str]]:
 
 
 def startup_section(quick: bool) -> list[tuple[str, str, str]]:
+    from data.derived import CACHE_DIR_VAR
+
     n = 3 if quick else 5
     pandas_only = command_median([sys.executable, "-c", "import pandas"], n)
     screen = [*AIGAP, "screen"]
     with tempfile.TemporaryDirectory() as derived:
-        env = {**os.environ, "AIGAP_CACHE_DIR": derived}
+        env = {**os.environ, CACHE_DIR_VAR: derived}
         empty = command_median(screen, 1, env=env)  # computes and keeps the derived figures
         warm_screen = command_median(screen, n, env=env)
         warm_json = command_median([*screen, "--format", "json"], n, env=env)
@@ -253,9 +255,11 @@ def startup_section(quick: bool) -> list[tuple[str, str, str]]:
 # ----------------------------------------------------------------------------- 5. scaling
 def scaling_section(quick: bool) -> list[tuple[str, str, str]]:
     """SYNTHETIC universes: random-walk prices, one made-up fundamentals row per name and year."""
+    from data.derived import NO_CACHE_VAR
+
     sizes = (100, 1000) if quick else (100, 1000, 5000)
     # the computation, not the derived-figures cache
-    with mock.patch.dict(os.environ, {"AIGAP_NO_CACHE": "1"}):
+    with mock.patch.dict(os.environ, {NO_CACHE_VAR: "1"}):
         times = [_synthetic_screen_seconds(n) for n in sizes]
     return [
         (f"screen, SYNTHETIC universe of {n:,} names (no derived cache)", f"{t:.2f} s",

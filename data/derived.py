@@ -49,9 +49,14 @@ CACHE_DIR_VAR = "AIGAP_CACHE_DIR"  #: where they are kept (default: cache_home()
 _PACKAGES = ("data", "screens", "strategies")
 
 
+def _xdg_cache() -> str:
+    """``$XDG_CACHE_HOME``, or its default ``~/.cache`` when unset or empty."""
+    return os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+
+
 def cache_home() -> Path:
     """``$XDG_CACHE_HOME/aigap`` (``~/.cache/aigap``): the Numba cache and the derived figures."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "aigap"
+    return Path(_xdg_cache()) / "aigap"
 
 
 def cache_environment() -> dict[str, str]:
@@ -60,7 +65,7 @@ def cache_environment() -> dict[str, str]:
     variables ("" when unset, which they read as unset) and ``XDG_CACHE_HOME`` (its default
     when unset: numba reads "" as a folder)."""
     env = {k: os.environ.get(k, "") for k in (NO_CACHE_VAR, CACHE_DIR_VAR)}
-    env["XDG_CACHE_HOME"] = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    env["XDG_CACHE_HOME"] = _xdg_cache()
     return env
 
 

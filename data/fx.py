@@ -74,15 +74,10 @@ def usd_closes(
     val, when = asof_wide(close, index)
     val = val.where(_ages(when) <= max_stale_days)
     rates, _ = fx_asof(store, index)
-    out = {}
-    for t in close.columns:
-        ccy = universe[t].currency if t in universe.listings else "USD"
-        if ccy == "USD":
-            out[t] = val[t]
-            continue
-        if ccy not in rates or not _fx_table(store)[ccy].notna().any():
-            store.fx(ccy)  # no series for that currency: the store's one error
-        out[t] = val[t] / rates[ccy]
+    ccys = {t: universe[t].currency if t in universe.listings else "USD" for t in close.columns}
+    for ccy in dict.fromkeys(ccys.values()):
+        store.fx(ccy)  # a currency without an FX series: the store's one error
+    out = {t: val[t] if ccy == "USD" else val[t] / rates[ccy] for t, ccy in ccys.items()}
     return pd.DataFrame(out, index=index).reindex(columns=list(dict.fromkeys(tickers)))
 
 
@@ -91,7 +86,7 @@ def fixing_since(store: Store) -> dict[str, pd.Timestamp]:
     than a market rate (the manifest's FX segments whose source is a fixing)."""
     out = {}
     for s in store.manifest().get("series", []):
-        ccy = {"CNY=X": "CNY", "HKD=X": "HKD"}.get(s.get("ticker", ""))
+        ccy = {sym: c for c, sym in FX_SYMBOLS.items()}.get(s.get("ticker", ""))
         for seg in s.get("segments", []):
             if ccy and "fixing" in str(seg.get("source", "")):
                 out[ccy] = pd.Timestamp(seg["first_date"])
@@ -103,7 +98,7 @@ def fx_coverage_note(store: Store, end: pd.Timestamp) -> str | None:
     central-bank fixing instead of a market rate."""
     notes = []
     late = []
-    for ccy in ("CNY", "HKD"):
+    for ccy in FX_SYMBOLS:
         last = store.fx(ccy).index.max()
         if last < end:
             late.append(f"USD/{ccy} after {last.date()}")

@@ -23,10 +23,10 @@ def iso_day(x: Any) -> str | None:
 
 
 def number(x: Any, digits: int = DIGITS) -> Any:
-    """One value as JSON: None for missing (NaN, NaT, NA) or infinite; numpy dates as ISO
-    days; booleans (numpy's too) and Python integers as they are; any other number (numpy
-    integers included) a float rounded to ``digits`` places; text as text; anything else its
-    text."""
+    """One value as JSON: None for missing (NaN, NaT, NA) or infinite; dates (pandas and
+    numpy) as ISO days (:func:`iso_day`); booleans (numpy's too) and Python integers as they
+    are; any other number (numpy integers included) a float rounded to ``digits`` places;
+    text as text; anything else its text."""
     if x is None or isinstance(x, (bool, str)):
         return x
     if isinstance(x, np.bool_):
@@ -47,7 +47,7 @@ def number(x: Any, digits: int = DIGITS) -> Any:
 
 
 def clean(x: Any, digits: int = DIGITS) -> Any:
-    """A whole document JSON-safe (:func:`number` on every value; timestamps as ISO days)."""
+    """A whole document JSON-safe: :func:`number` on every value."""
     if isinstance(x, dict):
         return {str(k): clean(v, digits) for k, v in x.items()}
     if isinstance(x, (list, tuple)):

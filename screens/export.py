@@ -133,7 +133,7 @@ def screen_document(res: ScreenResult) -> dict:
     f = res.filters
     return {
         "as_of": res.as_of.date().isoformat(),
-        "data_end": None if res.data_end is None else res.data_end.date().isoformat(),
+        "data_end": iso_day(res.data_end),
         "notes": list(res.notes),
         "universe": Path(res.universe_path).name,
         "filters": {
