@@ -25,6 +25,7 @@ from data.errors import (
 )
 from data.rules import MAX_PRICE_AGE_DAYS, STALE_FUNDAMENTALS_DAYS
 from screens.eligibility import Eligibility
+from strategies import defaults as strategy_defaults
 
 app = typer.Typer(
     add_completion=False,
@@ -651,11 +652,11 @@ def _list(value: str, cast, opt: str) -> tuple:
 def backtest_discount(
     start: StartOpt = defaults.START,
     end: EndOpt = None,
-    top: TopOpt = "5",
+    top: TopOpt = f"{strategy_defaults.TOP_N}",
     rebalance: RebalanceOpt = "M",
-    weighting: WeightingOpt = "equal",
-    signal: SignalOpt = "valuation",
-    cap: CapOpt = 0.25,
+    weighting: WeightingOpt = strategy_defaults.WEIGHTING,
+    signal: SignalOpt = strategy_defaults.SIGNAL,
+    cap: CapOpt = strategy_defaults.CAP,
     quantile: Annotated[
         float | None, typer.Option("--quantile", help="select the top quantile instead of top N")
     ] = None,
@@ -915,11 +916,11 @@ def report_discount(
     out: ReportOut,
     start: StartOpt = defaults.START,
     end: EndOpt = None,
-    top: TopOpt = "5",
+    top: TopOpt = f"{strategy_defaults.TOP_N}",
     rebalance: RebalanceOpt = "M",
-    weighting: WeightingOpt = "equal",
-    signal: SignalOpt = "valuation",
-    cap: CapOpt = 0.25,
+    weighting: WeightingOpt = strategy_defaults.WEIGHTING,
+    signal: SignalOpt = strategy_defaults.SIGNAL,
+    cap: CapOpt = strategy_defaults.CAP,
     fees: FeesOpt = defaults.FEES,
     slippage: SlippageOpt = defaults.SLIPPAGE,
     data_dir: DataDir = None,

@@ -31,6 +31,7 @@ from data.store import Store
 from data.universe import Universe
 from screens.eligibility import Eligibility, exclusions
 from screens.scoring import score_panel
+from strategies import defaults
 
 __all__ = [
     "SIGNALS",
@@ -59,11 +60,11 @@ FEE_BUFFER = 1e-3
 
 @dataclass(frozen=True)
 class LongDiscountParams:
-    top_n: int = 5
-    rebalance: str = "ME"
-    weighting: str = "equal"
-    signal: str = "valuation"
-    cap: float = 0.25
+    top_n: int = defaults.TOP_N
+    rebalance: str = defaults.REBALANCE
+    weighting: str = defaults.WEIGHTING
+    signal: str = defaults.SIGNAL
+    cap: float = defaults.CAP
     quantile: float | None = None
     per_segment: bool = False
 
@@ -103,11 +104,11 @@ class DiscountGrid:
     """A sweep of the long-discount rule: every combination of ``tops`` x ``rebalances`` x
     ``weightings`` x ``signals``, each with the same cap, quantile and per-segment choice."""
 
-    tops: tuple[int, ...] = (5,)
-    rebalances: tuple[str, ...] = ("ME",)
-    weightings: tuple[str, ...] = ("equal",)
-    signals: tuple[str, ...] = ("valuation",)
-    cap: float = 0.25
+    tops: tuple[int, ...] = (defaults.TOP_N,)
+    rebalances: tuple[str, ...] = (defaults.REBALANCE,)
+    weightings: tuple[str, ...] = (defaults.WEIGHTING,)
+    signals: tuple[str, ...] = (defaults.SIGNAL,)
+    cap: float = defaults.CAP
     quantile: float | None = None
     per_segment: bool = False
 
