@@ -565,7 +565,7 @@ def screen(
     doc = screen_document(res) if needs_doc else None
     changes = _changes(previous, doc) if doc is not None else None
     if report:
-        _screen_report(store, uni, res, report, previous, changes)
+        _screen_report(store, uni, res, report, _prev_as_of(previous), changes)
     for note in res.notes:
         print(f"aigap: note: {note}", file=sys.stderr)
     _emit_screen(res, doc, changes, _prev_as_of(previous), fmt, out)
@@ -867,8 +867,9 @@ def _check_html(out: str) -> None:
     check_output_file(out)
 
 
-def _screen_report(store, uni, res, out: str, previous: dict | None, changes) -> None:
-    """The screen's HTML page; ``changes``: :func:`_changes` since ``previous``."""
+def _screen_report(store, uni, res, out: str, previous_as_of: str | None, changes) -> None:
+    """The screen's HTML page; ``changes``: :func:`_changes` since the screen of
+    ``previous_as_of``."""
     from aigap.report import coverage_line, inputs_block, screen_report, write_report
     from data.calendar import period_ends, us_calendar
     from screens.gap import gap_history
@@ -879,7 +880,7 @@ def _screen_report(store, uni, res, out: str, previous: dict | None, changes) ->
     inputs = inputs_block(
         store, uni, as_of=res.as_of.date(), notes=list(res.notes),
         filters=res.filters.__dict__, coverage=coverage_line(store, uni, res.as_of),
-        previous_screen=None if previous is None else previous["as_of"],
+        previous_screen=previous_as_of,
     )  # fmt: skip
     write_report(screen_report(res, gaps, inputs, changes), out)
 
@@ -908,7 +909,7 @@ def report_screen(
     store, uni = _ctx(data_dir, universe)
     res = run_screen(store, uni, as_of or _default_as_of(store, uni))
     changes = None if previous is None else _changes(previous, screen_document(res))
-    _screen_report(store, uni, res, out, previous, changes)
+    _screen_report(store, uni, res, out, _prev_as_of(previous), changes)
 
 
 @report_app.command("discount")
