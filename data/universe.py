@@ -6,6 +6,7 @@ Read from a human-edited TOML file (the packaged default is ``data/universe.toml
 from __future__ import annotations
 
 import functools
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,6 +153,56 @@ def load_universe(path: str | Path | None = None) -> Universe:
     return _parse(text, p)
 
 
+def _text(value, what: str) -> str:
+    if not isinstance(value, str):
+        raise UniverseError(f"{what} must be text, not {value!r}")
+    return value
+
+
+def _tickers(value, what: str) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise UniverseError(f"{what} must be a list of tickers, not {value!r}")
+    return tuple(_text(t, f"a ticker in {what}") for t in value)
+
+
+def _positive(value, what: str) -> float:
+    """A positive finite number (TOML's true/false, nan and inf are not)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise UniverseError(f"{what} must be a positive number, not {value!r}")
+    return float(value)
+
+
+def _table(raw: dict, key: str, default: dict) -> dict:
+    value = raw.get(key, default)
+    if not isinstance(value, dict):
+        raise UniverseError(f"[{key}] must be a table, not {value!r}")
+    return value
+
+
+def _listing(ticker: str, role: str, d) -> Listing:
+    """One entry of ``[china]``, ``[us]`` or ``[benchmarks]``; each field of the type it has
+    in the packaged file (the messages name the entry and the field)."""
+    if not isinstance(d, dict):
+        raise UniverseError(f"entry {ticker} must be a table of fields, not {d!r}")
+    if "venue" not in d:
+        raise UniverseError(f"entry {ticker} is malformed (no venue)")
+    field = lambda key, default: _text(d.get(key, default), f"{key} of {ticker}")  # noqa: E731
+    cross = d.get("cross_listing")
+    return Listing(
+        ticker=ticker,
+        name=field("name", ticker),
+        role=role,
+        venue=field("venue", None),
+        currency=field("currency", "USD"),
+        reporting_currency=field("reporting_currency", d.get("currency", "USD")),
+        country=field("country", ""),
+        segment=field("segment", ""),
+        peers=_tickers(d.get("peers", []), f"peers of {ticker}"),
+        cross_listing=None if cross is None else _text(cross, f"cross_listing of {ticker}"),
+        ads_ratio=_positive(d["ads_ratio"], f"ads_ratio of {ticker}") if "ads_ratio" in d else None,
+    )
+
+
 @functools.lru_cache(maxsize=16)
 def _parse(text: str, p: Path) -> Universe:
     """The universe in ``text`` (read from ``p``); one object per text, shared: read-only."""
@@ -159,48 +210,50 @@ def _parse(text: str, p: Path) -> Universe:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise UniverseError(f"universe file {p} is not valid TOML: {e}") from None
+    try:
+        return _universe(raw, p)
+    except UniverseError as e:
+        raise UniverseError(f"{p}: {e}") from None
+
+
+def _universe(raw: dict, p: Path) -> Universe:
     listings: dict[str, Listing] = {}
     for section, role in (("china", "china"), ("us", "us"), ("benchmarks", "benchmark")):
-        table = raw.get(section, {})
-        if not isinstance(table, dict):
-            raise UniverseError(f"{p}: [{section}] must be a table of tickers")
-        for ticker, d in table.items():
+        for ticker, d in _table(raw, section, {}).items():
             if ticker in listings:
-                raise UniverseError(f"{p}: {ticker} is listed twice")
-            try:
-                listings[ticker] = Listing(
-                    ticker=ticker,
-                    name=str(d.get("name", ticker)),
-                    role=role,
-                    venue=str(d["venue"]),
-                    currency=str(d.get("currency", "USD")),
-                    reporting_currency=str(d.get("reporting_currency", d.get("currency", "USD"))),
-                    country=str(d.get("country", "")),
-                    segment=str(d.get("segment", "")),
-                    peers=tuple(d.get("peers", ())),
-                    cross_listing=d.get("cross_listing"),
-                    ads_ratio=float(d["ads_ratio"]) if "ads_ratio" in d else None,
-                )
-            except (KeyError, TypeError, ValueError, AttributeError) as e:
-                raise UniverseError(f"{p}: entry {ticker} is malformed ({e!r})") from None
-    segments = dict(raw.get("segments", {s: s for s in SEGMENTS}))
+                raise UniverseError(f"{ticker} is listed twice")
+            listings[ticker] = _listing(ticker, role, d)
+    segments = {
+        s: _text(label, f"the label of segment {s}")
+        for s, label in _table(raw, "segments", {s: s for s in SEGMENTS}).items()
+    }
+    weights = _table(raw, "tilt", {})
+    tilt = {s: _positive(weights.get(s, 1.0), f"the tilt weight of {s}") for s in segments}
     for x in listings.values():
         if x.role != "benchmark" and x.segment not in segments:
-            raise UniverseError(f"{p}: {x.ticker} has unknown segment {x.segment!r}")
+            raise UniverseError(f"{x.ticker} has unknown segment {x.segment!r}")
         for peer in x.peers:
             if peer not in listings:
-                raise UniverseError(f"{p}: peer {peer} of {x.ticker} is not in the universe")
+                raise UniverseError(f"peer {peer} of {x.ticker} is not in the universe")
         if x.cross_listing and x.cross_listing not in listings:
-            raise UniverseError(f"{p}: cross-listing {x.cross_listing} of {x.ticker} is unknown")
-    pairs = []
-    for pair in raw.get("pairs", []):
-        if len(pair) != 2 or any(t not in listings for t in pair):
-            raise UniverseError(f"{p}: pair {pair} must name two tickers of the universe")
-        pairs.append((str(pair[0]), str(pair[1])))
+            raise UniverseError(f"cross-listing {x.cross_listing} of {x.ticker} is unknown")
+    pairs = raw.get("pairs", [])
+    if not isinstance(pairs, list):
+        raise UniverseError(f"pairs must be a list of [china, us] pairs, not {pairs!r}")
+    for pair in pairs:
+        if (
+            not isinstance(pair, list)
+            or len(pair) != 2
+            or any(not isinstance(t, str) or t not in listings for t in pair)
+        ):
+            raise UniverseError(f"pair {pair} must name two tickers of the universe")
     for role in ("china", "us"):
         if not any(x.role == role for x in listings.values()):
-            raise UniverseError(f"{p}: no [{role}.TICKER] section: nothing to screen")
-    tilt = {s: float(raw.get("tilt", {}).get(s, 1.0)) for s in segments}
-    if any(w <= 0 for w in tilt.values()):
-        raise UniverseError(f"{p}: tilt weights must be positive")
-    return Universe(listings=listings, pairs=tuple(pairs), tilt=tilt, segments=segments, path=p)
+            raise UniverseError(f"no [{role}.TICKER] section: nothing to screen")
+    return Universe(
+        listings=listings,
+        pairs=tuple((a, b) for a, b in pairs),
+        tilt=tilt,
+        segments=segments,
+        path=p,
+    )

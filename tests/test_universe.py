@@ -106,6 +106,21 @@ def test_tradingview_symbols(universe, ticker, symbol):
         ("pairs=[['A','B']]\n", "pair"),
         ("[china.X\n", "not valid TOML"),
         ("[china.X]\nsegment='cloud'\n", "malformed"),
+        # each field of the type it has in the packaged file (these were tracebacks: a list
+        # where a ticker goes is unhashable, a list of segments no table, a text tilt no float)
+        ("[china.X]\nvenue='NYSE'\nsegment='cloud'\npeers=[['A']]\n", r"ticker in peers of X"),
+        ("[china.X]\nvenue='NYSE'\nsegment='cloud'\npeers='AMZN'\n", "peers of X must be a list"),
+        ("[china.X]\nvenue='NYSE'\nsegment='cloud'\ncross_listing={a=1}\n", "cross_listing"),
+        ("[china.X]\nvenue='NYSE'\nsegment='cloud'\nads_ratio=nan\n", "ads_ratio of X"),
+        ("[china.X]\nvenue='NYSE'\nsegment='cloud'\nname=['x']\n", "name of X must be text"),
+        ("[china]\nX=1\n", "entry X must be a table"),
+        ("pairs=[1]\n", "pair 1 must name"),
+        ("pairs='ab'\n", "pairs must be a list"),
+        ("segments=['cloud']\n", r"\[segments\] must be a table"),
+        ("segments={cloud=1}\n", "label of segment cloud"),
+        ("tilt='x'\n", r"\[tilt\] must be a table"),
+        ("tilt={cloud='x'}\n", "tilt weight of cloud"),
+        ("tilt={cloud=inf}\n", "tilt weight of cloud"),
     ],
 )
 def test_bad_universe_files_give_one_line_errors(tmp_path, text, message):
