@@ -76,6 +76,34 @@ def updates_forever(root: str, universe_path: str, run: int, say) -> None:
         say("committed")  # the parent kills after a random number of these
 
 
+class HeldProvider(SlowProvider):
+    """SYNTHETIC prices that wait, inside the download (under the store's lock), until
+    ``release`` is set, having set ``holding``: the other update runs while this one holds
+    the store."""
+
+    def __init__(self, end: pd.Timestamp, holding, release) -> None:
+        super().__init__(end)
+        self.holding, self.release = holding, release
+
+    def download_prices(self, tickers, start, end=None, on_chunk=None):
+        self.holding.set()
+        self.release.wait(60)
+        return super().download_prices(tickers, start, end, on_chunk)
+
+
+def first_update(root: str, universe_path: str, holding, release) -> None:
+    """One ``data update`` of TICKERS into ``root`` (a new folder) with a
+    :class:`HeldProvider`, exiting with the toolkit's code for its error (a forked child of
+    ``test_store_safety.test_two_first_updates_at_once_leave_one_valid_store``)."""
+    from data.errors import AigapError
+
+    provider = HeldProvider(pd.Timestamp("2025-01-31"), holding, release)
+    try:
+        update_store(root, load_universe(universe_path), TICKERS, provider=provider)
+    except AigapError as e:
+        sys.exit(e.exit_code)
+
+
 def main() -> None:
     def say(word: str) -> None:
         print(word, flush=True)

@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from kill_child import PricesOnly, provider_frame, updates_forever
+from kill_child import PricesOnly, first_update, provider_frame, updates_forever
 
 from aigap.cli import main
 from data.commit import LOCK_FILE, commit_tables, store_lock
@@ -26,8 +22,6 @@ from data.update import UpdateReport, adr_units, statement_additions, update_sto
 from data.yfinance_provider import PriceBatch
 
 from synthetic import SYNTHETIC_UNIVERSE, bdays, edited_copy, write_store
-
-HERE = Path(__file__).resolve().parent
 
 
 @pytest.fixture
@@ -316,26 +310,30 @@ class _Fixed(PricesOnly):
 
 def test_two_first_updates_at_once_leave_one_valid_store(tmp_path):
     """Two `data update` runs into the same new folder, started together: one seeds and
-    updates, the other is refused by the lock (exit 3) and removes nothing."""
+    updates, the other is refused by the lock (exit 3) and removes nothing.  The first to hold
+    the lock waits inside its download until the other has ended, so that the two overlap
+    however the machine schedules them (without the lock, neither would end)."""
+    from multiprocessing.connection import wait
+
     uni = tmp_path / "universe.toml"
     uni.write_text(SYNTHETIC_UNIVERSE)
     root = tmp_path / "new"
-    code = (
-        "import sys, pandas as pd\n"
-        "from data.errors import AigapError\n"
-        "from data.universe import load_universe\n"
-        "from data.update import update_store\n"
-        "from kill_child import TICKERS, SlowProvider\n"
-        "try:\n"
-        f"    update_store({str(root)!r}, load_universe({str(uni)!r}), TICKERS,\n"
-        "                 provider=SlowProvider(pd.Timestamp('2025-01-31')))\n"
-        "except AigapError as e:\n"
-        "    sys.exit(e.exit_code)\n"
-    )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parent), str(HERE)])}
-    procs = [subprocess.Popen([sys.executable, "-c", code], env=env) for _ in range(2)]
-    codes = sorted(p.wait() for p in procs)
-    assert codes in ([0, 0], [0, 3]), codes
+    fork = multiprocessing.get_context("fork")  # two processes, without importing pandas again
+    holding, release = fork.Event(), fork.Event()
+    procs = [
+        fork.Process(target=first_update, args=(str(root), str(uni), holding, release))
+        for _ in range(2)
+    ]
+    for p in procs:
+        p.start()
+    try:
+        assert holding.wait(60)  # one holds the store
+        assert wait([p.sentinel for p in procs], timeout=30)  # the other has ended meanwhile
+    finally:
+        release.set()
+        for p in procs:
+            p.join(60)
+    assert sorted(p.exitcode for p in procs) == [0, 3]
     store = Store(root)
     for name in store.manifest()["files"]:
         store.table(name)
