@@ -51,7 +51,7 @@ def test_dask_sweep_is_identical_to_the_local_run(embedded, universe, monkeypatc
         entries=(1.5, 2.0),
         exits=(0.5,),
         stops=(4.0,),
-        start="2023-01-01",
+        start="2024-06-01",  # about 500 days: every run trades, and the statistics are computed
         stats=True,
     )
     local = run_pairs_sweep(embedded, universe, pairs, engine="local", **kw)
