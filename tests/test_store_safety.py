@@ -338,3 +338,15 @@ def test_two_first_updates_at_once_leave_one_valid_store(tmp_path):
     for name in store.manifest()["files"]:
         store.table(name)
     assert store.close(["CNA"]).index.max() == pd.Timestamp("2025-01-31")
+
+
+def test_a_prices_table_with_a_row_twice_is_refused_in_one_line(committed, tmp_path, capsys):
+    """Two closes of one ticker on one date cannot be laid out as a table of closes (it was
+    an internal error, exit 70)."""
+    twice = edited_copy(committed, tmp_path / "twice", {"prices": lambda px: pd.concat(
+        [px, px[px["ticker"] == "CNB"].iloc[[3]]], ignore_index=True)})  # fmt: skip
+    day = Store(committed).table("prices").query("ticker == 'CNB'")["date"].iloc[3].date()
+    code = main(["data", "prices", "CNA", "--data-dir", str(twice)])
+    err = capsys.readouterr().err
+    assert code == 3 and err.count("\n") == 1, err
+    assert f"1 duplicate (date, ticker) rows, e.g. CNB on {day}" in err
