@@ -206,8 +206,8 @@ class _Snap:
     def text(self, name: str) -> np.ndarray:
         if name not in self.frame:
             return np.full(self.n, None, dtype=object)
-        col = self.frame[name]
-        return np.where(col.notna(), col.astype(str), _NONE)
+        col = self.frame[name]  # numpy given a Series would look up its attributes: slow
+        return np.where(col.notna().to_numpy(), col.astype(str).to_numpy(dtype=object), _NONE)
 
     def date(self, name: str) -> pd.DatetimeIndex:
         col = f"{name}_date"
