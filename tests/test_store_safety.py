@@ -244,6 +244,7 @@ def test_sigkill_at_any_moment_leaves_a_consistent_store(committed, tmp_path):
     uni.write_text(SYNTHETIC_UNIVERSE)
     rng = random.Random(11)
     commits = set()
+    took: list[float] = []  # how long a commit takes on this machine
     fork = multiprocessing.get_context("fork")  # the child starts with this process's imports
     for run in range(8):
         ours, theirs = fork.Pipe(duplex=False)
@@ -254,8 +255,11 @@ def test_sigkill_at_any_moment_leaves_a_consistent_store(committed, tmp_path):
 
         assert _heard(ours, "ready")
         for _ in range(rng.randint(0, 2)):  # let some commits happen, however slow the machine
+            began = time.monotonic()
             assert _heard(ours, "committed")
-        time.sleep(rng.uniform(0.0, 0.25))  # then kill at a random moment of the next one
+            took.append(time.monotonic() - began)
+        # then kill at a random moment of the next one (a quarter second until one was timed)
+        time.sleep(rng.uniform(0.0, max(took, default=0.25)))
         child.kill()  # SIGKILL
         child.join()
         ours.close()
