@@ -236,9 +236,11 @@ def bdays(start="2024-01-01", end="2024-12-31") -> pd.DatetimeIndex:
 def edited_copy(src, dst, edits, *, legacy: bool = False):
     """A copy of the store at ``src`` in ``dst`` with some tables edited: ``edits`` maps a table
     name to a function of its frame (``None`` drops the table).  The copy is committed like an
-    update commits (checksums in its manifest), or, with ``legacy``, written as a store of the
-    layout before checksums (plain ``<name>.parquet`` files, no ``files`` in the manifest)."""
+    update commits (checksums in its manifest; the tables not edited are copied file for file,
+    as their manifest entries say), or, with ``legacy``, written as a store of the layout
+    before checksums (plain ``<name>.parquet`` files, no ``files`` in the manifest)."""
     import json
+    import shutil
     from pathlib import Path
 
     from data.commit import commit_tables
@@ -247,14 +249,19 @@ def edited_copy(src, dst, edits, *, legacy: bool = False):
     src_store, dst = Store(src), Path(dst)
     dst.mkdir(parents=True, exist_ok=True)
     manifest = {k: v for k, v in src_store.manifest().items() if k != "files"}
-    names = list(src_store.manifest().get("files", {})) or [
-        p.stem for p in Path(src).glob("*.parquet")
-    ]
+    entries = src_store.manifest().get("files", {})
+    names = list(entries) or [p.stem for p in Path(src).glob("*.parquet")]
+    if entries and not legacy:
+        kept = {name: entry for name, entry in entries.items() if name not in edits}
+        for entry in kept.values():
+            if not (dst / entry["file"]).exists():  # (the copy may be the store itself)
+                shutil.copyfile(Path(src) / entry["file"], dst / entry["file"])
+        manifest["files"] = kept
+        names = [name for name in names if name in edits]
     tables = {}
     for name in names:
-        df = src_store.table(name)
         fn = edits.get(name, lambda d: d)
-        out = fn(df)
+        out = None if fn is None else fn(src_store.table(name))
         if out is not None:
             tables[name] = out
     if legacy:
