@@ -43,6 +43,7 @@ def test_local_map_keeps_order_and_reports_progress():
         map_chunks(_square, [(1,)], engine="spark")
 
 
+@pytest.mark.first
 def test_dask_sweep_is_identical_to_the_local_run(embedded, universe, monkeypatch, tmp_path, capfd):
     pytest.importorskip("distributed")
     pairs = [parse_pair(p, universe) for p in ("BABA:AMZN", "KC:basket")]

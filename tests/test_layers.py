@@ -52,6 +52,7 @@ def test_only_the_engine_imports_vectorbt_and_only_the_provider_yfinance():
     }
 
 
+@pytest.mark.first
 def test_the_screen_and_the_pairs_backtest_do_not_load_vectorbt():
     """Start-up cost: the screen needs no simulator, and the pairs backtest runs on the kernel
     (vectorbt is the reference simulator, imported only when asked for)."""

@@ -171,6 +171,7 @@ def _store(tmp_path, seed: int, shocked_after: pd.Timestamp | None = None):
     return write_store(tmp_path, prices, fundamentals=fund)
 
 
+@pytest.mark.first
 @SLOW
 @given(seed=st.integers(0, 1000), cut_month=st.integers(1, 18))
 def test_scores_up_to_a_date_ignore_data_published_after_it(

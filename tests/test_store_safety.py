@@ -239,6 +239,7 @@ def test_statements_fill_missing_figures_in_rows_of_their_own(universe):
 
 
 # ----------------------------------------------------------------------- SIGKILL
+@pytest.mark.first
 def test_sigkill_at_any_moment_leaves_a_consistent_store(committed, tmp_path):
     uni = tmp_path / "universe.toml"
     uni.write_text(SYNTHETIC_UNIVERSE)
