@@ -153,53 +153,75 @@ def load_universe(path: str | Path | None = None) -> Universe:
     return _parse(text, p)
 
 
+def _shown(value) -> str:
+    """A value as a message shows it: on one line, and not longer than 60 characters."""
+    text = str(value)
+    if not text.isprintable():
+        text = repr(text)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _text(value, what: str) -> str:
-    if not isinstance(value, str):
-        raise UniverseError(f"{what} must be text, not {value!r}")
-    return value
+    """Text, or a number written as one (``name = 700``)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise UniverseError(f"{what} must be text, not {_shown(repr(value))}")
+    return str(value)
 
 
 def _tickers(value, what: str) -> tuple[str, ...]:
     if not isinstance(value, list):
-        raise UniverseError(f"{what} must be a list of tickers, not {value!r}")
-    return tuple(_text(t, f"a ticker in {what}") for t in value)
+        raise UniverseError(f"{what} must be a list of tickers, not {_shown(repr(value))}")
+    out = []
+    for t in value:
+        if not isinstance(t, str):
+            raise UniverseError(f"a ticker in {what} must be text, not {_shown(repr(t))}")
+        out.append(t)
+    return tuple(out)
 
 
 def _positive(value, what: str) -> float:
-    """A positive finite number (TOML's true/false, nan and inf are not)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
-        raise UniverseError(f"{what} must be a positive number, not {value!r}")
-    return float(value)
+    """A positive finite number, or one written as text (TOML's true/false, nan and inf, and
+    integers too large for a float are not)."""
+    try:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise TypeError
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        number = math.nan
+    if not 0 < number < math.inf:
+        raise UniverseError(f"{what} must be a positive number, not {_shown(repr(value))}")
+    return number
 
 
 def _table(raw: dict, key: str, default: dict) -> dict:
     value = raw.get(key, default)
     if not isinstance(value, dict):
-        raise UniverseError(f"[{key}] must be a table, not {value!r}")
+        raise UniverseError(f"[{key}] must be a table, not {_shown(repr(value))}")
     return value
 
 
 def _listing(ticker: str, role: str, d) -> Listing:
     """One entry of ``[china]``, ``[us]`` or ``[benchmarks]``; each field of the type it has
     in the packaged file (the messages name the entry and the field)."""
+    who = _shown(ticker)
     if not isinstance(d, dict):
-        raise UniverseError(f"entry {ticker} must be a table of fields, not {d!r}")
+        raise UniverseError(f"entry {who} must be a table of fields, not {_shown(repr(d))}")
     if "venue" not in d:
-        raise UniverseError(f"entry {ticker} is malformed (no venue)")
-    field = lambda key, default: _text(d.get(key, default), f"{key} of {ticker}")  # noqa: E731
+        raise UniverseError(f"entry {who} is malformed (no venue)")
+    text = lambda key, default: _text(d.get(key, default), f"{key} of {who}")  # noqa: E731
     cross = d.get("cross_listing")
     return Listing(
         ticker=ticker,
-        name=field("name", ticker),
+        name=text("name", ticker),
         role=role,
-        venue=field("venue", None),
-        currency=field("currency", "USD"),
-        reporting_currency=field("reporting_currency", d.get("currency", "USD")),
-        country=field("country", ""),
-        segment=field("segment", ""),
-        peers=_tickers(d.get("peers", []), f"peers of {ticker}"),
-        cross_listing=None if cross is None else _text(cross, f"cross_listing of {ticker}"),
-        ads_ratio=_positive(d["ads_ratio"], f"ads_ratio of {ticker}") if "ads_ratio" in d else None,
+        venue=text("venue", None),
+        currency=text("currency", "USD"),
+        reporting_currency=text("reporting_currency", d.get("currency", "USD")),
+        country=text("country", ""),
+        segment=text("segment", ""),
+        peers=_tickers(d.get("peers", []), f"peers of {who}"),
+        cross_listing=None if cross is None else _tickers([cross], f"cross_listing of {who}")[0],
+        ads_ratio=_positive(d["ads_ratio"], f"ads_ratio of {who}") if "ads_ratio" in d else None,
     )
 
 
@@ -221,32 +243,33 @@ def _universe(raw: dict, p: Path) -> Universe:
     for section, role in (("china", "china"), ("us", "us"), ("benchmarks", "benchmark")):
         for ticker, d in _table(raw, section, {}).items():
             if ticker in listings:
-                raise UniverseError(f"{ticker} is listed twice")
+                raise UniverseError(f"{_shown(ticker)} is listed twice")
             listings[ticker] = _listing(ticker, role, d)
     segments = {
-        s: _text(label, f"the label of segment {s}")
+        s: _text(label, f"the label of segment {_shown(s)}")
         for s, label in _table(raw, "segments", {s: s for s in SEGMENTS}).items()
     }
     weights = _table(raw, "tilt", {})
-    tilt = {s: _positive(weights.get(s, 1.0), f"the tilt weight of {s}") for s in segments}
+    tilt = {s: _positive(weights.get(s, 1.0), f"the tilt weight of {_shown(s)}") for s in segments}
     for x in listings.values():
+        who = _shown(x.ticker)
         if x.role != "benchmark" and x.segment not in segments:
-            raise UniverseError(f"{x.ticker} has unknown segment {x.segment!r}")
+            raise UniverseError(f"{who} has unknown segment {_shown(repr(x.segment))}")
         for peer in x.peers:
             if peer not in listings:
-                raise UniverseError(f"peer {peer} of {x.ticker} is not in the universe")
+                raise UniverseError(f"peer {_shown(peer)} of {who} is not in the universe")
         if x.cross_listing and x.cross_listing not in listings:
-            raise UniverseError(f"cross-listing {x.cross_listing} of {x.ticker} is unknown")
+            raise UniverseError(f"cross-listing {_shown(x.cross_listing)} of {who} is unknown")
     pairs = raw.get("pairs", [])
     if not isinstance(pairs, list):
-        raise UniverseError(f"pairs must be a list of [china, us] pairs, not {pairs!r}")
+        raise UniverseError(f"pairs must be a list of [china, us] pairs, not {_shown(repr(pairs))}")
     for pair in pairs:
         if (
             not isinstance(pair, list)
             or len(pair) != 2
             or any(not isinstance(t, str) or t not in listings for t in pair)
         ):
-            raise UniverseError(f"pair {pair} must name two tickers of the universe")
+            raise UniverseError(f"pair {_shown(pair)} must name two tickers of the universe")
     for role in ("china", "us"):
         if not any(x.role == role for x in listings.values()):
             raise UniverseError(f"no [{role}.TICKER] section: nothing to screen")

@@ -117,10 +117,14 @@ def test_tradingview_symbols(universe, ticker, symbol):
         ("pairs=[1]\n", "pair 1 must name"),
         ("pairs='ab'\n", "pairs must be a list"),
         ("segments=['cloud']\n", r"\[segments\] must be a table"),
-        ("segments={cloud=1}\n", "label of segment cloud"),
+        ("segments={cloud=[1]}\n", "label of segment cloud"),
         ("tilt='x'\n", r"\[tilt\] must be a table"),
         ("tilt={cloud='x'}\n", "tilt weight of cloud"),
         ("tilt={cloud=inf}\n", "tilt weight of cloud"),
+        ("[china.X]\nvenue='NYSE'\nsegment='cloud'\nads_ratio=1" + "0" * 400 + "\n", "ads_ratio"),
+        # a value that spans lines is shown on one (a key of two lines, a multi-line string)
+        ('[china."a\\nb"]\nsegment="cloud"\n', r"entry 'a\\nb' is malformed"),
+        ("[china.X]\nvenue='NYSE'\nsegment='cloud'\npeers=['''a\nb''']\n", r"peer 'a\\nb' of X"),
     ],
 )
 def test_bad_universe_files_give_one_line_errors(tmp_path, text, message):
@@ -129,6 +133,16 @@ def test_bad_universe_files_give_one_line_errors(tmp_path, text, message):
     with pytest.raises(UniverseError, match=message) as e:
         load_universe(p)
     assert "\n" not in str(e.value)
+
+
+def test_numbers_may_be_written_as_text_and_names_as_numbers(tmp_path):
+    p = tmp_path / "u.toml"
+    p.write_text(
+        "tilt={cloud='1.25'}\n[china.X]\nvenue='NYSE'\nsegment='cloud'\nads_ratio='8'\n"
+        "name=700\n[us.A]\nvenue='NASDAQ'\nsegment='cloud'\n"
+    )
+    u = load_universe(p)
+    assert (u["X"].ads_ratio, u["X"].name, u.tilt["cloud"]) == (8.0, "700", 1.25)
 
 
 def test_missing_universe_file(tmp_path):
