@@ -309,6 +309,16 @@ class Store:
     def _wide_close(self) -> pd.DataFrame:
         return self._wide_column("close")
 
+    def _refuse_repeats(self, repeated: int, at: pd.Series) -> None:
+        """A prices table that gives one (date, ticker) more than once is refused (which close
+        is the day's?); ``at``: the first such row."""
+        if repeated:
+            raise CorruptFileError(
+                self.table_path("prices"),
+                f"{repeated} extra row(s) for a (date, ticker) given before, e.g. "
+                f"{at['ticker']} on {pd.Timestamp(at['date']).date()}",
+            )
+
     def _prices_layout(self) -> tuple[np.ndarray, np.ndarray, pd.DatetimeIndex, pd.Index]:
         """Where each row of the prices table goes in the wide ``date x ticker`` layout (its
         row and column there), and that layout's dates and tickers, in order: worked out once
@@ -320,12 +330,7 @@ class Store:
             cells = rows.astype(np.int64) * max(len(tickers), 1) + cols
             _, first, count = np.unique(cells, return_index=True, return_counts=True)
             if (count > 1).any():
-                at = px.iloc[first[count > 1][0]]
-                raise CorruptFileError(
-                    self.table_path("prices"),
-                    f"{int((count - 1).sum())} duplicate (date, ticker) rows, e.g. "
-                    f"{at['ticker']} on {pd.Timestamp(at['date']).date()}",
-                )
+                self._refuse_repeats(int((count - 1).sum()), px.iloc[first[count > 1][0]])
             index = pd.DatetimeIndex(days, name="date")
             self._cache["prices_layout"] = (rows, cols, index, pd.Index(tickers))
         layout: tuple[np.ndarray, np.ndarray, pd.DatetimeIndex, pd.Index]
@@ -334,7 +339,8 @@ class Store:
 
     def _wide_column(self, column: str) -> pd.DataFrame:
         """``date x ticker`` of one column of the prices table, as floats (empty if the store
-        lacks it); the frame ``DataFrame.pivot`` gives, made without it."""
+        lacks it): for the tables the toolkit writes (datetime dates, text tickers), the frame
+        ``DataFrame.pivot`` gives, made without it."""
         key = f"wide_{column}"
         if key not in self._cache:
             px = self.table("prices")
@@ -343,7 +349,10 @@ class Store:
                     raise CorruptFileError(self.table_path("prices"), "no close column")
                 w = pd.DataFrame(index=self._wide_close().index)
             elif not len(px) or px["date"].isna().any() or px["ticker"].isna().any():
-                w = px.assign(v=px[column].astype("float64"))  # pivot's own rules for these
+                repeats = px.duplicated(["date", "ticker"])  # pivot's own rules for these
+                if repeats.any():
+                    self._refuse_repeats(int(repeats.sum()), px[repeats].iloc[0])
+                w = px.assign(v=px[column].astype("float64"))
                 w = w.pivot(index="date", columns="ticker", values="v").sort_index()
                 w.columns.name = None
             else:

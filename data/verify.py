@@ -91,6 +91,8 @@ def _corrupt(store: Store) -> list[Finding]:
     for name in names:
         try:
             store.table(name)
+            if name == "prices":
+                store.close()  # laid out by date and ticker: a (date, ticker) twice is refused
         except CorruptFileError as e:
             out.append(Finding("corrupt", None, None, f"{e.path}: {e.reason}"))
         except DataError as e:  # listed in the manifest, missing on disk

@@ -354,4 +354,9 @@ def test_a_prices_table_with_a_row_twice_is_refused_in_one_line(committed, tmp_p
     code = main(["data", "prices", "CNA", "--data-dir", str(twice)])
     err = capsys.readouterr().err
     assert code == 3 and err.count("\n") == 1, err
-    assert f"1 duplicate (date, ticker) rows, e.g. CNB on {day}" in err
+    assert f"1 extra row(s) for a (date, ticker) given before, e.g. CNB on {day}" in err
+    # `aigap data verify`, which the message suggests, lists it as a finding
+    code = main(["data", "verify", "--data-dir", str(twice), "--format", "json"])
+    found = json.loads(capsys.readouterr().out)["findings"]
+    assert code == 3 and [f["check"] for f in found] == ["corrupt"], found
+    assert "extra row(s) for a (date, ticker)" in found[0]["detail"]
