@@ -31,7 +31,8 @@ def pytest_collection_finish(session):
 def pytest_collection_modifyitems(items):
     """The tests marked ``first`` (a few seconds each, much of it waiting for other
     processes) run first: started last, one of them kept a worker busy after the other had
-    ended (about 1.5 s of one idle core at the end of a run)."""
+    ended (about 1.5 s of one idle core at the end of a run).  A test moved ahead of its
+    module sets that module's fixtures up once more: mark none that uses module fixtures."""
     items.sort(key=lambda item: item.get_closest_marker("first") is None)  # stable
 
 

@@ -93,14 +93,15 @@ class HeldProvider(SlowProvider):
 
 def first_update(root: str, universe_path: str, holding, release) -> None:
     """One ``data update`` of TICKERS into ``root`` (a new folder) with a
-    :class:`HeldProvider`, exiting with the toolkit's code for its error (a forked child of
+    :class:`HeldProvider`, exiting 3 when the lock refuses it (any other error ends the child
+    with 1; a forked child of
     ``test_store_safety.test_two_first_updates_at_once_leave_one_valid_store``)."""
-    from data.errors import AigapError
+    from data.errors import StoreLockedError
 
     provider = HeldProvider(pd.Timestamp("2025-01-31"), holding, release)
     try:
         update_store(root, load_universe(universe_path), TICKERS, provider=provider)
-    except AigapError as e:
+    except StoreLockedError as e:
         sys.exit(e.exit_code)
 
 

@@ -56,6 +56,8 @@ def test_dask_sweep_is_identical_to_the_local_run(embedded, universe, monkeypatc
         stats=True,
     )
     local = run_pairs_sweep(embedded, universe, pairs, engine="local", **kw)
+    assert len(local.trades) == 8 and all(len(t) for t in local.trades.values())
+    assert set(local.stats) == {"BABA:AMZN", "KC:basket"}
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # in the workers' server's environment
     done = []
     dist = run_pairs_sweep(

@@ -253,16 +253,17 @@ def test_sigkill_at_any_moment_leaves_a_consistent_store(committed, tmp_path):
                              args=(str(committed), str(uni), run, theirs.send))  # fmt: skip
         child.start()
         theirs.close()
-
-        assert _heard(ours, "ready")
-        for _ in range(rng.randint(0, 2)):  # let some commits happen, however slow the machine
-            began = time.monotonic()
-            assert _heard(ours, "committed")
-            took.append(time.monotonic() - began)
-        # then kill at a random moment of the next one (a quarter second until one was timed)
-        time.sleep(rng.uniform(0.0, max(took, default=0.25)))
-        child.kill()  # SIGKILL
-        child.join()
+        try:
+            assert _heard(ours, "ready")
+            for _ in range(rng.randint(0, 2)):  # let some commits happen, however slow
+                began = time.monotonic()
+                assert _heard(ours, "committed")
+                took.append(time.monotonic() - began)
+            # then kill at a random moment of the next one (a quarter second until timed)
+            time.sleep(rng.uniform(0.0, max(took, default=0.25)))
+        finally:
+            child.kill()  # SIGKILL (and never left running when an assertion fails)
+            child.join()
         ours.close()
         assert child.exitcode == -signal.SIGKILL
         store = Store(committed)  # opens: the manifest is whole
@@ -338,6 +339,8 @@ def test_two_first_updates_at_once_leave_one_valid_store(tmp_path):
         release.set()
         for p in procs:
             p.join(60)
+            if p.is_alive():  # a child left running would hang this worker at its exit
+                p.kill()
     assert sorted(p.exitcode for p in procs) == [0, 3]
     store = Store(root)
     for name in store.manifest()["files"]:
