@@ -309,13 +309,15 @@ class Store:
     def _wide_close(self) -> pd.DataFrame:
         return self._wide_column("close")
 
-    def _refuse_repeats(self, repeated: int, at: pd.Series) -> None:
+    def _refuse_repeats(self, px: pd.DataFrame) -> None:
         """A prices table that gives one (date, ticker) more than once is refused (which close
-        is the day's?); ``at``: the first such row."""
-        if repeated:
+        is the day's?)."""
+        repeats = px.duplicated(["date", "ticker"])
+        if repeats.any():
+            at = px[repeats].iloc[0]
             raise CorruptFileError(
                 self.table_path("prices"),
-                f"{repeated} extra row(s) for a (date, ticker) given before, e.g. "
+                f"{int(repeats.sum())} extra row(s) for a (date, ticker) given before, e.g. "
                 f"{at['ticker']} on {pd.Timestamp(at['date']).date()}",
             )
 
@@ -325,12 +327,9 @@ class Store:
         for every column (``DataFrame.pivot`` works it out again for each, 3x slower)."""
         if "prices_layout" not in self._cache:
             px = self.table("prices")
+            self._refuse_repeats(px)
             rows, days = pd.factorize(px["date"], sort=True)
             cols, tickers = pd.factorize(px["ticker"], sort=True)
-            cells = rows.astype(np.int64) * max(len(tickers), 1) + cols
-            _, first, count = np.unique(cells, return_index=True, return_counts=True)
-            if (count > 1).any():
-                self._refuse_repeats(int((count - 1).sum()), px.iloc[first[count > 1][0]])
             index = pd.DatetimeIndex(days, name="date")
             self._cache["prices_layout"] = (rows, cols, index, pd.Index(tickers))
         layout: tuple[np.ndarray, np.ndarray, pd.DatetimeIndex, pd.Index]
@@ -349,9 +348,7 @@ class Store:
                     raise CorruptFileError(self.table_path("prices"), "no close column")
                 w = pd.DataFrame(index=self._wide_close().index)
             elif not len(px) or px["date"].isna().any() or px["ticker"].isna().any():
-                repeats = px.duplicated(["date", "ticker"])  # pivot's own rules for these
-                if repeats.any():
-                    self._refuse_repeats(int(repeats.sum()), px[repeats].iloc[0])
+                self._refuse_repeats(px)  # then pivot's own rules for these
                 w = px.assign(v=px[column].astype("float64"))
                 w = w.pivot(index="date", columns="ticker", values="v").sort_index()
                 w.columns.name = None

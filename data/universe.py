@@ -182,12 +182,12 @@ def _tickers(value, what: str) -> tuple[str, ...]:
 def _positive(value, what: str) -> float:
     """A positive finite number, or one written as text (TOML's true/false, nan and inf, and
     integers too large for a float are not)."""
-    try:
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise TypeError
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        number = math.nan
+    number = math.nan
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except (ValueError, OverflowError):
+            pass
     if not 0 < number < math.inf:
         raise UniverseError(f"{what} must be a positive number, not {_shown(repr(value))}")
     return number

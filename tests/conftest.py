@@ -17,23 +17,22 @@ from synthetic import SYNTHETIC_UNIVERSE, bdays, fund_row, write_store
 # what pytest, its plugins, pandas and the store have made so far is kept out of the
 # collector's sight while the test modules are imported (and rewritten for assertions): each
 # full collection scanned it all again, 1.1 of the 3.5 s a worker took to collect where no
-# bytecode is written (9 full collections; with this, one)
-GC_THRESHOLDS = (2000, 20, 100)  #: see pytest_collection_finish
+# bytecode is written (9 full collections; with this, one).  Full collections are also rarer
+# for the whole session: during the tests they took 1.3 s per worker (16 of about 80 ms,
+# measured with ``gc.callbacks``); with these thresholds 7 took 0.7 s, and the young
+# generations cost the same.
 gc.freeze()
-gc.set_threshold(*GC_THRESHOLDS)
+gc.set_threshold(2000, 20, 100)
 
 
 def pytest_collection_finish(session):
     """The objects that exist once the tests are collected (the modules of pandas, vectorbt,
-    scipy, ...: about a million) are moved out of the garbage collector's sight: each full
+    scipy, ...: about a million) are moved out of the garbage collector's sight too: each full
     collection scanned them all again (about 2 s per worker, measured with ``gc.callbacks``),
     and so did the one at the interpreter's exit (0.65 s after ``import vectorbt`` alone).
-    Garbage the tests make is collected as before, less often: full collections still took
-    1.3 s per worker (16 of them, about 80 ms each, measured with ``gc.callbacks``); with
-    these thresholds, 7 took 0.7 s, and the young generations cost the same."""
+    Garbage the tests make is collected as before."""
     gc.collect()
     gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def pytest_collection_modifyitems(items):
