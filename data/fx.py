@@ -7,7 +7,7 @@ import pandas as pd
 
 from data.asof import asof_wide
 from data.rules import MAX_PRICE_AGE_DAYS
-from data.store import FX_SYMBOLS, Store
+from data.store import FX_CURRENCY, FX_SYMBOLS, Store
 from data.universe import Universe
 
 __all__ = ["close_age_days", "fixing_since", "fx_asof", "fx_coverage_note", "usd_closes"]
@@ -86,7 +86,7 @@ def fixing_since(store: Store) -> dict[str, pd.Timestamp]:
     than a market rate (the manifest's FX segments whose source is a fixing)."""
     out = {}
     for s in store.manifest().get("series", []):
-        ccy = {sym: c for c, sym in FX_SYMBOLS.items()}.get(s.get("ticker", ""))
+        ccy = FX_CURRENCY.get(s.get("ticker", ""))
         for seg in s.get("segments", []):
             if ccy and "fixing" in str(seg.get("source", "")):
                 out[ccy] = pd.Timestamp(seg["first_date"])

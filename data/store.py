@@ -43,6 +43,7 @@ code_fingerprint()  # the code as loaded now labels every figure this process ke
 
 __all__ = [
     "EMBEDDED",
+    "FX_CURRENCY",
     "FX_SYMBOLS",
     "PRICE_COLUMNS",
     "TABLES",
@@ -65,6 +66,8 @@ TABLES = (
     "valuations",
 )
 FX_SYMBOLS = {"CNY": "CNY=X", "HKD": "HKD=X"}
+#: the currency of each FX series
+FX_CURRENCY = {sym: ccy for ccy, sym in FX_SYMBOLS.items()}
 #: columns of the prices table: adjusted OHLC in ``currency``, ``close_traded`` the close as
 #: printed on its date (no later dividend or split adjustment; NaN where unknown) and
 #: ``traded_estimated`` (its dividend factor was filled across a gap in the record); FX rows are
@@ -327,9 +330,11 @@ class Store:
         for every column (``DataFrame.pivot`` works it out again for each, 3x slower)."""
         if "prices_layout" not in self._cache:
             px = self.table("prices")
-            self._refuse_repeats(px)
             rows, days = pd.factorize(px["date"], sort=True)
             cols, tickers = pd.factorize(px["ticker"], sort=True)
+            cells = rows.astype(np.int64) * max(len(tickers), 1) + cols
+            if np.count_nonzero(np.bincount(cells)) < len(cells):  # a (date, ticker) twice
+                self._refuse_repeats(px)
             index = pd.DatetimeIndex(days, name="date")
             self._cache["prices_layout"] = (rows, cols, index, pd.Index(tickers))
         layout: tuple[np.ndarray, np.ndarray, pd.DatetimeIndex, pd.Index]
@@ -395,7 +400,6 @@ class Store:
             for s in self.manifest().get("series", [])
         }
         currencies = currencies or {}
-        fx_ccy = {v: k for k, v in FX_SYMBOLS.items()}
         stored_ccy = (
             px.drop_duplicates("ticker", keep="last").set_index("ticker")["currency"].to_dict()
             if "currency" in px.columns
@@ -403,7 +407,7 @@ class Store:
         )
         rows = []
         for t in dict.fromkeys([*universe_tickers, *g.index]):
-            ccy = stored_ccy.get(t) or currencies.get(t) or fx_ccy.get(t, "")
+            ccy = stored_ccy.get(t) or currencies.get(t) or FX_CURRENCY.get(t, "")
             if t in g.index:
                 r = g.loc[t]
                 rows.append(

@@ -161,9 +161,14 @@ def _shown(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _scalar(value) -> bool:
+    """Text or a number (TOML's true and false are not)."""
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
+
+
 def _text(value, what: str) -> str:
     """Text, or a number written as one (``name = 700``)."""
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
+    if not _scalar(value):
         raise UniverseError(f"{what} must be text, not {_shown(repr(value))}")
     return str(value)
 
@@ -183,7 +188,7 @@ def _positive(value, what: str) -> float:
     """A positive finite number, or one written as text (TOML's true/false, nan and inf, and
     integers too large for a float are not)."""
     number = math.nan
-    if isinstance(value, str | int | float) and not isinstance(value, bool):
+    if _scalar(value):
         try:
             number = float(value)
         except (ValueError, OverflowError):
